@@ -1,0 +1,221 @@
+/**
+ * `toposcope run`: the contrast pipeline without HTTP. Registers the model and the sets (folders or
+ * files) in the data directory if needed, runs the job through the same queue as the API, prints a
+ * per-layer table and writes maps to --out.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Context } from '../context.ts';
+import { AppError, ValidationError } from '../errors.ts';
+import { JobQueue, type ContrastRequest } from '../jobs/queue.ts';
+import { registerModelFromFolder } from '../models/registry.ts';
+import { findModel, getModel, type ModelRecord } from '../store/models-repo.ts';
+import { getJob, getLayerResult, layerSummaries, type JobRecord } from '../store/jobs-repo.ts';
+import { createSetFromPath, findSet, createImageSet, createTextSet, parseTextBody } from '../stimuli/sets.ts';
+import { layerMapNpy, layerMapPng, STAT_LABELS } from '../analysis/layer-maps.ts';
+import type { LayerSummary } from '../analysis/contrast.ts';
+
+export interface RunArgs {
+  model: string;
+  a: string[];
+  b: string[];
+  layers?: string[];
+  out?: string;
+  pooling?: ContrastRequest['pooling'];
+  test?: ContrastRequest['test'];
+  correction?: ContrastRequest['correction'];
+  correctionScope?: ContrastRequest['correctionScope'];
+  alpha?: number;
+  keepActivations?: boolean;
+  threshold?: number;
+  label?: string;
+}
+
+export interface RunResult {
+  job: JobRecord;
+  model: ModelRecord;
+  outDir: string;
+  files: string[];
+  summaries: { name: string; summary: LayerSummary }[];
+}
+
+async function resolveModel(ctx: Context, ref: string): Promise<ModelRecord> {
+  if (fs.existsSync(ref) && fs.statSync(ref).isDirectory()) {
+    return (await registerModelFromFolder(ctx, ref, { trusted: true, source: `cli:${path.resolve(ref)}` })).model;
+  }
+  const m = findModel(ctx.db, ref);
+  if (!m) throw new ValidationError(`--model '${ref}' is neither a folder with model.onnx + manifest.json nor a registered model id or name`, 'model');
+  return m;
+}
+
+async function resolveSet(ctx: Context, ref: string, flag: string): Promise<string> {
+  if (fs.existsSync(ref)) {
+    const p = path.resolve(ref);
+    const st = fs.statSync(p);
+    const name = path.basename(p).replace(/\.(txt|json)$/i, '');
+    if (st.isDirectory()) {
+      const files = fs.readdirSync(p).filter((f) => /\.(png|jpe?g)$/i.test(f)).sort();
+      if (!files.length) throw new ValidationError(`${flag} '${ref}' has no PNG or JPEG files`, flag);
+      return (await createImageSet(ctx, name, files.map((f) => ({ name: f, data: fs.readFileSync(path.join(p, f)) })), `cli:${p}`)).set.id;
+    }
+    return createTextSet(ctx, name, parseTextBody(fs.readFileSync(p, 'utf8')), `cli:${p}`).set.id;
+  }
+  const s = findSet(ctx, ref);
+  if (s) return s.id;
+  try {
+    return (await createSetFromPath(ctx, ref)).set.id;
+  } catch {
+    throw new ValidationError(`${flag} '${ref}' is neither a folder/file of stimuli nor a registered set id or name`, flag);
+  }
+}
+
+class Progress {
+  private last = -1;
+  private readonly tty: boolean;
+  constructor(private readonly stream: NodeJS.WriteStream) {
+    this.tty = Boolean(stream.isTTY);
+  }
+  update(done: number, total: number): void {
+    const frac = total ? done / total : 0;
+    if (this.tty) {
+      const width = 30;
+      const filled = Math.round(frac * width);
+      this.stream.write(`\r  [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} stimuli`);
+      if (done === total) this.stream.write('\n');
+      return;
+    }
+    const step = Math.floor(frac * 10);
+    if (step !== this.last) {
+      this.last = step;
+      this.stream.write(`progress ${done}/${total} stimuli (${Math.round(frac * 100)}%)\n`);
+    }
+  }
+}
+
+function fmt(v: number, digits = 3): string {
+  if (!Number.isFinite(v)) return String(v);
+  if (v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5)) return v.toExponential(2);
+  return v.toFixed(digits);
+}
+
+export function summaryTable(rows: { name: string; summary: LayerSummary }[]): string {
+  const head = ['layer', 'units', 'sheet', 'nA', 'nB', 'sig', '+', '-', 'max t', 'min t', 'peak (row,col)', 'peak q'];
+  const body = rows.map(({ name, summary: s }) => [
+    name,
+    String(s.units),
+    `${s.rows}x${s.cols}`,
+    String(s.nA),
+    String(s.nB),
+    String(s.significant),
+    String(s.significantPositive),
+    String(s.significantNegative),
+    fmt(s.maxT, 2),
+    fmt(s.minT, 2),
+    s.peak ? `(${s.peak.row},${s.peak.col})` : '-',
+    s.peak ? fmt(s.peak.q) : '-',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+/** Writes t / d / signed log10 p maps (PNG + NPY) and the per-unit JSON of every layer. */
+export async function writeMaps(ctx: Context, job: JobRecord, outDir: string, threshold?: number): Promise<string[]> {
+  fs.mkdirSync(outDir, { recursive: true });
+  const model = getModel(ctx.db, job.modelId);
+  const files: string[] = [];
+  for (const { name } of layerSummaries(ctx.db, job.id)) {
+    const l = getLayerResult(ctx.db, job.id, name)!;
+    for (const stat of ['t', 'd', 'log10p'] as const) {
+      const png = await layerMapPng(l, stat, {
+        title: `${model?.name ?? job.modelId} / ${l.name}: ${job.params.label ?? ''}`,
+        subtitle: `${STAT_LABELS[stat]}, ${job.params.test} test, n=${l.nA} vs ${l.nB}${stat === 't' && threshold !== undefined ? `, outline |t| >= ${threshold}` : ''}`,
+        threshold: stat === 't' ? threshold : undefined,
+      });
+      const pngPath = path.join(outDir, `${l.name}.${stat}.png`);
+      fs.writeFileSync(pngPath, png);
+      const npyPath = path.join(outDir, `${l.name}.${stat}.npy`);
+      fs.writeFileSync(npyPath, layerMapNpy(l, stat));
+      files.push(pngPath, npyPath);
+    }
+    const jsonPath = path.join(outDir, `${l.name}.json`);
+    fs.writeFileSync(
+      jsonPath,
+      JSON.stringify({
+        layer: l.name,
+        rows: l.rows,
+        cols: l.cols,
+        cellOfUnit: Array.from(l.cellOfUnit),
+        t: Array.from(l.t),
+        df: Array.from(l.df),
+        p: Array.from(l.p),
+        log10p: Array.from(l.log10p),
+        q: Array.from(l.q),
+        d: Array.from(l.d),
+        meanA: Array.from(l.meanA),
+        meanB: Array.from(l.meanB),
+        summary: l.summary,
+      }),
+    );
+    files.push(jsonPath);
+  }
+  const summaryPath = path.join(outDir, 'contrast.json');
+  fs.writeFileSync(
+    summaryPath,
+    JSON.stringify({ id: job.id, label: job.params.label, params: job.params, provenance: job.provenance, timings: job.timings, layers: layerSummaries(ctx.db, job.id) }, null, 2),
+  );
+  files.push(summaryPath);
+  return files;
+}
+
+export async function runCommand(ctx: Context, args: RunArgs, io: { out: NodeJS.WriteStream; err: NodeJS.WriteStream } = { out: process.stdout, err: process.stderr }): Promise<RunResult> {
+  const model = await resolveModel(ctx, args.model);
+  const a: string[] = [];
+  for (const r of args.a) a.push(await resolveSet(ctx, r, '--a'));
+  const b: string[] = [];
+  for (const r of args.b) b.push(await resolveSet(ctx, r, '--b'));
+  const queue = new JobQueue(ctx);
+  const progress = new Progress(io.err);
+  let job: JobRecord;
+  const off = queue.on((e) => {
+    if (e.type !== 'progress') return;
+    const j = getJob(ctx.db, e.job);
+    if (j) progress.update(j.progressDone, j.progressTotal);
+  });
+  try {
+    queue.start();
+    job = queue.submit({
+      model: model.id,
+      a,
+      b,
+      layers: args.layers,
+      pooling: args.pooling,
+      test: args.test,
+      correction: args.correction,
+      correctionScope: args.correctionScope,
+      alpha: args.alpha,
+      keepActivations: args.keepActivations,
+      label: args.label,
+    });
+    io.err.write(`contrast ${job.id}: ${job.params.label} on ${model.name} (${job.progressTotal} stimuli, layers ${job.params.layers.join(', ')})\n`);
+    // Wait for this job to finish (other queued jobs in the same data folder may run first).
+    for (;;) {
+      await queue.idle();
+      job = getJob(ctx.db, job.id)!;
+      if (job.state !== 'queued' && job.state !== 'running') break;
+    }
+  } finally {
+    off();
+    await queue.stop();
+  }
+  if (job.state !== 'succeeded') throw new AppError(422, 'JOB_FAILED', `contrast ${job.id} ${job.state}: ${job.error ?? ''}`);
+  const outDir = path.resolve(args.out ?? path.join('out', job.id));
+  const files = await writeMaps(ctx, job, outDir, args.threshold);
+  const summaries = layerSummaries(ctx.db, job.id);
+  io.out.write(`\n${job.params.label} — ${model.name}, ${job.params.test} t, ${job.params.correction} q <= ${job.params.alpha}\n`);
+  io.out.write(summaryTable(summaries) + '\n');
+  const t = job.timings ?? {};
+  io.out.write(`\ntime ${(t.totalMs / 1000).toFixed(2)} s (inference ${(t.inferenceMs / 1000).toFixed(2)} s in workers, stats ${(t.statsMs ?? 0).toFixed(0)} ms)\n`);
+  io.out.write(`maps written to ${outDir}\n`);
+  return { job, model, outDir, files, summaries };
+}

@@ -1,0 +1,85 @@
+/**
+ * Configuration: environment variables with defaults, overridable by callers (CLI flags, tests).
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const VERSION: string = '0.1.0';
+
+export interface Config {
+  /** Folder holding the SQLite file, stored model files and stimulus blobs. */
+  dataDir: string;
+  host: string;
+  port: number;
+  /** When set, every write (POST/PUT/DELETE) needs `Authorization: Bearer <apiKey>`. */
+  apiKey: string | null;
+  /** Server-side folders that clients may name when registering models / stimulus sets. */
+  modelsRoots: string[];
+  stimuliRoots: string[];
+  /** Upload limits. */
+  maxUploadBytes: number;
+  maxUploadFiles: number;
+  maxTextItems: number;
+  /** Inference: worker threads, ORT intra-op threads per worker, batch size. */
+  workers: number;
+  intraOpThreads: number;
+  batchSize: number;
+  /** Contrast jobs run at once. */
+  jobConcurrency: number;
+  /** Register the bundled fixture models and stimulus sets at start-up. */
+  registerFixtures: boolean;
+  /** What to do with jobs found `running` at start-up: re-queue them, or mark them failed. */
+  recovery: 'resume' | 'fail';
+  logLevel: string;
+}
+
+function int(v: string | undefined, dflt: number, name: string): number {
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${v}"`);
+  return n;
+}
+
+function list(v: string | undefined, dflt: string[]): string[] {
+  if (v === undefined || v === '') return dflt;
+  return v
+    .split(path.delimiter)
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => path.resolve(s));
+}
+
+export function defaultThreads(): { workers: number; intraOpThreads: number } {
+  const cores = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+  // One worker per two cores (at least one), ORT threads filling the rest: workers × threads ≤ cores.
+  const workers = Math.max(1, Math.floor(cores / 2));
+  const intraOpThreads = Math.max(1, Math.floor(cores / workers));
+  return { workers, intraOpThreads };
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const t = defaultThreads();
+  const workers = int(env.TOPOSCOPE_WORKERS, t.workers, 'TOPOSCOPE_WORKERS') || t.workers;
+  const cores = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+  const cfg: Config = {
+    dataDir: path.resolve(env.TOPOSCOPE_DATA_DIR || './data'),
+    host: env.TOPOSCOPE_HOST || '127.0.0.1',
+    port: int(env.TOPOSCOPE_PORT ?? env.PORT, 3000, 'TOPOSCOPE_PORT'),
+    apiKey: env.TOPOSCOPE_API_KEY ? env.TOPOSCOPE_API_KEY : null,
+    modelsRoots: list(env.TOPOSCOPE_MODELS_ROOTS, [path.join(PROJECT_ROOT, 'fixtures', 'models')]),
+    stimuliRoots: list(env.TOPOSCOPE_STIMULI_ROOTS, [path.join(PROJECT_ROOT, 'fixtures', 'stimuli')]),
+    maxUploadBytes: int(env.TOPOSCOPE_MAX_UPLOAD_BYTES, 512 * 1024 * 1024, 'TOPOSCOPE_MAX_UPLOAD_BYTES'),
+    maxUploadFiles: int(env.TOPOSCOPE_MAX_UPLOAD_FILES, 5000, 'TOPOSCOPE_MAX_UPLOAD_FILES'),
+    maxTextItems: int(env.TOPOSCOPE_MAX_TEXT_ITEMS, 100000, 'TOPOSCOPE_MAX_TEXT_ITEMS'),
+    workers,
+    intraOpThreads: int(env.TOPOSCOPE_ORT_THREADS, Math.max(1, Math.floor(cores / workers)), 'TOPOSCOPE_ORT_THREADS') || 1,
+    batchSize: int(env.TOPOSCOPE_BATCH_SIZE, 32, 'TOPOSCOPE_BATCH_SIZE') || 32,
+    jobConcurrency: int(env.TOPOSCOPE_JOB_CONCURRENCY, 1, 'TOPOSCOPE_JOB_CONCURRENCY') || 1,
+    registerFixtures: (env.TOPOSCOPE_REGISTER_FIXTURES ?? '1') !== '0',
+    recovery: env.TOPOSCOPE_RECOVERY === 'fail' ? 'fail' : 'resume',
+    logLevel: env.TOPOSCOPE_LOG_LEVEL || 'info',
+  };
+  return { ...cfg, ...overrides };
+}

@@ -1,0 +1,291 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { ConflictError, NotFoundError } from '../../errors.ts';
+import type { ContrastRequest } from '../../jobs/queue.ts';
+import { layerMapNpy, layerMapPng, STAT_LABELS, type MapStat } from '../../analysis/layer-maps.ts';
+import { getModel } from '../../store/models-repo.ts';
+import {
+  getActivations,
+  getJob,
+  getLayerResult,
+  jobStimuli,
+  layerSummaries,
+  listJobs,
+  type JobRecord,
+  type StoredLayer,
+} from '../../store/jobs-repo.ts';
+import { rmrf } from '../../util/files.ts';
+import { CreateContrastBody, IdParam, LayerResultSchema, MapQuery, Page, errors } from '../schemas.ts';
+import type { Context } from '../../context.ts';
+
+export function contrastView(ctx: Context, j: JobRecord) {
+  return {
+    id: j.id,
+    state: j.state,
+    label: j.params.label,
+    model: j.modelId,
+    params: j.params,
+    progress: { done: j.progressDone, total: j.progressTotal, fraction: j.progressTotal ? j.progressDone / j.progressTotal : 0 },
+    error: j.error,
+    timings: j.timings,
+    attempts: j.attempts,
+    createdAt: j.createdAt,
+    startedAt: j.startedAt,
+    finishedAt: j.finishedAt,
+    layers: j.state === 'succeeded' ? layerSummaries(ctx.db, j.id).map((l) => ({ ...l.summary, name: l.name })) : [],
+    provenance: j.provenance,
+  };
+}
+
+const LayerParams = Type.Object({ id: Type.String({ minLength: 1 }), layer: Type.String({ minLength: 1 }) });
+
+function requireJob(ctx: Context, id: string): JobRecord {
+  const j = getJob(ctx.db, id);
+  if (!j) throw new NotFoundError('contrast', id);
+  return j;
+}
+
+function requireLayer(ctx: Context, id: string, layer: string): { job: JobRecord; layer: StoredLayer } {
+  const job = requireJob(ctx, id);
+  if (job.state !== 'succeeded') throw new ConflictError(`contrast '${id}' is ${job.state}; results exist once it has succeeded`);
+  const l = getLayerResult(ctx.db, id, layer);
+  if (!l) throw new NotFoundError(`layer of contrast ${id}`, layer);
+  return { job, layer: l };
+}
+
+export async function contrastRoutes(app: FastifyInstance): Promise<void> {
+  const ctx = app.ctx;
+
+  app.post(
+    '/contrasts',
+    {
+      schema: {
+        tags: ['contrasts'],
+        summary: 'Submit a contrast job (a vs b on every requested layer)',
+        description:
+          'Answers 202 with the job and a Location header; poll `GET /v1/contrasts/:id`. Per unit: n, mean and variance per condition, ' +
+          'Welch (default) or Student t, df, two-sided p (with log10 p), corrected q, Cohen\'s d and Hedges\' g.',
+        body: CreateContrastBody,
+        security: [{ bearer: [] }],
+        response: { 202: Type.Ref('Contrast'), ...errors(400, 401, 404, 422) },
+      },
+    },
+    async (req, reply) => {
+      const job = app.jobs.submit(req.body as ContrastRequest);
+      void reply.header('Location', `/v1/contrasts/${job.id}`);
+      return reply.status(202).send(contrastView(ctx, job));
+    },
+  );
+
+  app.get(
+    '/contrasts',
+    {
+      schema: {
+        tags: ['contrasts'],
+        summary: 'List contrasts, newest first',
+        querystring: Type.Intersect([
+          Page,
+          Type.Object({
+            model: Type.Optional(Type.String()),
+            state: Type.Optional(Type.Union(['queued', 'running', 'succeeded', 'failed', 'cancelled'].map((s) => Type.Literal(s)))),
+          }),
+        ]),
+        response: {
+          200: Type.Object({ items: Type.Array(Type.Ref('Contrast')), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() }),
+          ...errors(400),
+        },
+      },
+    },
+    async (req) => {
+      const q = req.query as { limit?: number; offset?: number; model?: string; state?: string };
+      const limit = q.limit ?? 50;
+      const offset = q.offset ?? 0;
+      const r = listJobs(ctx.db, { limit, offset, model: q.model, state: q.state });
+      return { items: r.items.map((j) => contrastView(ctx, j)), total: r.total, limit, offset };
+    },
+  );
+
+  app.get(
+    '/contrasts/:id',
+    {
+      schema: {
+        tags: ['contrasts'],
+        summary: 'State, progress, timings, error, and per-layer summaries',
+        params: IdParam,
+        response: { 200: Type.Ref('Contrast'), ...errors(404) },
+      },
+    },
+    async (req) => contrastView(ctx, requireJob(ctx, (req.params as { id: string }).id)),
+  );
+
+  app.delete(
+    '/contrasts/:id',
+    {
+      schema: {
+        tags: ['contrasts'],
+        summary: 'Cancel a queued or running contrast; with purge=true delete a finished one',
+        params: IdParam,
+        querystring: Type.Object({ purge: Type.Optional(Type.Boolean({ default: false })) }),
+        security: [{ bearer: [] }],
+        response: { 200: Type.Ref('Contrast'), 204: Type.Null({ description: 'Purged.' }), ...errors(401, 404, 409) },
+      },
+    },
+    async (req, reply) => {
+      const id = (req.params as { id: string }).id;
+      const j = requireJob(ctx, id);
+      if ((req.query as { purge?: boolean }).purge && j.state !== 'queued' && j.state !== 'running') {
+        ctx.db.prepare('DELETE FROM jobs WHERE id = ?').run(id);
+        rmrf(path.join(ctx.paths.activations, id));
+        return reply.status(204).send();
+      }
+      return contrastView(ctx, app.jobs.cancel(id));
+    },
+  );
+
+  app.get(
+    '/contrasts/:id/stimuli',
+    {
+      schema: {
+        tags: ['contrasts'],
+        summary: 'The stimulus order of the contrast (rows of the kept activations refer to it)',
+        params: IdParam,
+        response: {
+          200: Type.Object({
+            items: Type.Array(
+              Type.Object({ idx: Type.Integer(), condition: Type.String(), setId: Type.String(), sha256: Type.String(), label: Type.Union([Type.String(), Type.Null()]) }),
+            ),
+          }),
+          ...errors(404, 409),
+        },
+      },
+    },
+    async (req) => {
+      const id = (req.params as { id: string }).id;
+      const j = requireJob(ctx, id);
+      if (j.state !== 'succeeded') throw new ConflictError(`contrast '${id}' is ${j.state}`);
+      return { items: jobStimuli(ctx.db, id) };
+    },
+  );
+
+  app.get(
+    '/contrasts/:id/layers/:layer',
+    {
+      schema: {
+        tags: ['contrasts'],
+        summary: 'Per-unit statistics of one layer with its sheet layout',
+        params: LayerParams,
+        response: { 200: LayerResultSchema, ...errors(404, 409) },
+      },
+    },
+    async (req) => {
+      const { id, layer } = req.params as { id: string; layer: string };
+      const { layer: l } = requireLayer(ctx, id, layer);
+      const arr = (a: ArrayLike<number>) => Array.from(a, (v) => (Number.isFinite(v) ? v : null));
+      return {
+        contrast: id,
+        layer: l.name,
+        units: l.units,
+        rows: l.rows,
+        cols: l.cols,
+        nA: l.nA,
+        nB: l.nB,
+        cellOfUnit: Array.from(l.cellOfUnit),
+        t: arr(l.t),
+        df: arr(l.df),
+        p: arr(l.p),
+        log10p: arr(l.log10p),
+        q: arr(l.q),
+        d: arr(l.d),
+        g: arr(l.g),
+        meanA: arr(l.meanA),
+        meanB: arr(l.meanB),
+        varA: arr(l.varA),
+        varB: arr(l.varB),
+        summary: { ...l.summary, name: l.name },
+      };
+    },
+  );
+
+  app.get(
+    '/contrasts/:id/layers/:layer/map.png',
+    {
+      schema: {
+        tags: ['contrasts'],
+        summary: 'The selectivity map as a PNG',
+        description:
+          'The sheet upscaled with crisp cells, a diverging colormap symmetric about 0, a colorbar with values, outlines of units at or above ' +
+          '`threshold` (same scale as `stat`), and a title with model, layer, contrast and statistic.',
+        params: LayerParams,
+        querystring: MapQuery,
+        response: { 200: Type.String({ format: 'binary', description: 'image/png' }), ...errors(400, 404, 409) },
+      },
+    },
+    async (req, reply) => {
+      const { id, layer } = req.params as { id: string; layer: string };
+      const q = req.query as { stat?: MapStat; threshold?: number; vmax?: number };
+      const stat = q.stat ?? 't';
+      const { job, layer: l } = requireLayer(ctx, id, layer);
+      const model = getModel(ctx.db, job.modelId);
+      const png = await layerMapPng(l, stat, {
+        title: `${model?.name ?? job.modelId} / ${l.name}: ${job.params.label ?? `${job.params.a.join('+')} > ${job.params.b.join('+')}`}`,
+        subtitle: `${STAT_LABELS[stat]}, ${job.params.test} test, n=${l.nA} vs ${l.nB}${q.threshold !== undefined ? `, outline |${stat}| >= ${q.threshold}` : ''}`,
+        threshold: q.threshold,
+        vmax: q.vmax,
+      });
+      return reply.type('image/png').header('Cache-Control', 'private, max-age=3600').send(png);
+    },
+  );
+
+  app.get(
+    '/contrasts/:id/layers/:layer/map.npy',
+    {
+      schema: {
+        tags: ['contrasts'],
+        summary: 'The statistic on the sheet as a rows × cols float32 .npy (NaN where no unit sits)',
+        params: LayerParams,
+        querystring: Type.Object({ stat: MapQuery.properties.stat }),
+        response: { 200: Type.String({ format: 'binary', description: 'application/octet-stream (.npy)' }), ...errors(400, 404, 409) },
+      },
+    },
+    async (req, reply) => {
+      const { id, layer } = req.params as { id: string; layer: string };
+      const stat = (req.query as { stat?: MapStat }).stat ?? 't';
+      const { layer: l } = requireLayer(ctx, id, layer);
+      return reply
+        .type('application/octet-stream')
+        .header('Content-Disposition', `attachment; filename="${id}-${l.name}-${stat}.npy"`)
+        .send(layerMapNpy(l, stat));
+    },
+  );
+
+  for (const kind of ['activations', 'activations.rows'] as const) {
+    app.get(
+      `/contrasts/:id/layers/:layer/${kind}.npy`,
+      {
+        schema: {
+          tags: ['contrasts'],
+          summary:
+            kind === 'activations'
+              ? 'The kept pooled activations: rows × units float32 .npy (only with keepActivations)'
+              : 'For each activation row: [stimulus index, token index or −1] as rows × 2 int32 .npy',
+          params: LayerParams,
+          response: { 200: Type.String({ format: 'binary' }), ...errors(404, 409) },
+        },
+      },
+      async (req, reply) => {
+        const { id, layer } = req.params as { id: string; layer: string };
+        requireLayer(ctx, id, layer);
+        const a = getActivations(ctx.db, id, layer);
+        if (!a) throw new NotFoundError(`kept activations of contrast ${id} (submit with keepActivations: true)`, layer);
+        const file = path.join(ctx.paths.data, kind === 'activations' ? a.path : a.rowIndexPath);
+        return reply
+          .type('application/octet-stream')
+          .header('Content-Disposition', `attachment; filename="${id}-${layer}-${kind}.npy"`)
+          .header('Content-Length', fs.statSync(file).size)
+          .send(fs.createReadStream(file));
+      },
+    );
+  }
+}

@@ -1,0 +1,299 @@
+/**
+ * The in-process job queue: jobs persist in SQLite and move queued → running → succeeded | failed |
+ * cancelled. Up to `jobConcurrency` run at once, oldest first. At start-up, jobs left `running` by
+ * a dead process are re-queued (recovery 'resume', at most MAX_ATTEMPTS starts) or failed with a
+ * reason (recovery 'fail'); never left running.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Context } from '../context.ts';
+import { VERSION } from '../config.ts';
+import { AppError, ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../errors.ts';
+import { CancelledError, collectStimuli, resolveLayers, runContrast } from '../analysis/contrast.ts';
+import type { Pooling } from '../models/manifest.ts';
+import { findModel } from '../store/models-repo.ts';
+import {
+  finishJob,
+  getJob,
+  insertJob,
+  markRunning,
+  nextQueued,
+  requeue,
+  runningJobs,
+  setProgress,
+  storeSuccess,
+  type ContrastParams,
+  type JobRecord,
+} from '../store/jobs-repo.ts';
+import { findSet, getSet, type StimulusSet } from '../stimuli/sets.ts';
+import { rmrf } from '../util/files.ts';
+
+export const MAX_ATTEMPTS = 3;
+
+export interface ContrastRequest {
+  model: string;
+  layers?: string[];
+  a: string | string[];
+  b: string | string[];
+  pooling?: Pooling | null;
+  test?: 'welch' | 'student';
+  correction?: 'bh' | 'by' | 'holm' | 'bonferroni' | 'none';
+  correctionScope?: 'layer' | 'all';
+  alpha?: number;
+  keepActivations?: boolean;
+  label?: string;
+}
+
+function asList(v: string | string[], field: string): string[] {
+  const l = Array.isArray(v) ? v : [v];
+  if (l.length === 0) throw new ValidationError(`${field} must name at least one stimulus set`, field);
+  return l;
+}
+
+/** Validates a contrast request against the stored model and sets; returns normalised params. */
+export function prepareContrast(ctx: Context, req: ContrastRequest): { params: ContrastParams; provenance: Record<string, unknown>; total: number } {
+  const model = findModel(ctx.db, req.model);
+  if (!model) throw new NotFoundError('model', req.model);
+  const resolveSets = (v: string | string[], cond: 'a' | 'b'): StimulusSet[] =>
+    asList(v, cond).map((id, i) => {
+      const s = findSet(ctx, id);
+      if (!s) throw new NotFoundError('stimulus set', id);
+      if (s.modality !== model.modality) {
+        throw new UnprocessableError(
+          `${cond}[${i}]: stimulus set '${s.name}' (${s.id}) holds ${s.modality} stimuli but model '${model.name}' is a ${model.modality} model`,
+          `${cond}[${i}]`,
+        );
+      }
+      if (s.nItems === 0) throw new UnprocessableError(`${cond}[${i}]: stimulus set '${s.name}' is empty`, `${cond}[${i}]`);
+      return s;
+    });
+  const a = resolveSets(req.a, 'a');
+  const b = resolveSets(req.b, 'b');
+  const shared = a.filter((s) => b.some((x) => x.id === s.id));
+  if (shared.length) throw new UnprocessableError(`set '${shared[0].name}' is in both a and b; a contrast needs two different conditions`, 'b');
+  const nA = a.reduce((s, x) => s + x.nItems, 0);
+  const nB = b.reduce((s, x) => s + x.nItems, 0);
+  if (nA < 2 || nB < 2) throw new UnprocessableError(`each condition needs at least 2 stimuli for a t-test (a has ${nA}, b has ${nB})`, nA < 2 ? 'a' : 'b');
+  const pooling = req.pooling ?? null;
+  const layers = resolveLayers(model, req.layers, pooling).map((l) => l.name);
+  const alpha = req.alpha ?? 0.05;
+  if (!(alpha > 0 && alpha < 1)) throw new ValidationError(`alpha must be between 0 and 1 (got ${alpha})`, 'alpha');
+  const params: ContrastParams = {
+    model: model.id,
+    layers,
+    a: a.map((s) => s.id),
+    b: b.map((s) => s.id),
+    pooling,
+    test: req.test ?? 'welch',
+    correction: req.correction ?? 'bh',
+    correctionScope: req.correctionScope ?? 'layer',
+    alpha,
+    keepActivations: req.keepActivations ?? false,
+    label: req.label ?? `${a.map((s) => s.name).join('+')} > ${b.map((s) => s.name).join('+')}`,
+  };
+  const provenance = {
+    service: 'toposcope',
+    version: VERSION,
+    model: { id: model.id, name: model.name, hash: model.hash, onnxSha256: model.onnxSha256 },
+    sets: {
+      a: a.map((s) => ({ id: s.id, name: s.name, hash: s.hash, items: s.nItems })),
+      b: b.map((s) => ({ id: s.id, name: s.name, hash: s.hash, items: s.nItems })),
+    },
+    params,
+    seed: null,
+    runtime: { node: process.version, onnxruntime: ortVersion() },
+  };
+  return { params, provenance, total: nA + nB };
+}
+
+let ortVer: string | null = null;
+function ortVersion(): string {
+  if (ortVer) return ortVer;
+  try {
+    const pkg = path.join(path.dirname(new URL(import.meta.resolve('onnxruntime-node')).pathname), '..', 'package.json');
+    ortVer = (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { version: string }).version;
+  } catch {
+    ortVer = 'unknown';
+  }
+  return ortVer;
+}
+
+export function newJobId(): string {
+  return `c_${crypto.randomBytes(8).toString('hex')}`;
+}
+
+export type JobEvent = { type: 'progress' | 'state'; job: string };
+
+export class JobQueue {
+  private running = new Map<string, AbortController>();
+  private stopped = false;
+  private pumping = false;
+  private listeners = new Set<(e: JobEvent) => void>();
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly ctx: Context) {}
+
+  /** Recover jobs left running by a process that died; then start working. */
+  start(): { resumed: string[]; failed: string[] } {
+    const resumed: string[] = [];
+    const failed: string[] = [];
+    for (const j of runningJobs(this.ctx.db)) {
+      rmrf(path.join(this.ctx.paths.activations, j.id));
+      if (this.ctx.config.recovery === 'resume' && j.attempts < MAX_ATTEMPTS) {
+        requeue(this.ctx.db, j.id, `interrupted: the server stopped while this job was running (attempt ${j.attempts}); re-queued`);
+        resumed.push(j.id);
+      } else {
+        const why =
+          this.ctx.config.recovery === 'resume'
+            ? `interrupted: the server stopped while this job was running, ${j.attempts} times; giving up`
+            : 'interrupted: the server stopped while this job was running';
+        finishJob(this.ctx.db, j.id, 'failed', why, ['running']);
+        failed.push(j.id);
+      }
+    }
+    this.stopped = false;
+    this.pump();
+    return { resumed, failed };
+  }
+
+  on(fn: (e: JobEvent) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private emit(e: JobEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+
+  submit(req: ContrastRequest): JobRecord {
+    const { params, provenance, total } = prepareContrast(this.ctx, req);
+    const id = newJobId();
+    insertJob(this.ctx.db, { id, modelId: params.model, params, provenance, total });
+    this.pump();
+    return getJob(this.ctx.db, id)!;
+  }
+
+  cancel(id: string): JobRecord {
+    const j = getJob(this.ctx.db, id);
+    if (!j) throw new NotFoundError('contrast', id);
+    if (j.state === 'queued') {
+      finishJob(this.ctx.db, id, 'cancelled', 'cancelled by request', ['queued']);
+    } else if (j.state === 'running') {
+      finishJob(this.ctx.db, id, 'cancelled', 'cancelled by request', ['running']);
+      this.running.get(id)?.abort();
+    } else {
+      throw new ConflictError(`contrast '${id}' has already ${j.state}; only queued or running contrasts can be cancelled`);
+    }
+    this.emit({ type: 'state', job: id });
+    return getJob(this.ctx.db, id)!;
+  }
+
+  /** Resolves when nothing is running or queued (tests, CLI). */
+  idle(): Promise<void> {
+    if (this.running.size === 0 && !nextQueued(this.ctx.db, new Set())) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const ids = [...this.running.keys()];
+    for (const id of ids) {
+      // A graceful stop puts running jobs back in the queue; they resume at the next start.
+      requeue(this.ctx.db, id, 'the server was stopped while this job was running; re-queued');
+      this.running.get(id)?.abort();
+    }
+    const until = Date.now() + 10000;
+    while (this.running.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  private pump(): void {
+    if (this.pumping || this.stopped) return;
+    this.pumping = true;
+    try {
+      while (this.running.size < this.ctx.config.jobConcurrency) {
+        const j = nextQueued(this.ctx.db, new Set(this.running.keys()));
+        if (!j) break;
+        if (!markRunning(this.ctx.db, j.id)) continue;
+        const ac = new AbortController();
+        this.running.set(j.id, ac);
+        this.emit({ type: 'state', job: j.id });
+        void this.execute(j.id, ac).finally(() => {
+          this.running.delete(j.id);
+          this.emit({ type: 'state', job: j.id });
+          this.pump();
+          if (this.running.size === 0 && !nextQueued(this.ctx.db, new Set())) for (const w of this.idleWaiters.splice(0)) w();
+        });
+      }
+    } finally {
+      this.pumping = false;
+    }
+    if (this.running.size === 0 && !nextQueued(this.ctx.db, new Set())) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  private async execute(id: string, ac: AbortController): Promise<void> {
+    const ctx = this.ctx;
+    const job = getJob(ctx.db, id)!;
+    const actDir = path.join(ctx.paths.activations, id);
+    try {
+      const model = findModel(ctx.db, job.params.model);
+      if (!model) throw new UnprocessableError(`model '${job.params.model}' no longer exists`);
+      const sets = (ids: string[]) =>
+        ids.map((s) => {
+          const set = getSet(ctx, s);
+          if (!set) throw new UnprocessableError(`stimulus set '${s}' no longer exists`);
+          return set;
+        });
+      const stimuli = collectStimuli(ctx, sets(job.params.a), sets(job.params.b));
+      let last = 0;
+      const outcome = await runContrast(
+        ctx,
+        model,
+        stimuli,
+        {
+          layers: job.params.layers,
+          pooling: job.params.pooling as Pooling | null,
+          test: job.params.test,
+          correction: job.params.correction,
+          correctionScope: job.params.correctionScope,
+          alpha: job.params.alpha,
+          keepActivations: job.params.keepActivations,
+          batchSize: ctx.config.batchSize,
+        },
+        {
+          signal: ac.signal,
+          activationsDir: actDir,
+          onProgress: (done, total) => {
+            const now = Date.now();
+            if (now - last >= 200 || done === total) {
+              last = now;
+              setProgress(ctx.db, id, done, total);
+              this.emit({ type: 'progress', job: id });
+            }
+          },
+        },
+      );
+      if (ac.signal.aborted) throw new CancelledError();
+      const rel = (p: string) => path.relative(ctx.paths.data, p);
+      const stored = storeSuccess(
+        ctx.db,
+        id,
+        outcome.layers,
+        outcome.stimuli.map((s) => ({ condition: s.condition, setId: s.setId, sha256: s.item.sha256, label: s.item.label ?? (s.item.text ? s.item.text.slice(0, 200) : null) })),
+        outcome.layers
+          .filter((l) => l.activations)
+          .map((l) => ({ layer: l.name, rows: l.activations!.rows, units: l.units, path: rel(l.activations!.path), rowIndexPath: rel(l.activations!.rowIndexPath) })),
+        { ...outcome.timings },
+      );
+      if (!stored) rmrf(actDir);
+    } catch (e) {
+      rmrf(actDir);
+      if (e instanceof CancelledError || ac.signal.aborted) {
+        // cancel() or stop() already set the state.
+        return;
+      }
+      const msg = e instanceof AppError ? e.message : `internal error during the contrast: ${(e as Error).message}`;
+      finishJob(ctx.db, id, 'failed', msg, ['running']);
+    }
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * A pool of session workers for one (edited) ONNX file. Requests queue and go to the first idle
+ * worker; each worker runs one request at a time with `intraOpThreads` ORT threads, so
+ * workers × threads stays within the machine's cores.
+ */
+import { Worker } from 'node:worker_threads';
+import type { FeedSpec, LayerFetch, PooledLayerOut, ProbeShape, WorkerRequest, WorkerResponse } from './worker-protocol.ts';
+
+const BOOT = new URL('./worker-boot.mjs', import.meta.url);
+const ENTRY = new URL('./session-worker.ts', import.meta.url).href;
+
+export interface PooledLayer {
+  key: string;
+  rows: number;
+  units: number;
+  data: Float32Array;
+  sample: Int32Array;
+  token: Int32Array;
+  dims: number[];
+}
+
+interface Slot {
+  worker: Worker;
+  busy: boolean;
+  current: Task | null;
+}
+
+interface Task {
+  req: WorkerRequest;
+  transfer: ArrayBuffer[];
+  resolve: (r: WorkerResponse) => void;
+  reject: (e: Error) => void;
+}
+
+export class SessionLoadError extends Error {}
+
+export class SessionPool {
+  private slots: Slot[] = [];
+  private queue: Task[] = [];
+  private nextId = 1;
+  private closed = false;
+  readonly inputNames: string[];
+  readonly outputNames: string[];
+
+  private constructor(inputs: string[], outputs: string[]) {
+    this.inputNames = inputs;
+    this.outputNames = outputs;
+  }
+
+  static async create(modelPath: string, opts: { workers: number; intraOpThreads: number }): Promise<SessionPool> {
+    const n = Math.max(1, opts.workers);
+    const started: { worker: Worker; ready: Promise<{ inputs: string[]; outputs: string[] }> }[] = [];
+    for (let i = 0; i < n; i++) {
+      const worker = new Worker(BOOT, {
+        workerData: { entry: ENTRY, init: { modelPath, intraOpThreads: Math.max(1, opts.intraOpThreads) } },
+      });
+      const ready = new Promise<{ inputs: string[]; outputs: string[] }>((resolve, reject) => {
+        const onMsg = (m: WorkerResponse) => {
+          worker.off('error', onErr);
+          if (m.ok && m.kind === 'ready') resolve({ inputs: m.inputs, outputs: m.outputs });
+          else reject(new SessionLoadError(m.ok ? 'unexpected worker message' : m.error));
+        };
+        const onErr = (e: Error) => reject(new SessionLoadError(e.message));
+        worker.once('message', onMsg);
+        worker.once('error', onErr);
+      });
+      started.push({ worker, ready });
+    }
+    let info: { inputs: string[]; outputs: string[] };
+    try {
+      const all = await Promise.all(started.map((s) => s.ready));
+      info = all[0];
+    } catch (e) {
+      await Promise.all(started.map((s) => s.worker.terminate()));
+      throw e;
+    }
+    const pool = new SessionPool(info.inputs, info.outputs);
+    for (const s of started) pool.attach(s.worker);
+    return pool;
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  private attach(worker: Worker): void {
+    const slot: Slot = { worker, busy: false, current: null };
+    worker.on('message', (m: WorkerResponse) => {
+      const task = slot.current;
+      slot.current = null;
+      slot.busy = false;
+      if (task) task.resolve(m);
+      this.pump();
+    });
+    worker.on('error', (e) => {
+      const task = slot.current;
+      slot.current = null;
+      if (task) task.reject(new Error(`inference worker crashed: ${e.message}`));
+      this.slots = this.slots.filter((s) => s !== slot);
+      if (this.slots.length === 0) for (const t of this.queue.splice(0)) t.reject(new Error('all inference workers crashed'));
+    });
+    worker.on('exit', (code) => {
+      const task = slot.current;
+      slot.current = null;
+      if (task) task.reject(new Error(this.closed ? 'inference cancelled' : `inference worker exited with code ${code}`));
+      this.slots = this.slots.filter((s) => s !== slot);
+    });
+    this.slots.push(slot);
+  }
+
+  private pump(): void {
+    for (const slot of this.slots) {
+      if (slot.busy) continue;
+      const task = this.queue.shift();
+      if (!task) return;
+      slot.busy = true;
+      slot.current = task;
+      slot.worker.postMessage(task.req, task.transfer);
+    }
+  }
+
+  private submit(req: WorkerRequest, transfer: ArrayBuffer[]): Promise<WorkerResponse> {
+    if (this.closed) return Promise.reject(new Error('session pool is closed'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ req, transfer, resolve, reject });
+      this.pump();
+    });
+  }
+
+  async pool(
+    feeds: Record<string, FeedSpec>,
+    layers: LayerFetch[],
+    lengths: Int32Array | null,
+  ): Promise<{ layers: PooledLayer[]; runMs: number }> {
+    const transfer = Object.values(feeds).map((f) => f.data);
+    const lens = lengths ? (lengths.slice().buffer as ArrayBuffer) : null;
+    if (lens) transfer.push(lens);
+    const res = await this.submit({ id: this.nextId++, kind: 'pool', feeds, layers, lengths: lens }, transfer);
+    if (!res.ok) throw new Error(res.error);
+    if (res.kind !== 'pool') throw new Error('unexpected worker response');
+    return {
+      runMs: res.runMs,
+      layers: res.layers.map((l: PooledLayerOut) => ({
+        key: l.key,
+        rows: l.rows,
+        units: l.units,
+        dims: l.dims,
+        data: new Float32Array(l.data),
+        sample: new Int32Array(l.sample),
+        token: new Int32Array(l.token),
+      })),
+    };
+  }
+
+  async probe(feeds: Record<string, FeedSpec>, fetch: string[]): Promise<ProbeShape[]> {
+    const res = await this.submit({ id: this.nextId++, kind: 'probe', feeds, fetch }, Object.values(feeds).map((f) => f.data));
+    if (!res.ok) throw new Error(res.error);
+    if (res.kind !== 'probe') throw new Error('unexpected worker response');
+    return res.shapes;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.queue.splice(0)) t.reject(new Error('session pool closed'));
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    this.slots = [];
+  }
+}

@@ -1,0 +1,268 @@
+/**
+ * Reading and editing ONNX models at the protobuf level.
+ *
+ * - `inspectModel` lists graph inputs/outputs (with declared shapes), nodes (op type, outputs) and
+ *   initializers, and tells whether weights live in external data files.
+ * - `exposeTensors` adds intermediate tensors to `graph.output` (type and shape left for ORT to
+ *   infer) so that a session returns them.
+ * Weights are never decoded: edits splice new fields into the original bytes.
+ */
+import {
+  type Field,
+  ProtoError,
+  concat,
+  encodeVarint,
+  fieldString,
+  lenField,
+  readFields,
+  stringField,
+  WIRE_LEN,
+} from './proto.ts';
+
+// ModelProto
+const MODEL_IR_VERSION = 1;
+const MODEL_GRAPH = 7;
+const MODEL_OPSET_IMPORT = 8;
+// GraphProto
+const GRAPH_NODE = 1;
+const GRAPH_NAME = 2;
+const GRAPH_INITIALIZER = 5;
+const GRAPH_INPUT = 11;
+const GRAPH_OUTPUT = 12;
+const GRAPH_VALUE_INFO = 13;
+// NodeProto
+const NODE_INPUT = 1;
+const NODE_OUTPUT = 2;
+const NODE_NAME = 3;
+const NODE_OP_TYPE = 4;
+const NODE_DOMAIN = 7;
+// ValueInfoProto / TypeProto
+const VI_NAME = 1;
+const VI_TYPE = 2;
+const TYPE_TENSOR = 1;
+const TENSOR_ELEM_TYPE = 1;
+const TENSOR_SHAPE = 2;
+const SHAPE_DIM = 1;
+const DIM_VALUE = 1;
+const DIM_PARAM = 2;
+// TensorProto
+const TP_NAME = 8;
+const TP_EXTERNAL_DATA = 13;
+const TP_DATA_LOCATION = 14;
+const SSE_KEY = 1;
+const SSE_VALUE = 2;
+// OperatorSetIdProto
+const OPSET_DOMAIN = 1;
+const OPSET_VERSION = 2;
+
+export const ELEM_TYPE_NAMES: Record<number, string> = {
+  1: 'float32',
+  2: 'uint8',
+  3: 'int8',
+  5: 'int16',
+  6: 'int32',
+  7: 'int64',
+  9: 'bool',
+  10: 'float16',
+  11: 'float64',
+  16: 'bfloat16',
+};
+
+export type Dim = number | string | null;
+
+export interface ValueInfo {
+  name: string;
+  elemType: number | null;
+  dims: Dim[] | null;
+}
+
+export interface NodeInfo {
+  name: string;
+  opType: string;
+  domain: string;
+  inputs: string[];
+  outputs: string[];
+}
+
+export interface ModelInfo {
+  irVersion: number;
+  opsets: { domain: string; version: number }[];
+  graphName: string;
+  inputs: ValueInfo[];
+  outputs: ValueInfo[];
+  valueInfo: ValueInfo[];
+  nodes: NodeInfo[];
+  initializers: string[];
+  externalDataFiles: string[];
+}
+
+export class OnnxFormatError extends Error {}
+
+function only(fields: Field[], no: number): Field | undefined {
+  for (let i = fields.length - 1; i >= 0; i--) if (fields[i].no === no) return fields[i];
+  return undefined;
+}
+
+function parseValueInfo(buf: Uint8Array, f: Field): ValueInfo {
+  const fs = readFields(buf, f.valueStart, f.end);
+  const nameF = only(fs, VI_NAME);
+  const info: ValueInfo = { name: nameF ? fieldString(buf, nameF) : '', elemType: null, dims: null };
+  const typeF = only(fs, VI_TYPE);
+  if (!typeF) return info;
+  const tensorF = only(readFields(buf, typeF.valueStart, typeF.end), TYPE_TENSOR);
+  if (!tensorF || tensorF.wire !== WIRE_LEN) return info;
+  const tfs = readFields(buf, tensorF.valueStart, tensorF.end);
+  const et = only(tfs, TENSOR_ELEM_TYPE);
+  if (et?.varint !== undefined) info.elemType = et.varint;
+  const shapeF = only(tfs, TENSOR_SHAPE);
+  if (shapeF) {
+    info.dims = [];
+    for (const d of readFields(buf, shapeF.valueStart, shapeF.end)) {
+      if (d.no !== SHAPE_DIM) continue;
+      const dfs = readFields(buf, d.valueStart, d.end);
+      const v = only(dfs, DIM_VALUE);
+      const p = only(dfs, DIM_PARAM);
+      info.dims.push(v?.varint !== undefined ? v.varint : p ? fieldString(buf, p) : null);
+    }
+  }
+  return info;
+}
+
+interface ParsedModel {
+  modelFields: Field[];
+  graphField: Field;
+  graphFields: Field[];
+}
+
+function parseTop(buf: Uint8Array): ParsedModel {
+  let modelFields: Field[];
+  try {
+    modelFields = readFields(buf);
+  } catch (e) {
+    throw new OnnxFormatError(`not an ONNX model: ${(e as Error).message}`);
+  }
+  const graphField = only(modelFields, MODEL_GRAPH);
+  if (!graphField || graphField.wire !== WIRE_LEN) throw new OnnxFormatError('not an ONNX model: no graph in the file');
+  const irField = only(modelFields, MODEL_IR_VERSION);
+  if (irField?.varint === undefined) throw new OnnxFormatError('not an ONNX model: no ir_version');
+  let graphFields: Field[];
+  try {
+    graphFields = readFields(buf, graphField.valueStart, graphField.end);
+  } catch (e) {
+    throw new OnnxFormatError(`not an ONNX model: graph is malformed (${(e as Error).message})`);
+  }
+  return { modelFields, graphField, graphFields };
+}
+
+export function inspectModel(buf: Uint8Array): ModelInfo {
+  const { modelFields, graphFields } = parseTop(buf);
+  try {
+    const info: ModelInfo = {
+      irVersion: only(modelFields, MODEL_IR_VERSION)!.varint!,
+      opsets: [],
+      graphName: '',
+      inputs: [],
+      outputs: [],
+      valueInfo: [],
+      nodes: [],
+      initializers: [],
+      externalDataFiles: [],
+    };
+    for (const f of modelFields) {
+      if (f.no !== MODEL_OPSET_IMPORT) continue;
+      const fs = readFields(buf, f.valueStart, f.end);
+      const d = only(fs, OPSET_DOMAIN);
+      info.opsets.push({ domain: d ? fieldString(buf, d) : '', version: only(fs, OPSET_VERSION)?.varint ?? 0 });
+    }
+    const external = new Set<string>();
+    for (const f of graphFields) {
+      switch (f.no) {
+        case GRAPH_NAME:
+          info.graphName = fieldString(buf, f);
+          break;
+        case GRAPH_INPUT:
+          info.inputs.push(parseValueInfo(buf, f));
+          break;
+        case GRAPH_OUTPUT:
+          info.outputs.push(parseValueInfo(buf, f));
+          break;
+        case GRAPH_VALUE_INFO:
+          info.valueInfo.push(parseValueInfo(buf, f));
+          break;
+        case GRAPH_INITIALIZER: {
+          const fs = readFields(buf, f.valueStart, f.end);
+          const n = only(fs, TP_NAME);
+          info.initializers.push(n ? fieldString(buf, n) : '');
+          if (only(fs, TP_DATA_LOCATION)?.varint === 1) {
+            for (const e of fs) {
+              if (e.no !== TP_EXTERNAL_DATA) continue;
+              const kv = readFields(buf, e.valueStart, e.end);
+              const k = only(kv, SSE_KEY);
+              const v = only(kv, SSE_VALUE);
+              if (k && v && fieldString(buf, k) === 'location') external.add(fieldString(buf, v));
+            }
+          }
+          break;
+        }
+        case GRAPH_NODE: {
+          const fs = readFields(buf, f.valueStart, f.end);
+          const node: NodeInfo = { name: '', opType: '', domain: '', inputs: [], outputs: [] };
+          for (const nf of fs) {
+            if (nf.no === NODE_INPUT) node.inputs.push(fieldString(buf, nf));
+            else if (nf.no === NODE_OUTPUT) node.outputs.push(fieldString(buf, nf));
+            else if (nf.no === NODE_NAME) node.name = fieldString(buf, nf);
+            else if (nf.no === NODE_OP_TYPE) node.opType = fieldString(buf, nf);
+            else if (nf.no === NODE_DOMAIN) node.domain = fieldString(buf, nf);
+          }
+          info.nodes.push(node);
+          break;
+        }
+      }
+    }
+    // Old IR versions list initializers among the inputs: those are not inputs to feed.
+    const inits = new Set(info.initializers);
+    info.inputs = info.inputs.filter((i) => !inits.has(i.name));
+    info.externalDataFiles = [...external];
+    return info;
+  } catch (e) {
+    if (e instanceof ProtoError) throw new OnnxFormatError(`not an ONNX model: ${e.message}`);
+    throw e;
+  }
+}
+
+/** All tensor names produced inside the graph (node outputs), in topological order of the file. */
+export function producedTensors(info: ModelInfo): Map<string, NodeInfo> {
+  const m = new Map<string, NodeInfo>();
+  for (const n of info.nodes) for (const o of n.outputs) if (o) m.set(o, n);
+  return m;
+}
+
+function rebuildModel(buf: Uint8Array, p: ParsedModel, newGraphPayload: Uint8Array): Uint8Array {
+  const before = buf.subarray(0, p.graphField.start);
+  const after = buf.subarray(p.graphField.end);
+  const graphTag = encodeVarint(MODEL_GRAPH * 8 + WIRE_LEN);
+  return concat([before, graphTag, encodeVarint(newGraphPayload.length), newGraphPayload, after]);
+}
+
+/**
+ * Returns a copy of the model whose graph also outputs `names` (those that are not outputs yet).
+ * Only the name is given: ORT infers type and shape.
+ */
+export function exposeTensors(buf: Uint8Array, names: string[]): Uint8Array {
+  const p = parseTop(buf);
+  const existing = new Set<string>();
+  for (const f of p.graphFields) {
+    if (f.no !== GRAPH_OUTPUT) continue;
+    const n = only(readFields(buf, f.valueStart, f.end), VI_NAME);
+    if (n) existing.add(fieldString(buf, n));
+  }
+  const extra: Uint8Array[] = [];
+  for (const name of names) {
+    if (existing.has(name)) continue;
+    existing.add(name);
+    extra.push(lenField(GRAPH_OUTPUT, stringField(VI_NAME, name)));
+  }
+  if (extra.length === 0) return buf;
+  const graphPayload = concat([buf.subarray(p.graphField.valueStart, p.graphField.end), ...extra]);
+  return rebuildModel(buf, p, graphPayload);
+}
