@@ -61,7 +61,7 @@ export function prepareContrast(ctx: Context, req: ContrastRequest): { params: C
       if (!s) throw new NotFoundError('stimulus set', id);
       if (s.modality !== model.modality) {
         throw new UnprocessableError(
-          `${cond}[${i}]: stimulus set '${s.name}' (${s.id}) holds ${s.modality} stimuli but model '${model.name}' is a ${model.modality} model`,
+          `${cond}[${i}]: stimulus set '${s.name}' (${s.id}) holds ${s.modality} stimuli but model '${model.name}' is ${model.modality === 'image' ? 'an image' : 'a text'} model`,
           `${cond}[${i}]`,
         );
       }

@@ -13,7 +13,7 @@ import { nowIso } from '../store/db.ts';
 import {
   activeJobsForModel,
   deleteModelRow,
-  getModel,
+  findModel,
   getModelByHash,
   insertModel,
   jobsForModel,
@@ -392,8 +392,9 @@ export async function registerModelFromFolder(
   return registerStagedModel(ctx, staging, opts.source ?? `folder:${dir}`);
 }
 
+/** By id, or else the latest model registered under that name. */
 export function requireModel(ctx: Context, id: string): ModelRecord {
-  const m = getModel(ctx.db, id);
+  const m = findModel(ctx.db, id);
   if (!m) throw new NotFoundError('model', id);
   return m;
 }
@@ -403,8 +404,9 @@ export function modelDir(ctx: Context, m: ModelRecord): string {
 }
 
 /** Deletes a model. Refused while a job uses it; finished contrasts go too only with `cascade`. */
-export function deleteModel(ctx: Context, id: string, cascade: boolean): void {
-  const m = requireModel(ctx, id);
+export function deleteModel(ctx: Context, ref: string, cascade: boolean): void {
+  const m = requireModel(ctx, ref);
+  const id = m.id;
   const active = activeJobsForModel(ctx.db, id);
   if (active > 0) throw new ConflictError(`model '${id}' is used by ${active} queued or running job(s); cancel them or wait for them to finish`);
   const done = jobsForModel(ctx.db, id);

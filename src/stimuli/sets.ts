@@ -193,7 +193,7 @@ export function findSet(ctx: Context, idOrName: string): StimulusSet | null {
 }
 
 export function requireSet(ctx: Context, id: string): StimulusSet {
-  const s = getSet(ctx, id);
+  const s = findSet(ctx, id);
   if (!s) throw new NotFoundError('stimulus set', id);
   return s;
 }
@@ -223,8 +223,8 @@ export function readItemBytes(ctx: Context, item: StimulusItem): Buffer {
   return fs.readFileSync(path.join(ctx.paths.data, item.path!));
 }
 
-export function deleteSet(ctx: Context, id: string): void {
-  requireSet(ctx, id);
+export function deleteSet(ctx: Context, ref: string): void {
+  const id = requireSet(ctx, ref).id;
   const used = (ctx.db.prepare('SELECT COUNT(*) AS n FROM job_sets WHERE set_id = ?').get(id) as { n: number }).n;
   if (used > 0) throw new ConflictError(`stimulus set '${id}' is used by ${used} contrast(s); delete those first`);
   ctx.db.prepare('DELETE FROM stimulus_sets WHERE id = ?').run(id);
