@@ -1,6 +1,11 @@
 /**
  * Streaming per-unit moments (Welford) for one condition, with the exact Chan et al. merge of shards.
  * All accumulation is Float64; inputs are usually Float32 activations.
+ *
+ * The running mean is kept as an unevaluated sum mean + meanLo (a compensated, "double-double" mean
+ * updated with an error-free TwoSum), so rounding does not accumulate over many samples: with a large
+ * offset (e.g. values 1e4 ± 0.1) plain Welford loses ~√n ulps of the mean, which shows up in t as a
+ * relative error of ~1e-10 when the means differ by 0.02. tTest uses meanLo when it is present.
  */
 
 export interface MomentsJSON {
@@ -8,14 +13,17 @@ export interface MomentsJSON {
   n: number;
   mean: number[];
   m2: number[];
+  meanLo?: number[];
 }
 
 export class Moments {
   readonly units: number;
   /** Number of samples pushed. */
   n: number;
-  /** Per-unit running mean. */
+  /** Per-unit running mean (rounded to double). */
   mean: Float64Array;
+  /** Per-unit low-order part of the mean: the mean is mean + meanLo to ~twice double precision. */
+  meanLo: Float64Array;
   /** Per-unit sum of squared deviations from the mean (M2). */
   m2: Float64Array;
 
@@ -24,6 +32,7 @@ export class Moments {
     this.units = units;
     this.n = 0;
     this.mean = new Float64Array(units);
+    this.meanLo = new Float64Array(units);
     this.m2 = new Float64Array(units);
   }
 
@@ -31,6 +40,7 @@ export class Moments {
   reset(): void {
     this.n = 0;
     this.mean.fill(0);
+    this.meanLo.fill(0);
     this.m2.fill(0);
   }
 
@@ -43,13 +53,20 @@ export class Moments {
     const n = ++this.n;
     const inv = 1 / n;
     const mean = this.mean;
+    const lo = this.meanLo;
     const m2 = this.m2;
     for (let j = 0; j < units; j++) {
       const x = +row[offset + j];
-      const d = x - mean[j];
-      const mj = mean[j] + d * inv;
-      mean[j] = mj;
-      m2[j] += d * (x - mj);
+      const hi = mean[j];
+      const d = x - hi - lo[j]; // deviation from the current mean hi + lo
+      // new mean = hi + (lo + d/n), renormalised with TwoSum
+      const s = lo[j] + d * inv;
+      const nh = hi + s;
+      const bp = nh - hi;
+      const nl = hi - (nh - bp) + (s - bp);
+      mean[j] = nh;
+      lo[j] = nl;
+      m2[j] += d * (x - nh - nl);
     }
   }
 
@@ -65,6 +82,7 @@ export class Moments {
       throw new Error(`Moments.pushRows: ${rows} rows of stride ${stride} at offset ${offset} exceed data length ${data.length}`);
     }
     const mean = this.mean;
+    const lo = this.meanLo;
     const m2 = this.m2;
     for (let r = 0; r < rows; r++) {
       const n = ++this.n;
@@ -72,10 +90,15 @@ export class Moments {
       const base = offset + r * stride;
       for (let j = 0; j < units; j++) {
         const x = data[base + j];
-        const d = x - mean[j];
-        const mj = mean[j] + d * inv;
-        mean[j] = mj;
-        m2[j] += d * (x - mj);
+        const hi = mean[j];
+        const d = x - hi - lo[j];
+        const s = lo[j] + d * inv;
+        const nh = hi + s;
+        const bp = nh - hi;
+        const nl = hi - (nh - bp) + (s - bp);
+        mean[j] = nh;
+        lo[j] = nl;
+        m2[j] += d * (x - nh - nl);
       }
     }
   }
@@ -84,16 +107,19 @@ export class Moments {
    * Merge another shard into this one (Chan et al.): δ = m_b − m_a, n = n_a + n_b,
    * mean = m_a + δ·n_b/n, M2 = M2_a + M2_b + δ²·n_a·n_b/n. Exact up to rounding; `other` is unchanged.
    */
-  merge(other: Moments | { n: number; mean: Float64Array; m2: Float64Array }): void {
+  merge(other: { n: number; mean: Float64Array; m2: Float64Array; meanLo?: Float64Array }): void {
     if (other.mean.length !== this.units || other.m2.length !== this.units) {
       throw new Error(`Moments.merge: unit count mismatch (${this.units} vs ${other.mean.length})`);
     }
     const nb = other.n;
     if (nb === 0) return;
     const na = this.n;
+    const lob = other.meanLo;
     if (na === 0) {
       this.n = nb;
       this.mean.set(other.mean);
+      if (lob) this.meanLo.set(lob);
+      else this.meanLo.fill(0);
       this.m2.set(other.m2);
       return;
     }
@@ -101,12 +127,18 @@ export class Moments {
     const fb = nb / n;
     const cross = (na * nb) / n;
     const mean = this.mean;
+    const lo = this.meanLo;
     const m2 = this.m2;
     const mb = other.mean;
     const m2b = other.m2;
     for (let j = 0; j < this.units; j++) {
-      const delta = mb[j] - mean[j];
-      mean[j] += delta * fb;
+      const hi = mean[j];
+      const delta = mb[j] - hi + ((lob ? lob[j] : 0) - lo[j]);
+      const s = lo[j] + delta * fb;
+      const nh = hi + s;
+      const bp = nh - hi;
+      mean[j] = nh;
+      lo[j] = hi - (nh - bp) + (s - bp);
       m2[j] += m2b[j] + delta * delta * cross;
     }
     this.n = n;
@@ -126,29 +158,34 @@ export class Moments {
   }
 
   clone(): Moments {
-    return Moments.fromBuffers(this.n, this.mean.slice(), this.m2.slice());
+    return Moments.fromBuffers(this.n, this.mean.slice(), this.m2.slice(), this.meanLo.slice());
   }
 
   toJSON(): MomentsJSON {
-    return { units: this.units, n: this.n, mean: Array.from(this.mean), m2: Array.from(this.m2) };
+    return { units: this.units, n: this.n, mean: Array.from(this.mean), m2: Array.from(this.m2), meanLo: Array.from(this.meanLo) };
   }
 
   static fromJSON(json: MomentsJSON): Moments {
-    if (json.mean.length !== json.units || json.m2.length !== json.units) {
-      throw new Error('Moments.fromJSON: mean/m2 length does not match units');
+    if (json.mean.length !== json.units || json.m2.length !== json.units || (json.meanLo && json.meanLo.length !== json.units)) {
+      throw new Error('Moments.fromJSON: mean/m2/meanLo length does not match units');
     }
-    return Moments.fromBuffers(json.n, Float64Array.from(json.mean), Float64Array.from(json.m2));
+    return Moments.fromBuffers(json.n, Float64Array.from(json.mean), Float64Array.from(json.m2), json.meanLo ? Float64Array.from(json.meanLo) : undefined);
   }
 
-  /** Wrap existing buffers (not copied), e.g. sufficient statistics returned by a shard. */
-  static fromBuffers(n: number, mean: Float64Array, m2: Float64Array): Moments {
-    if (mean.length !== m2.length) throw new Error('Moments.fromBuffers: mean and m2 lengths differ');
+  /**
+   * Wrap existing buffers (not copied), e.g. sufficient statistics returned by a shard (or stored Float64
+   * blobs). meanLo defaults to zeros.
+   */
+  static fromBuffers(n: number, mean: Float64Array, m2: Float64Array, meanLo?: Float64Array): Moments {
+    if (mean.length !== m2.length || (meanLo && meanLo.length !== mean.length)) throw new Error('Moments.fromBuffers: mean, m2 and meanLo lengths differ');
     if (!Number.isInteger(n) || n < 0) throw new Error(`Moments.fromBuffers: n must be a non-negative integer (got ${n})`);
-    const m = new Moments(0) as { -readonly [K in keyof Moments]: Moments[K] };
-    m.units = mean.length;
-    m.n = n;
-    m.mean = mean;
-    m.m2 = m2;
-    return m as Moments;
+    const m = new Moments(0);
+    const w = m as unknown as { units: number; n: number; mean: Float64Array; m2: Float64Array; meanLo: Float64Array };
+    w.units = mean.length;
+    w.n = n;
+    w.mean = mean;
+    w.m2 = m2;
+    w.meanLo = meanLo ?? new Float64Array(mean.length);
+    return m;
   }
 }

@@ -12,6 +12,8 @@ export interface GroupMoments {
   n: number;
   mean: Float64Array;
   m2: Float64Array;
+  /** Optional low-order part of the mean (Moments keeps one); used for the mean difference when present. */
+  meanLo?: Float64Array;
 }
 
 export interface TTestResult {
@@ -79,6 +81,8 @@ export function tTest(a: GroupMoments, b: GroupMoments, test: TestKind = 'welch'
   const invB = 1 / (nb - 1);
   const poolFactor = 1 / na + 1 / nb;
   const welch = test === 'welch';
+  const loA = a.meanLo && a.meanLo.length === units ? a.meanLo : undefined;
+  const loB = b.meanLo && b.meanLo.length === units ? b.meanLo : undefined;
 
   for (let j = 0; j < units; j++) {
     const m2a = a.m2[j];
@@ -87,7 +91,7 @@ export function tTest(a: GroupMoments, b: GroupMoments, test: TestKind = 'welch'
     const vb = m2b * invB;
     varA[j] = va;
     varB[j] = vb;
-    const diff = a.mean[j] - b.mean[j];
+    const diff = a.mean[j] - b.mean[j] + ((loA ? loA[j] : 0) - (loB ? loB[j] : 0));
     const sp2 = (m2a + m2b) / dfPooled;
     if (m2a === 0 && m2b === 0) {
       zeroVariance[j] = 1;
@@ -145,6 +149,8 @@ export function tStatistic(a: GroupMoments, b: GroupMoments, test: TestKind = 'w
   const ca = 1 / ((na - 1) * na);
   const cb = 1 / ((nb - 1) * nb);
   const cp = (1 / na + 1 / nb) / (na + nb - 2);
+  const loA = a.meanLo && a.meanLo.length === units ? a.meanLo : undefined;
+  const loB = b.meanLo && b.meanLo.length === units ? b.meanLo : undefined;
   for (let j = 0; j < units; j++) {
     const m2a = a.m2[j];
     const m2b = b.m2[j];
@@ -153,7 +159,7 @@ export function tStatistic(a: GroupMoments, b: GroupMoments, test: TestKind = 'w
       continue;
     }
     const se2 = welch ? m2a * ca + m2b * cb : (m2a + m2b) * cp;
-    t[j] = (a.mean[j] - b.mean[j]) / Math.sqrt(se2);
+    t[j] = (a.mean[j] - b.mean[j] + ((loA ? loA[j] : 0) - (loB ? loB[j] : 0))) / Math.sqrt(se2);
   }
   return t;
 }

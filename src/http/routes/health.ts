@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { VERSION } from '../../config.ts';
+import { errors } from '../schemas.ts';
 
 const started = Date.now();
 
@@ -21,6 +22,7 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
             },
             { examples: [{ status: 'ok', version: '0.1.0', uptimeSeconds: 12.5, jobs: { queued: 0, running: 1 } }] },
           ),
+          ...errors(),
         },
       },
     },

@@ -1,0 +1,76 @@
+/** The optional API key, the error shape, Swagger, and the committed OpenAPI document's freshness. */
+import fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateManifestSchema, generateOpenApi, MANIFEST_SCHEMA_FILE, OPENAPI_FILE } from '../../src/http/openapi.ts';
+import { startApp, type TestApp } from '../support/env.ts';
+
+describe('API key', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp({ apiKey: 's3cret' });
+  });
+  afterAll(async () => t?.close());
+
+  it('every write needs Authorization: Bearer <key>; reads do not', async () => {
+    const body = { name: 'k', texts: ['a b c'] };
+    const none = await t.app.inject({ method: 'POST', url: '/v1/stimulus-sets', payload: body });
+    expect(none.statusCode).toBe(401);
+    expect(none.json()).toMatchObject({ code: 'UNAUTHORIZED' });
+    expect(none.json().message).toMatch(/Bearer/);
+    const wrong = await t.app.inject({ method: 'POST', url: '/v1/stimulus-sets', payload: body, headers: { authorization: 'Bearer nope' } });
+    expect(wrong.statusCode).toBe(401);
+    const ok = await t.app.inject({ method: 'POST', url: '/v1/stimulus-sets', payload: body, headers: { authorization: 'Bearer s3cret' } });
+    expect(ok.statusCode).toBe(201);
+    for (const [method, url] of [
+      ['DELETE', `/v1/stimulus-sets/${ok.json().id}`],
+      ['POST', '/v1/models'],
+      ['POST', '/v1/contrasts'],
+      ['DELETE', '/v1/contrasts/c_x'],
+      ['DELETE', '/v1/models/x'],
+    ] as const) {
+      expect((await t.app.inject({ method, url, payload: method === 'POST' ? {} : undefined })).statusCode, `${method} ${url}`).toBe(401);
+    }
+    expect((await t.app.inject({ method: 'GET', url: '/v1/stimulus-sets' })).statusCode).toBe(200);
+    expect((await t.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+  });
+});
+
+describe('errors and docs', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp();
+  });
+  afterAll(async () => t?.close());
+
+  it('one error shape for validation, unknown routes and unknown ids', async () => {
+    const v = await t.app.inject({ method: 'POST', url: '/v1/contrasts', payload: { model: 'm', a: 'x', b: 'y', alpha: 2 } });
+    expect(v.statusCode).toBe(400);
+    expect(v.json()).toMatchObject({ statusCode: 400, error: 'Bad Request', code: 'VALIDATION', field: 'alpha' });
+    const nf = await t.app.inject({ method: 'GET', url: '/v1/nothing' });
+    expect(nf.json()).toMatchObject({ statusCode: 404, code: 'NOT_FOUND' });
+    const c = await t.app.inject({ method: 'GET', url: '/v1/contrasts/c_0000' });
+    expect(c.json()).toMatchObject({ statusCode: 404, code: 'NOT_FOUND', message: "contrast 'c_0000' does not exist" });
+    const badJson = await t.app.inject({ method: 'POST', url: '/v1/contrasts', payload: '{"model":', headers: { 'content-type': 'application/json' } });
+    expect(badJson.statusCode).toBe(400);
+    expect(Object.keys(badJson.json()).sort()).toEqual(['code', 'error', 'message', 'statusCode']);
+  });
+
+  it('serves Swagger UI at /docs and the document at /docs/json, every route with responses and errors', async () => {
+    const ui = await t.app.inject({ method: 'GET', url: '/docs/' });
+    expect(ui.statusCode).toBe(200);
+    expect(ui.headers['content-type']).toMatch(/text\/html/);
+    const doc = (await t.app.inject({ method: 'GET', url: '/docs/json' })).json() as { paths: Record<string, Record<string, { responses: Record<string, unknown>; summary?: string }>> };
+    const ops = Object.entries(doc.paths).flatMap(([p, m]) => Object.entries(m).map(([k, v]) => [`${k.toUpperCase()} ${p}`, v] as const));
+    expect(ops.length).toBeGreaterThanOrEqual(18);
+    for (const [name, op] of ops) {
+      expect(op.summary, name).toBeTruthy();
+      expect(Object.keys(op.responses).some((c) => c.startsWith('2')), name).toBe(true);
+      expect(op.responses['500'], name).toBeTruthy();
+    }
+  });
+
+  it('openapi/openapi.json and openapi/manifest.schema.json are up to date (npm run openapi)', async () => {
+    expect(fs.readFileSync(OPENAPI_FILE, 'utf8'), 'openapi/openapi.json is stale: run npm run openapi').toBe(await generateOpenApi());
+    expect(fs.readFileSync(MANIFEST_SCHEMA_FILE, 'utf8'), 'openapi/manifest.schema.json is stale: run npm run openapi').toBe(generateManifestSchema());
+  });
+});
