@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Context } from '../context.ts';
 import { UnprocessableError } from '../errors.ts';
-import { resolveLayout } from '../maps/layout.ts';
+import { resolveLayout, type SheetLayout } from '../maps/layout.ts';
 import type { Pooling } from '../models/manifest.ts';
 import { SessionPool, type PooledLayer } from '../models/pool.ts';
 import { EXPOSED_FILE, modelDir } from '../models/registry.ts';
@@ -20,6 +20,7 @@ import type { ModelRecord, LayerInfo } from '../store/models-repo.ts';
 import { NpyWriter } from '../store/npy-file.ts';
 import { encodeImages, TextEncoder as TextIds } from '../stimuli/encode.ts';
 import { readItemBytes, setItems, type StimulusItem, type StimulusSet } from '../stimuli/sets.ts';
+import { analyseLayer, DEFAULT_ANALYSIS, jsPermutationEngine, type AnalysisOptions, type LayerAnalysis, type LayerMatrix, type PermutationEngine } from './layer-analysis.ts';
 
 export interface ContrastOptions {
   layers: string[];
@@ -30,6 +31,7 @@ export interface ContrastOptions {
   alpha: number;
   keepActivations: boolean;
   batchSize: number;
+  analysis?: AnalysisOptions;
 }
 
 export interface Stimulus {
@@ -77,6 +79,8 @@ export interface LayerOutcome {
   varB: Float64Array;
   summary: LayerSummary;
   activations: { path: string; rowIndexPath: string; rows: number } | null;
+  analysis: LayerAnalysis | null;
+  sheet: SheetLayout;
 }
 
 export interface ContrastTimings {
@@ -107,6 +111,8 @@ export interface ContrastHooks {
   signal?: AbortSignal;
   /** Folder for kept activations (.npy files); required when keepActivations. */
   activationsDir?: string;
+  /** Permutation engine (default: the pure-JS reference). */
+  permutationEngine?: PermutationEngine;
 }
 
 export function collectStimuli(ctx: Context, a: StimulusSet[], b: StimulusSet[]): Stimulus[] {
@@ -164,6 +170,11 @@ export async function runContrast(
       });
     }
   }
+
+  const analysis = opts.analysis ?? DEFAULT_ANALYSIS;
+  const keepMatrix = Boolean(analysis.permutations || analysis.reliability);
+  // Per layer, the pooled rows and their condition, when an analysis needs every stimulus.
+  const chunks: { data: Float32Array[]; labels: Uint8Array[]; rows: number }[] | null = keepMatrix ? layers.map(() => ({ data: [], labels: [], rows: 0 })) : null;
 
   const pool = await SessionPool.create(path.join(dir, EXPOSED_FILE), { workers: ctx.config.workers, intraOpThreads: ctx.config.intraOpThreads });
   const setupMs = performance.now() - t0;
@@ -224,6 +235,13 @@ export async function runContrast(
           (cond === 'a' ? momA : momB)[li].pushRows(pl.data.subarray(r * units, e * units), e - r);
           r = e;
         }
+        if (chunks) {
+          const lab = new Uint8Array(pl.rows);
+          for (let i = 0; i < pl.rows; i++) lab[i] = stimuli[start + pl.sample[i]].condition === 'a' ? 1 : 0;
+          chunks[li].data.push(pl.data);
+          chunks[li].labels.push(lab);
+          chunks[li].rows += pl.rows;
+        }
         if (writers) {
           writers[li].data.append(pl.data, pl.rows);
           const idx = new Int32Array(pl.rows * 2);
@@ -261,7 +279,7 @@ export async function runContrast(
       writers[li].index.close();
       activations = { path: writers[li].data.file, rowIndexPath: writers[li].index.file, rows };
     }
-    return {
+    const outcome: LayerOutcome = {
       name: l.name,
       units: l.units,
       rows: sheet.rows,
@@ -282,10 +300,32 @@ export async function runContrast(
       varB: r.varB,
       summary: { zeroVarianceUnits: r.zeroVarianceUnits, pooling: l.pooling } as LayerSummary,
       activations,
+      analysis: null,
+      sheet,
     };
+    return outcome;
   });
   applyCorrection(outcomes, opts.correction, opts.correctionScope);
   for (const o of outcomes) o.summary = summarise(o, opts.alpha, opts.correction, o.summary.pooling, o.summary.zeroVarianceUnits);
+  for (let li = 0; li < outcomes.length; li++) {
+    if (hooks.signal?.aborted) throw new CancelledError();
+    const o = outcomes[li];
+    let matrix: LayerMatrix | null = null;
+    if (chunks) {
+      const c = chunks[li];
+      const data = new Float32Array(c.rows * o.units);
+      const labels = new Uint8Array(c.rows);
+      let off = 0;
+      c.data.forEach((d, i) => {
+        data.set(d, off * o.units);
+        labels.set(c.labels[i], off);
+        off += c.labels[i].length;
+      });
+      c.data.length = 0;
+      matrix = { data, rows: c.rows, labels };
+    }
+    o.analysis = await analyseLayer(o, o.sheet, opts.test, analysis, matrix, hooks.permutationEngine ?? jsPermutationEngine);
+  }
   const statsMs = performance.now() - tStats;
   return {
     layers: outcomes,

@@ -12,6 +12,7 @@ import { VERSION } from '../config.ts';
 import { AppError, ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../errors.ts';
 import { CancelledError, collectStimuli, resolveLayers, runContrast } from '../analysis/contrast.ts';
 import type { Pooling } from '../models/manifest.ts';
+import { DEFAULT_ANALYSIS, type AnalysisOptions } from '../analysis/layer-analysis.ts';
 import { findModel } from '../store/models-repo.ts';
 import {
   finishJob,
@@ -43,6 +44,34 @@ export interface ContrastRequest {
   alpha?: number;
   keepActivations?: boolean;
   label?: string;
+  analysis?: AnalysisRequest;
+}
+
+export interface AnalysisRequest {
+  seed?: number;
+  clusters?: { threshold?: number; scale?: 'p' | 'abs-t'; connectivity?: 4 | 8; minSize?: number; tfce?: boolean };
+  topography?: { permutations?: number; contiguity?: 'queen' | 'rook'; bins?: number };
+  permutations?: { n: number } | null;
+  reliability?: { splits: number; threshold?: number } | null;
+}
+
+/** Fills defaults and checks the one stated scale of each threshold. */
+export function normaliseAnalysis(req: AnalysisRequest | undefined): AnalysisOptions {
+  const d = DEFAULT_ANALYSIS;
+  const c = { ...d.clusters, ...(req?.clusters ?? {}) };
+  if (req?.clusters?.scale === 'abs-t' && req.clusters.threshold === undefined) c.threshold = 3;
+  if (c.scale === 'p' && !(c.threshold > 0 && c.threshold < 1)) {
+    throw new ValidationError(`analysis.clusters.threshold ${c.threshold} is not a p-value: with scale 'p' it must be in (0, 1); use scale 'abs-t' for a |t| threshold`, 'analysis.clusters.threshold');
+  }
+  if (c.scale === 'abs-t' && !(c.threshold > 0)) throw new ValidationError(`analysis.clusters.threshold must be > 0 on the |t| scale`, 'analysis.clusters.threshold');
+  const topo = { ...d.topography, ...(req?.topography ?? {}) };
+  return {
+    seed: req?.seed ?? d.seed,
+    clusters: c,
+    topography: topo,
+    permutations: req?.permutations ? { n: req.permutations.n } : null,
+    reliability: req?.reliability ? { splits: req.reliability.splits, threshold: req.reliability.threshold ?? 3 } : null,
+  };
 }
 
 function asList(v: string | string[], field: string): string[] {
@@ -91,6 +120,7 @@ export function prepareContrast(ctx: Context, req: ContrastRequest): { params: C
     alpha,
     keepActivations: req.keepActivations ?? false,
     label: req.label ?? `${a.map((s) => s.name).join('+')} > ${b.map((s) => s.name).join('+')}`,
+    analysis: normaliseAnalysis(req.analysis),
   };
   const provenance = {
     service: 'toposcope',
@@ -101,7 +131,7 @@ export function prepareContrast(ctx: Context, req: ContrastRequest): { params: C
       b: b.map((s) => ({ id: s.id, name: s.name, hash: s.hash, items: s.nItems })),
     },
     params,
-    seed: null,
+    seed: params.analysis.seed,
     runtime: { node: process.version, onnxruntime: ortVersion() },
   };
   return { params, provenance, total: nA + nB };
@@ -259,6 +289,7 @@ export class JobQueue {
           alpha: job.params.alpha,
           keepActivations: job.params.keepActivations,
           batchSize: ctx.config.batchSize,
+          analysis: job.params.analysis,
         },
         {
           signal: ac.signal,

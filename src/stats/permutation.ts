@@ -10,11 +10,12 @@
  *
  * Kernel: per permutation only the sums Σx and Σx² over the rows of the smaller group are accumulated (the
  * other group follows from the totals), over blocks of units × batches of permutations, with all buffers
- * allocated up front. Values are shifted per unit by the unit's value in row 0 before squaring (the
- * "shifted data" form of the sum-of-squares variance), which keeps the cancellation harmless and makes a
- * unit that is constant over all stimuli exactly zero-variance (t = 0). Rows are always summed in ascending
- * order, so two equal labellings give bit-identical t. The observed t is computed by the same kernel; it
- * agrees with {@link tTest} (Welford) to ~1e-12 relative.
+ * allocated up front. Values are shifted per unit by the unit's mean over all stimuli before squaring (the
+ * "shifted data" form of the sum-of-squares variance), so the cancellation in M2 = Σx² − (Σx)²/n is only
+ * relative to the between-group difference, and an M2 below 64·ε·Σx² (numerically indistinguishable from
+ * 0, e.g. a unit constant over all stimuli) is taken as 0, giving t = 0 like {@link tTest}. Rows are always
+ * summed in ascending order, so two equal labellings give bit-identical t. The observed t is computed by the
+ * same kernel; it agrees with tTest (Welford) to ~1e-12 relative on ordinary data.
  *
  * A faster engine (matrix products in ONNX Runtime) can implement the same interface and reproduce the same
  * permutations with {@link LabelPermuter}.
@@ -163,9 +164,13 @@ export function permutationTest(matrix: Float32Array, rows: number, units: numbe
   }
   const needDf = pMap !== null;
 
-  // ---- per-unit shift and totals
+  // ---- per-unit shift (the unit's mean over all stimuli) and totals of the shifted values
   const shift = new Float64Array(units);
-  for (let u = 0; u < units; u++) shift[u] = matrix[u];
+  for (let r = 0; r < rows; r++) {
+    const base = r * units;
+    for (let u = 0; u < units; u++) shift[u] += matrix[base + u];
+  }
+  for (let u = 0; u < units; u++) shift[u] /= rows;
   const totS = new Float64Array(units);
   const totQ = new Float64Array(units);
   for (let r = 0; r < rows; r++) {

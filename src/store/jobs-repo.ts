@@ -2,6 +2,7 @@
 import type { DB } from './db.ts';
 import { blob, fromBlob, nowIso } from './db.ts';
 import type { LayerOutcome, LayerSummary } from '../analysis/contrast.ts';
+import type { AnalysisOptions, ClusterRow } from '../analysis/layer-analysis.ts';
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
@@ -17,6 +18,7 @@ export interface ContrastParams {
   alpha: number;
   keepActivations: boolean;
   label: string | null;
+  analysis: AnalysisOptions;
 }
 
 export interface JobRecord {
@@ -140,10 +142,15 @@ export function storeSuccess(
 ): boolean {
   const insLayer = db.prepare(
     `INSERT INTO layer_results (job_id, layer, position, units, rows, cols, n_a, n_b, summary, cell_of_unit,
-       t, df, p, log10p, q, d, g, mean_a, mean_b, var_a, var_b)
+       t, df, p, log10p, q, d, g, mean_a, mean_b, var_a, var_b, analysis)
      VALUES (@job, @layer, @position, @units, @rows, @cols, @nA, @nB, @summary, @cell,
-       @t, @df, @p, @log10p, @q, @d, @g, @meanA, @meanB, @varA, @varB)`,
+       @t, @df, @p, @log10p, @q, @d, @g, @meanA, @meanB, @varA, @varB, @analysis)`,
   );
+  const insCluster = db.prepare(
+    `INSERT INTO layer_clusters (job_id, layer, cluster_id, sign, size, mass, peak_t, peak_unit, peak_row, peak_col, centroid_row, centroid_col, p_mass, p_size)
+     VALUES (@job, @layer, @id, @sign, @size, @mass, @peakT, @peakUnit, @peakRow, @peakCol, @centroidRow, @centroidCol, @pMass, @pSize)`,
+  );
+  const insArray = db.prepare('INSERT INTO layer_arrays (job_id, layer, name, dtype, data) VALUES (?, ?, ?, ?, ?)');
   const insStim = db.prepare('INSERT INTO job_stimuli (job_id, idx, condition, set_id, item_sha256, label) VALUES (?, ?, ?, ?, ?, ?)');
   const insAct = db.prepare('INSERT INTO activations (job_id, layer, rows, units, path, row_index_path) VALUES (?, ?, ?, ?, ?, ?)');
   const f32 = (a: Float64Array) => blob(Float32Array.from(a));
@@ -153,6 +160,8 @@ export function storeSuccess(
     db.prepare('DELETE FROM layer_results WHERE job_id = ?').run(id);
     db.prepare('DELETE FROM job_stimuli WHERE job_id = ?').run(id);
     db.prepare('DELETE FROM activations WHERE job_id = ?').run(id);
+    db.prepare('DELETE FROM layer_clusters WHERE job_id = ?').run(id);
+    db.prepare('DELETE FROM layer_arrays WHERE job_id = ?').run(id);
     layers.forEach((l, i) =>
       insLayer.run({
         job: id,
@@ -176,8 +185,16 @@ export function storeSuccess(
         meanB: f32(l.meanB),
         varA: f32(l.varA),
         varB: f32(l.varB),
+        analysis: JSON.stringify(l.analysis?.summary ?? {}),
       }),
     );
+    for (const l of layers) {
+      if (!l.analysis) continue;
+      for (const c of l.analysis.clusters) insCluster.run({ job: id, layer: l.name, ...c });
+      insArray.run(id, l.name, 'cluster_label', 'i32', blob(l.analysis.clusterLabels));
+      if (l.analysis.pFWE) insArray.run(id, l.name, 'p_fwe', 'f64', blob(l.analysis.pFWE));
+      if (l.analysis.tfce) insArray.run(id, l.name, 'tfce', 'f32', blob(Float32Array.from(l.analysis.tfce)));
+    }
     stimuli.forEach((s, i) => insStim.run(id, i, s.condition, s.setId, s.sha256, s.label));
     for (const a of activations) insAct.run(id, a.layer, a.rows, a.units, a.path, a.rowIndexPath);
     db.prepare(`UPDATE jobs SET state = 'succeeded', finished_at = ?, timings = ?, progress_done = progress_total, error = NULL WHERE id = ?`).run(
@@ -210,6 +227,7 @@ export interface StoredLayer {
   meanB: Float32Array;
   varA: Float32Array;
   varB: Float32Array;
+  analysis: Record<string, unknown>;
 }
 
 interface LayerRow {
@@ -233,6 +251,7 @@ interface LayerRow {
   mean_b: Buffer;
   var_a: Buffer;
   var_b: Buffer;
+  analysis: string;
 }
 
 export function layerSummaries(db: DB, jobId: string): { name: string; summary: LayerSummary }[] {
@@ -264,7 +283,27 @@ export function getLayerResult(db: DB, jobId: string, layer: string): StoredLaye
     meanB: fromBlob.f32(r.mean_b),
     varA: fromBlob.f32(r.var_a),
     varB: fromBlob.f32(r.var_b),
+    analysis: JSON.parse(r.analysis) as Record<string, unknown>,
   };
+}
+
+export function layerClusters(db: DB, jobId: string, layer: string): ClusterRow[] {
+  const rows = db
+    .prepare(
+      `SELECT cluster_id AS id, sign, size, mass, peak_t AS peakT, peak_unit AS peakUnit, peak_row AS peakRow, peak_col AS peakCol,
+              centroid_row AS centroidRow, centroid_col AS centroidCol, p_mass AS pMass, p_size AS pSize
+       FROM layer_clusters WHERE job_id = ? AND layer = ? ORDER BY cluster_id`,
+    )
+    .all(jobId, layer) as ClusterRow[];
+  return rows;
+}
+
+/** Extra per-unit arrays of a layer (cluster_label, p_fwe, tfce), decoded. */
+export function layerArrays(db: DB, jobId: string, layer: string): Record<string, Float32Array | Float64Array | Int32Array> {
+  const rows = db.prepare('SELECT name, dtype, data FROM layer_arrays WHERE job_id = ? AND layer = ?').all(jobId, layer) as { name: string; dtype: string; data: Buffer }[];
+  const out: Record<string, Float32Array | Float64Array | Int32Array> = {};
+  for (const r of rows) out[r.name] = r.dtype === 'f64' ? fromBlob.f64(r.data) : r.dtype === 'i32' ? fromBlob.i32(r.data) : fromBlob.f32(r.data);
+  return out;
 }
 
 export function getActivations(db: DB, jobId: string, layer: string): { rows: number; units: number; path: string; rowIndexPath: string } | null {

@@ -4,13 +4,15 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { ConflictError, NotFoundError } from '../../errors.ts';
 import type { ContrastRequest } from '../../jobs/queue.ts';
-import { layerMapNpy, layerMapPng, STAT_LABELS, type MapStat } from '../../analysis/layer-maps.ts';
+import { layerMapNpy, layerMapPng, smoothnessPng, STAT_LABELS, type MapStat } from '../../analysis/layer-maps.ts';
 import { getModel } from '../../store/models-repo.ts';
 import {
   getActivations,
   getJob,
   getLayerResult,
   jobStimuli,
+  layerArrays,
+  layerClusters,
   layerSummaries,
   listJobs,
   type JobRecord,
@@ -204,6 +206,16 @@ export async function contrastRoutes(app: FastifyInstance): Promise<void> {
         varA: arr(l.varA),
         varB: arr(l.varB),
         summary: { ...l.summary, name: l.name },
+        analysis: l.analysis,
+        clusters: layerClusters(ctx.db, id, l.name),
+        ...(() => {
+          const x = layerArrays(ctx.db, id, l.name);
+          return {
+            clusterLabel: x.cluster_label ? Array.from(x.cluster_label) : null,
+            pFWE: x.p_fwe ? arr(x.p_fwe) : null,
+            tfce: x.tfce ? arr(x.tfce) : null,
+          };
+        })(),
       };
     },
   );
@@ -224,16 +236,26 @@ export async function contrastRoutes(app: FastifyInstance): Promise<void> {
     },
     async (req, reply) => {
       const { id, layer } = req.params as { id: string; layer: string };
-      const q = req.query as { stat?: MapStat; threshold?: number; vmax?: number };
+      const q = req.query as { stat?: MapStat; threshold?: number; vmax?: number; outline?: 'threshold' | 'clusters' };
       const stat = q.stat ?? 't';
       const { job, layer: l } = requireLayer(ctx, id, layer);
       const model = getModel(ctx.db, job.modelId);
-      const png = await layerMapPng(l, stat, {
-        title: `${model?.name ?? job.modelId} / ${l.name}: ${job.params.label ?? `${job.params.a.join('+')} > ${job.params.b.join('+')}`}`,
-        subtitle: `${STAT_LABELS[stat]}, ${job.params.test} test, n=${l.nA} vs ${l.nB}${q.threshold !== undefined ? `, outline |${stat}| >= ${q.threshold}` : ''}`,
-        threshold: q.threshold,
-        vmax: q.vmax,
-      });
+      const extras = layerArrays(ctx.db, id, l.name);
+      const clusters = q.outline === 'clusters';
+      const png = await layerMapPng(
+        l,
+        stat,
+        {
+          title: `${model?.name ?? job.modelId} / ${l.name}: ${job.params.label ?? `${job.params.a.join('+')} > ${job.params.b.join('+')}`}`,
+          subtitle: `${STAT_LABELS[stat]}, ${job.params.test} test, n=${l.nA} vs ${l.nB}${
+            clusters ? `, outlined: clusters` : q.threshold !== undefined ? `, outline |${stat}| >= ${q.threshold}` : ''
+          }`,
+          threshold: clusters ? undefined : q.threshold,
+          vmax: q.vmax,
+          clusterLabels: clusters ? (extras.cluster_label as Int32Array | undefined) : undefined,
+        },
+        extras,
+      );
       return reply.type('image/png').header('Cache-Control', 'private, max-age=3600').send(png);
     },
   );
@@ -256,7 +278,96 @@ export async function contrastRoutes(app: FastifyInstance): Promise<void> {
       return reply
         .type('application/octet-stream')
         .header('Content-Disposition', `attachment; filename="${id}-${l.name}-${stat}.npy"`)
-        .send(layerMapNpy(l, stat));
+        .send(layerMapNpy(l, stat, layerArrays(ctx.db, id, l.name)));
+    },
+  );
+
+  app.get(
+    '/contrasts/:id/layers/:layer/clusters',
+    {
+      schema: {
+        tags: ['contrasts'],
+        summary: 'The cluster table of a layer: connected supra-threshold regions on the sheet',
+        description:
+          'Clusters are 4- or 8-connected components of units beyond the cluster-forming threshold (scale stated in `params`), positive and ' +
+          'negative t apart, numbered by decreasing mass (Σ|t|). `pMass`/`pSize` are cluster-level FWE p-values when permutations ran.',
+        params: LayerParams,
+        response: {
+          200: Type.Object({
+            contrast: Type.String(),
+            layer: Type.String(),
+            params: Type.Object({}, { additionalProperties: true }),
+            clusters: Type.Array(
+              Type.Object({
+                id: Type.Integer(),
+                sign: Type.Integer(),
+                size: Type.Integer(),
+                mass: Type.Number(),
+                peakT: Type.Number(),
+                peakUnit: Type.Integer(),
+                peakRow: Type.Integer(),
+                peakCol: Type.Integer(),
+                centroidRow: Type.Number(),
+                centroidCol: Type.Number(),
+                pMass: Type.Union([Type.Number(), Type.Null()]),
+                pSize: Type.Union([Type.Number(), Type.Null()]),
+              }),
+            ),
+          }),
+          ...errors(404, 409),
+        },
+      },
+    },
+    async (req) => {
+      const { id, layer } = req.params as { id: string; layer: string };
+      const { layer: l } = requireLayer(ctx, id, layer);
+      return { contrast: id, layer: l.name, params: (l.analysis.clusterParams as object) ?? {}, clusters: layerClusters(ctx.db, id, l.name) };
+    },
+  );
+
+  app.get(
+    '/contrasts/:id/layers/:layer/topography',
+    {
+      schema: {
+        tags: ['contrasts'],
+        summary: "Topography of the t-map: Moran's I (unsmoothed) with its spatial-permutation p, the smoothness curve, and reliability / permutation summaries when computed",
+        params: LayerParams,
+        response: {
+          200: Type.Object({
+            contrast: Type.String(),
+            layer: Type.String(),
+            moran: Type.Object({}, { additionalProperties: true }),
+            smoothness: Type.Object({}, { additionalProperties: true }),
+            reliability: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
+            permutation: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
+          }),
+          ...errors(404, 409),
+        },
+      },
+    },
+    async (req) => {
+      const { id, layer } = req.params as { id: string; layer: string };
+      const { layer: l } = requireLayer(ctx, id, layer);
+      const a = l.analysis as Record<string, object | undefined>;
+      return { contrast: id, layer: l.name, moran: a.moran ?? {}, smoothness: a.smoothness ?? {}, reliability: a.reliability ?? null, permutation: a.permutation ?? null };
+    },
+  );
+
+  app.get(
+    '/contrasts/:id/layers/:layer/smoothness.png',
+    {
+      schema: {
+        tags: ['contrasts'],
+        summary: 'The smoothness curve (mean |Δt| between unit pairs by sheet distance, with the shuffled-position chance curve) as a PNG',
+        params: LayerParams,
+        response: { 200: Type.String({ format: 'binary', description: 'image/png' }), ...errors(404, 409) },
+      },
+    },
+    async (req, reply) => {
+      const { id, layer } = req.params as { id: string; layer: string };
+      const { job, layer: l } = requireLayer(ctx, id, layer);
+      const model = getModel(ctx.db, job.modelId);
+      return reply.type('image/png').send(await smoothnessPng(l, `${model?.name ?? job.modelId} / ${l.name}: ${job.params.label ?? ''} - smoothness`));
     },
   );
 

@@ -1,0 +1,414 @@
+/**
+ * A small hand-written ONNX graph builder on top of the protobuf writer in `proto.ts`: initializers
+ * (raw_data + dims), nodes with attributes, graph inputs/outputs with element type and shape
+ * (dim_value / dim_param), opset imports and ir_version. `build()` returns the ModelProto bytes.
+ *
+ * Large initializers are never copied while the message tree is assembled: every message is kept as a
+ * list of byte chunks (a rope) with its length known, and `build()` writes all chunks into one buffer.
+ * So a model with hundreds of MB of weights costs one extra copy of the weights, not one per nesting level.
+ *
+ *   const g = new OnnxGraphBuilder({ opset: 17 });
+ *   g.input('x', 'float32', ['N', 3]);
+ *   g.float32('w', [3, 2], Float32Array.from([...]));
+ *   const y = g.op('MatMul', ['x', 'w']);
+ *   g.node('ReduceMax', [y], ['m'], { axes: ints([1]), keepdims: int(0) });
+ *   g.output('m', 'float32', ['N']);
+ *   const bytes = g.build();
+ */
+import os from 'node:os';
+import { concat, encodeSignedVarint, encodeVarint, floatField, packedVarints, stringField, varintField, WIRE_LEN } from './proto.ts';
+
+/** TensorProto.DataType values. */
+export const ELEM_TYPE = {
+  float32: 1,
+  uint8: 2,
+  int8: 3,
+  int16: 5,
+  int32: 6,
+  int64: 7,
+  bool: 9,
+  float16: 10,
+  float64: 11,
+} as const;
+export type ElemTypeName = keyof typeof ELEM_TYPE;
+
+/** A dimension of a declared shape: a fixed size (dim_value) or a symbolic name (dim_param). */
+export type ShapeDim = number | string;
+
+// ModelProto
+const MODEL_IR_VERSION = 1;
+const MODEL_PRODUCER_NAME = 2;
+const MODEL_PRODUCER_VERSION = 3;
+const MODEL_DOC_STRING = 6;
+const MODEL_GRAPH = 7;
+const MODEL_OPSET_IMPORT = 8;
+// OperatorSetIdProto
+const OPSET_DOMAIN = 1;
+const OPSET_VERSION = 2;
+// GraphProto
+const GRAPH_NODE = 1;
+const GRAPH_NAME = 2;
+const GRAPH_INITIALIZER = 5;
+const GRAPH_INPUT = 11;
+const GRAPH_OUTPUT = 12;
+// NodeProto
+const NODE_INPUT = 1;
+const NODE_OUTPUT = 2;
+const NODE_NAME = 3;
+const NODE_OP_TYPE = 4;
+const NODE_ATTRIBUTE = 5;
+const NODE_DOMAIN = 7;
+// AttributeProto
+const ATTR_NAME = 1;
+const ATTR_F = 2;
+const ATTR_I = 3;
+const ATTR_S = 4;
+const ATTR_T = 5;
+const ATTR_FLOATS = 7;
+const ATTR_INTS = 8;
+const ATTR_TYPE = 20;
+const ATTR_TYPE_FLOAT = 1;
+const ATTR_TYPE_INT = 2;
+const ATTR_TYPE_STRING = 3;
+const ATTR_TYPE_TENSOR = 4;
+const ATTR_TYPE_FLOATS = 6;
+const ATTR_TYPE_INTS = 7;
+// TensorProto
+const TP_DIMS = 1;
+const TP_DATA_TYPE = 2;
+const TP_NAME = 8;
+const TP_RAW_DATA = 9;
+// ValueInfoProto / TypeProto / TensorShapeProto
+const VI_NAME = 1;
+const VI_TYPE = 2;
+const TYPE_TENSOR = 1;
+const TENSOR_ELEM_TYPE = 1;
+const TENSOR_SHAPE = 2;
+const SHAPE_DIM = 1;
+const DIM_VALUE = 1;
+const DIM_PARAM = 2;
+
+/** Latest IR version understood by the onnxruntime-node in use (1.30 reads up to 11); 8 goes with opset ≤ 17/18. */
+export const DEFAULT_IR_VERSION = 8;
+export const DEFAULT_OPSET = 17;
+
+// ---------------------------------------------------------------- ropes
+
+/** A message under construction: byte chunks in order and their total length. */
+class Rope {
+  readonly parts: Uint8Array[] = [];
+  length = 0;
+  push(...xs: (Uint8Array | Rope)[]): this {
+    for (const x of xs) {
+      if (x instanceof Rope) {
+        for (const p of x.parts) this.parts.push(p);
+        this.length += x.length;
+      } else if (x.length > 0) {
+        this.parts.push(x);
+        this.length += x.length;
+      }
+    }
+    return this;
+  }
+}
+
+/** A LEN field whose payload is a rope (the payload chunks are not copied). */
+function lenRope(no: number, payload: Rope | Uint8Array): Rope {
+  const r = new Rope();
+  r.push(encodeVarint(no * 8 + WIRE_LEN), encodeVarint(payload.length));
+  return r.push(payload);
+}
+
+const LITTLE_ENDIAN = os.endianness() === 'LE';
+
+/** The bytes of a typed array in little-endian order (a view when the host is little-endian). */
+function leBytes(a: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | Int16Array | Uint16Array): Uint8Array {
+  if (LITTLE_ENDIAN || a.BYTES_PER_ELEMENT === 1) return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const out = new Uint8Array(a.byteLength);
+  const dv = new DataView(out.buffer);
+  const n = a.length;
+  for (let i = 0; i < n; i++) {
+    if (a instanceof Float32Array) dv.setFloat32(i * 4, a[i], true);
+    else if (a instanceof Float64Array) dv.setFloat64(i * 8, a[i], true);
+    else if (a instanceof Int32Array) dv.setInt32(i * 4, a[i], true);
+    else if (a instanceof BigInt64Array) dv.setBigInt64(i * 8, a[i], true);
+    else if (a instanceof Int16Array) dv.setInt16(i * 2, a[i], true);
+    else dv.setUint16(i * 2, (a as Uint16Array)[i], true);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- tensors
+
+export type TensorData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | Int16Array | Uint16Array;
+
+export interface TensorSpec {
+  elemType: ElemTypeName;
+  dims: number[];
+  /** Element values, row-major; its typed-array type must match elemType (bool and uint8: Uint8Array; float16: Uint16Array bits). */
+  data: TensorData;
+}
+
+const ARRAY_FOR: Record<ElemTypeName, { name: string }> = {
+  float32: Float32Array,
+  float64: Float64Array,
+  int32: Int32Array,
+  int64: BigInt64Array,
+  uint8: Uint8Array,
+  bool: Uint8Array,
+  int8: Int8Array,
+  int16: Int16Array,
+  float16: Uint16Array,
+};
+
+function checkDims(dims: number[], what: string): void {
+  for (const d of dims) if (!Number.isInteger(d) || d < 0) throw new Error(`${what}: bad dimension ${d} in [${dims.join(', ')}]`);
+}
+
+/** A TensorProto (name, dims, data_type, raw_data) as a rope; the data bytes are a view, not a copy. */
+function tensorProto(name: string, t: TensorSpec): Rope {
+  const type = ELEM_TYPE[t.elemType];
+  if (type === undefined) throw new Error(`tensor '${name}': unsupported element type '${String(t.elemType)}'`);
+  checkDims(t.dims, `tensor '${name}'`);
+  const expected = t.dims.reduce((a, b) => a * b, 1);
+  const ctor = ARRAY_FOR[t.elemType] as unknown as abstract new (...args: never[]) => unknown;
+  if (!(t.data instanceof ctor)) {
+    throw new Error(`tensor '${name}': ${t.elemType} data must be a ${ARRAY_FOR[t.elemType].name} (got ${t.data.constructor.name})`);
+  }
+  if (t.data.length !== expected) throw new Error(`tensor '${name}': ${t.data.length} values for dims [${t.dims.join(', ')}] (${expected})`);
+  const r = new Rope();
+  if (t.dims.length > 0) r.push(packedVarints(TP_DIMS, t.dims));
+  r.push(varintField(TP_DATA_TYPE, type), stringField(TP_NAME, name));
+  r.push(lenRope(TP_RAW_DATA, leBytes(t.data)));
+  return r;
+}
+
+// ---------------------------------------------------------------- attributes
+
+export type AttrValue =
+  | { kind: 'int'; value: number }
+  | { kind: 'float'; value: number }
+  | { kind: 'string'; value: string }
+  | { kind: 'ints'; value: number[] }
+  | { kind: 'floats'; value: number[] }
+  | { kind: 'tensor'; value: TensorSpec };
+
+export const int = (value: number): AttrValue => ({ kind: 'int', value });
+export const float = (value: number): AttrValue => ({ kind: 'float', value });
+export const str = (value: string): AttrValue => ({ kind: 'string', value });
+export const ints = (value: number[]): AttrValue => ({ kind: 'ints', value });
+export const floats = (value: number[]): AttrValue => ({ kind: 'floats', value });
+export const tensorAttr = (value: TensorSpec): AttrValue => ({ kind: 'tensor', value });
+
+function attributeProto(name: string, a: AttrValue): Rope {
+  const r = new Rope();
+  r.push(stringField(ATTR_NAME, name));
+  switch (a.kind) {
+    case 'int':
+      if (!Number.isSafeInteger(a.value)) throw new Error(`attribute '${name}': ${a.value} is not an integer`);
+      r.push(varintField(ATTR_I, a.value), varintField(ATTR_TYPE, ATTR_TYPE_INT));
+      break;
+    case 'float':
+      r.push(floatField(ATTR_F, a.value), varintField(ATTR_TYPE, ATTR_TYPE_FLOAT));
+      break;
+    case 'string':
+      r.push(stringField(ATTR_S, a.value), varintField(ATTR_TYPE, ATTR_TYPE_STRING));
+      break;
+    case 'ints':
+      for (const v of a.value) if (!Number.isSafeInteger(v)) throw new Error(`attribute '${name}': ${v} is not an integer`);
+      if (a.value.length > 0) r.push(packedVarints(ATTR_INTS, a.value));
+      r.push(varintField(ATTR_TYPE, ATTR_TYPE_INTS));
+      break;
+    case 'floats': {
+      const f = Float32Array.from(a.value);
+      if (f.length > 0) r.push(lenRope(ATTR_FLOATS, leBytes(f)));
+      r.push(varintField(ATTR_TYPE, ATTR_TYPE_FLOATS));
+      break;
+    }
+    case 'tensor':
+      r.push(lenRope(ATTR_T, tensorProto('', a.value)), varintField(ATTR_TYPE, ATTR_TYPE_TENSOR));
+      break;
+    default:
+      throw new Error(`attribute '${name}': unknown kind ${String((a as { kind: unknown }).kind)}`);
+  }
+  return r;
+}
+
+// ---------------------------------------------------------------- value infos
+
+function valueInfo(name: string, elemType: ElemTypeName | null, shape: ShapeDim[] | null): Uint8Array {
+  const parts: Uint8Array[] = [stringField(VI_NAME, name)];
+  if (elemType !== null) {
+    const tensor: Uint8Array[] = [varintField(TENSOR_ELEM_TYPE, ELEM_TYPE[elemType])];
+    if (shape !== null) {
+      const dims = shape.map((d) => {
+        if (typeof d === 'number') {
+          if (!Number.isInteger(d) || d < 0) throw new Error(`value '${name}': bad dimension ${d}`);
+          return lenRope(SHAPE_DIM, concat([encodeVarint(DIM_VALUE * 8), encodeSignedVarint(d)]));
+        }
+        return lenRope(SHAPE_DIM, stringField(DIM_PARAM, d));
+      });
+      const shapeRope = new Rope().push(...dims);
+      tensor.push(flatten(lenRope(TENSOR_SHAPE, shapeRope)));
+    }
+    const typeProto = flatten(lenRope(TYPE_TENSOR, concat(tensor)));
+    parts.push(flatten(lenRope(VI_TYPE, typeProto)));
+  }
+  return concat(parts);
+}
+
+function flatten(r: Rope): Uint8Array {
+  return concat(r.parts);
+}
+
+// ---------------------------------------------------------------- the builder
+
+export interface BuilderOptions {
+  /** Graph name. Default 'graph'. */
+  name?: string;
+  /** Default-domain opset version. Default {@link DEFAULT_OPSET}. */
+  opset?: number;
+  /** ModelProto.ir_version. Default {@link DEFAULT_IR_VERSION}. */
+  irVersion?: number;
+  producerName?: string;
+  producerVersion?: string;
+  docString?: string;
+}
+
+export interface NodeOptions {
+  name?: string;
+  /** Operator domain ('' = the default ONNX domain). Non-default domains need {@link OnnxGraphBuilder.opsetImport}. */
+  domain?: string;
+}
+
+export class OnnxGraphBuilder {
+  private readonly opts: Required<Omit<BuilderOptions, 'docString'>> & { docString?: string };
+  private readonly opsets = new Map<string, number>();
+  private readonly nodes: Rope[] = [];
+  private readonly initializers: Rope[] = [];
+  private readonly inputs: Uint8Array[] = [];
+  private readonly outputs: Uint8Array[] = [];
+  /** Every tensor name defined so far (inputs, initializers, node outputs). */
+  private readonly defined = new Set<string>();
+  private readonly declaredOutputs = new Set<string>();
+  private counter = 0;
+  private nodeCount = 0;
+
+  constructor(opts: BuilderOptions = {}) {
+    this.opts = {
+      name: opts.name ?? 'graph',
+      opset: opts.opset ?? DEFAULT_OPSET,
+      irVersion: opts.irVersion ?? DEFAULT_IR_VERSION,
+      producerName: opts.producerName ?? 'toposcope',
+      producerVersion: opts.producerVersion ?? '',
+      docString: opts.docString,
+    };
+    this.opsets.set('', this.opts.opset);
+  }
+
+  /** Adds (or changes) an opset import, e.g. ('com.microsoft', 1). */
+  opsetImport(domain: string, version: number): this {
+    this.opsets.set(domain, version);
+    return this;
+  }
+
+  /** A fresh tensor name with the given prefix (never one already defined). */
+  fresh(prefix = 't'): string {
+    let name: string;
+    do name = `${prefix}_${this.counter++}`;
+    while (this.defined.has(name));
+    return name;
+  }
+
+  private define(name: string, what: string): void {
+    if (!name) throw new Error(`${what}: empty tensor name`);
+    if (this.defined.has(name)) throw new Error(`${what}: tensor '${name}' is already defined`);
+    this.defined.add(name);
+  }
+
+  /** Declares a graph input. */
+  input(name: string, elemType: ElemTypeName, shape: ShapeDim[] | null): string {
+    this.define(name, 'input');
+    this.inputs.push(valueInfo(name, elemType, shape));
+    return name;
+  }
+
+  /** Declares a graph output (type and shape may be left to ONNX Runtime's inference). */
+  output(name: string, elemType: ElemTypeName | null = null, shape: ShapeDim[] | null = null): string {
+    if (this.declaredOutputs.has(name)) throw new Error(`output: '${name}' is already an output`);
+    this.declaredOutputs.add(name);
+    this.outputs.push(valueInfo(name, elemType, elemType === null ? null : shape));
+    return name;
+  }
+
+  /** Adds an initializer (constant tensor stored as raw_data). The data is not copied until build(). */
+  initializer(name: string, t: TensorSpec): string {
+    this.define(name, 'initializer');
+    this.initializers.push(tensorProto(name, t));
+    return name;
+  }
+
+  float32(name: string, dims: number[], data: Float32Array | ArrayLike<number>): string {
+    return this.initializer(name, { elemType: 'float32', dims, data: data instanceof Float32Array ? data : Float32Array.from(data) });
+  }
+
+  int64(name: string, dims: number[], data: BigInt64Array | ArrayLike<number>): string {
+    const d = data instanceof BigInt64Array ? data : BigInt64Array.from(Array.from(data as ArrayLike<number>, (v) => BigInt(v)));
+    return this.initializer(name, { elemType: 'int64', dims, data: d });
+  }
+
+  /** A float32 scalar (rank 0) initializer with a fresh name. */
+  scalar(value: number, prefix = 'c'): string {
+    return this.float32(this.fresh(prefix), [], [value]);
+  }
+
+  /** Adds a node. Outputs must be new names. Returns the outputs. */
+  node(opType: string, inputs: string[], outputs: string[], attrs: Record<string, AttrValue> = {}, opts: NodeOptions = {}): string[] {
+    if (!opType) throw new Error('node: empty op type');
+    const domain = opts.domain ?? '';
+    if (!this.opsets.has(domain)) throw new Error(`node ${opType}: domain '${domain}' has no opset import`);
+    const name = opts.name ?? `${opType}_${this.nodeCount}`;
+    this.nodeCount++;
+    for (const i of inputs) if (i !== '' && !this.defined.has(i)) throw new Error(`node ${name} (${opType}): input '${i}' is not defined yet`);
+    for (const o of outputs) this.define(o, `node ${name} (${opType})`);
+    const r = new Rope();
+    for (const i of inputs) r.push(stringField(NODE_INPUT, i));
+    for (const o of outputs) r.push(stringField(NODE_OUTPUT, o));
+    r.push(stringField(NODE_NAME, name), stringField(NODE_OP_TYPE, opType));
+    for (const [k, v] of Object.entries(attrs)) r.push(lenRope(NODE_ATTRIBUTE, attributeProto(k, v)));
+    if (domain !== '') r.push(stringField(NODE_DOMAIN, domain));
+    this.nodes.push(r);
+    return outputs;
+  }
+
+  /** A one-output node with a fresh output name; returns that name. */
+  op(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, opts: NodeOptions & { out?: string } = {}): string {
+    const out = opts.out ?? this.fresh(opType.toLowerCase());
+    this.node(opType, inputs, [out], attrs, opts);
+    return out;
+  }
+
+  /** Serialized ModelProto. */
+  build(): Uint8Array {
+    for (const o of this.declaredOutputs) if (!this.defined.has(o)) throw new Error(`build: output '${o}' is never produced`);
+    const graph = new Rope();
+    for (const n of this.nodes) graph.push(lenRope(GRAPH_NODE, n));
+    graph.push(stringField(GRAPH_NAME, this.opts.name));
+    for (const t of this.initializers) graph.push(lenRope(GRAPH_INITIALIZER, t));
+    for (const i of this.inputs) graph.push(lenRope(GRAPH_INPUT, i));
+    for (const o of this.outputs) graph.push(lenRope(GRAPH_OUTPUT, o));
+
+    const model = new Rope();
+    model.push(varintField(MODEL_IR_VERSION, this.opts.irVersion));
+    if (this.opts.producerName) model.push(stringField(MODEL_PRODUCER_NAME, this.opts.producerName));
+    if (this.opts.producerVersion) model.push(stringField(MODEL_PRODUCER_VERSION, this.opts.producerVersion));
+    if (this.opts.docString) model.push(stringField(MODEL_DOC_STRING, this.opts.docString));
+    model.push(lenRope(MODEL_GRAPH, graph));
+    for (const [domain, version] of this.opsets) {
+      const payload = concat([domain ? stringField(OPSET_DOMAIN, domain) : new Uint8Array(0), varintField(OPSET_VERSION, version)]);
+      model.push(lenRope(MODEL_OPSET_IMPORT, payload));
+    }
+    if (model.length > 2 ** 31 - 1) throw new Error(`build: the model would be ${model.length} bytes; protobuf messages are limited to 2 GiB`);
+    return concat(model.parts);
+  }
+}

@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { contiguityGraph, moranI, moranPermutation } from '../../src/stats/moran.ts';
+import { Rng } from '../../src/stats/rng.ts';
+import { expectClose, loadReference } from './helpers.ts';
+
+const ref = loadReference();
+
+function noiseMap(rows: number, cols: number, rng: Rng): Float64Array {
+  const m = new Float64Array(rows * cols);
+  for (let i = 0; i < m.length; i++) m[i] = rng.nextNormal();
+  return m;
+}
+
+describe("Moran's I", () => {
+  it('matches a dense-weight-matrix numpy implementation (queen and rook, with NaN holes)', () => {
+    for (const c of ref.moran) {
+      const map = Float64Array.from(c.map as number[]);
+      expectClose(moranI(map, c.rows, c.cols, { contiguity: 'queen' }), c.queen, 1e-12, 1e-15, `${c.name} queen`);
+      expectClose(moranI(map, c.rows, c.cols, { contiguity: 'rook' }), c.rook, 1e-12, 1e-15, `${c.name} rook`);
+    }
+  });
+
+  it('checkerboard with rook contiguity is exactly −1', () => {
+    for (const [rows, cols] of [
+      [8, 8],
+      [6, 10],
+    ]) {
+      const m = new Float64Array(rows * cols);
+      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) m[r * cols + c] = (r + c) % 2;
+      expectClose(moranI(m, rows, cols, { contiguity: 'rook' }), -1, 1e-14);
+      // with queen contiguity the same-colour diagonals pull it towards 0
+      expect(moranI(m, rows, cols, { contiguity: 'queen' })).toBeGreaterThan(-0.5);
+    }
+  });
+
+  it('a smooth gradient is near +1 under either contiguity', () => {
+    const rows = 24;
+    const cols = 24;
+    const m = new Float64Array(rows * cols);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) m[r * cols + c] = r + 0.5 * c;
+    expect(moranI(m, rows, cols, { contiguity: 'rook' })).toBeGreaterThan(0.9);
+    expect(moranI(m, rows, cols, { contiguity: 'queen' })).toBeGreaterThan(0.9);
+  });
+
+  it('iid noise averages near −1/(n−1)', () => {
+    const rng = new Rng(17);
+    const rows = 16;
+    const cols = 16;
+    const n = rows * cols;
+    for (const contiguity of ['queen', 'rook'] as const) {
+      let s = 0;
+      const reps = 60;
+      for (let k = 0; k < reps; k++) s += moranI(noiseMap(rows, cols, rng), rows, cols, { contiguity });
+      expect(Math.abs(s / reps - -1 / (n - 1))).toBeLessThan(0.015);
+    }
+  });
+
+  it('degenerate maps give NaN; contiguity graph counts ordered pairs', () => {
+    expect(moranI(new Float64Array(9).fill(2), 3, 3, { contiguity: 'queen' })).toBeNaN();
+    expect(moranI(Float64Array.from([1, NaN, NaN, 2]), 2, 2, { contiguity: 'rook' })).toBeNaN(); // no rook pairs
+    const g = contiguityGraph(new Float64Array(9), 3, 3, 'queen');
+    expect(g.W).toBe(40); // 4 corners·3 + 4 edges·5 + centre·8
+    expect(contiguityGraph(new Float64Array(9), 3, 3, 'rook').W).toBe(24);
+  });
+});
+
+describe('moranPermutation', () => {
+  it('gradient: observed I beats every permutation; same seed → same null', () => {
+    const rows = 12;
+    const cols = 12;
+    const m = new Float64Array(rows * cols);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) m[r * cols + c] = Math.sin(r / 4) + c / 6;
+    const a = moranPermutation(m, rows, cols, { contiguity: 'queen', permutations: 199, seed: 5 });
+    const b = moranPermutation(m, rows, cols, { contiguity: 'queen', permutations: 199, seed: 5 });
+    expect(a).toEqual(b);
+    expect(a.p).toBe(1 / 200);
+    expect(a.I).toBeCloseTo(moranI(m, rows, cols, { contiguity: 'queen' }), 14);
+    expect(a.expected).toBeCloseTo(-1 / 143, 15);
+    expect(Math.abs(a.nullMean - a.expected)).toBeLessThan(3 * a.nullSd / Math.sqrt(199) + 0.01);
+    expect(a.zScore).toBeGreaterThan(5);
+    const c = moranPermutation(m, rows, cols, { contiguity: 'queen', permutations: 199, seed: 6 });
+    expect(c.nullMean).not.toBe(a.nullMean);
+  });
+
+  it('is a valid test on noise: P(p ≤ 0.05) within the binomial bound, NaN cells kept in place', () => {
+    const rng = new Rng(99);
+    const rows = 8;
+    const cols = 8;
+    const maps = 200;
+    let rejections = 0;
+    for (let k = 0; k < maps; k++) {
+      const m = noiseMap(rows, cols, rng);
+      m[9] = NaN;
+      const r = moranPermutation(m, rows, cols, { contiguity: 'queen', permutations: 99, seed: k });
+      expect(r.n).toBe(63);
+      if (r.p <= 0.05) rejections++;
+    }
+    // Binomial(200, 0.05): mean 10, P(X ≥ 21) < 0.001
+    expect(rejections).toBeLessThanOrEqual(20);
+    expect(rejections).toBeGreaterThanOrEqual(2);
+  });
+});
