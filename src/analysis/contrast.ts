@@ -36,6 +36,8 @@ export interface ContrastOptions {
 
 export interface Stimulus {
   condition: 'a' | 'b';
+  /** Index of the stimulus' set in the list the job runs (A's sets first, then B's). */
+  setIndex: number;
   setId: string;
   item: StimulusItem;
 }
@@ -117,8 +119,12 @@ export interface ContrastHooks {
 
 export function collectStimuli(ctx: Context, a: StimulusSet[], b: StimulusSet[]): Stimulus[] {
   const out: Stimulus[] = [];
+  let setIndex = 0;
   for (const [cond, sets] of [['a', a], ['b', b]] as const) {
-    for (const s of sets) for (const item of setItems(ctx, s.id)) out.push({ condition: cond, setId: s.id, item });
+    for (const s of sets) {
+      for (const item of setItems(ctx, s.id)) out.push({ condition: cond, setIndex, setId: s.id, item });
+      setIndex++;
+    }
   }
   return out;
 }
@@ -140,6 +146,13 @@ export function resolveLayers(model: ModelRecord, names: string[] | undefined, p
   });
 }
 
+/** One contrast: the set indices (into the job's set list) of condition A and of condition B. */
+export interface ContrastSpec {
+  a: number[];
+  b: number[];
+}
+
+/** Runs one contrast: A's sets against B's sets (as given by each stimulus' condition). */
 export async function runContrast(
   ctx: Context,
   model: ModelRecord,
@@ -147,18 +160,36 @@ export async function runContrast(
   opts: ContrastOptions,
   hooks: ContrastHooks = {},
 ): Promise<ContrastOutcome> {
+  const a = [...new Set(stimuli.filter((s) => s.condition === 'a').map((s) => s.setIndex))];
+  const b = [...new Set(stimuli.filter((s) => s.condition === 'b').map((s) => s.setIndex))];
+  if (a.length === 0 || b.length === 0) throw new UnprocessableError(`condition ${a.length === 0 ? 'a' : 'b'} has no stimuli`, a.length === 0 ? 'a' : 'b');
+  const r = await runContrasts(ctx, model, stimuli, [{ a, b }], opts, hooks);
+  return { layers: r.contrasts[0], stimuli, timings: r.timings };
+}
+
+/**
+ * Runs several contrasts over one pass through the model (a localizer battery): each stimulus is
+ * seen once, rows fold into per-set moments, and each contrast merges the moments of its sets
+ * (Chan et al.: exact). Returns per contrast its layer outcomes.
+ */
+export async function runContrasts(
+  ctx: Context,
+  model: ModelRecord,
+  stimuli: Stimulus[],
+  contrasts: ContrastSpec[],
+  opts: ContrastOptions,
+  hooks: ContrastHooks = {},
+): Promise<{ contrasts: LayerOutcome[][]; stimuli: Stimulus[]; timings: ContrastTimings }> {
   const t0 = performance.now();
   const layers = resolveLayers(model, opts.layers, opts.pooling);
-  const nA = stimuli.filter((s) => s.condition === 'a').length;
-  const nB = stimuli.length - nA;
-  if (nA === 0 || nB === 0) throw new UnprocessableError(`condition ${nA === 0 ? 'a' : 'b'} has no stimuli`, nA === 0 ? 'a' : 'b');
+  const nSets = Math.max(...stimuli.map((s) => s.setIndex)) + 1;
+  if (opts.keepActivations && contrasts.length !== 1) throw new UnprocessableError('keepActivations is available for single contrasts, not for batteries', 'keepActivations');
   const dir = modelDir(ctx, model);
   const batchSize = model.info.dynamicBatch ? Math.max(1, opts.batchSize) : 1;
   const textEnc = model.modality === 'text' ? new TextIds(model.manifest.input.text!, dir) : null;
   const fetch: LayerFetch[] = layers.map((l) => ({ key: l.name, tensor: l.tensor, unitAxis: l.unitAxis, pooling: l.pooling }));
 
-  const momA = layers.map((l) => new Moments(l.units));
-  const momB = layers.map((l) => new Moments(l.units));
+  const setMom = layers.map((l) => Array.from({ length: nSets }, () => new Moments(l.units)));
   const writers: { data: NpyWriter; index: NpyWriter }[] | null = opts.keepActivations ? [] : null;
   if (writers) {
     if (!hooks.activationsDir) throw new Error('activationsDir is required to keep activations');
@@ -174,7 +205,7 @@ export async function runContrast(
   const analysis = opts.analysis ?? DEFAULT_ANALYSIS;
   const keepMatrix = Boolean(analysis.permutations || analysis.reliability);
   // Per layer, the pooled rows and their condition, when an analysis needs every stimulus.
-  const chunks: { data: Float32Array[]; labels: Uint8Array[]; rows: number }[] | null = keepMatrix ? layers.map(() => ({ data: [], labels: [], rows: 0 })) : null;
+  const chunks: { data: Float32Array[]; sets: Int32Array[]; rows: number }[] | null = keepMatrix ? layers.map(() => ({ data: [], sets: [], rows: 0 })) : null;
 
   const pool = await SessionPool.create(path.join(dir, EXPOSED_FILE), { workers: ctx.config.workers, intraOpThreads: ctx.config.intraOpThreads });
   const setupMs = performance.now() - t0;
@@ -226,20 +257,20 @@ export async function runContrast(
       const start = bi * batchSize;
       res.layers.forEach((pl, li) => {
         const units = pl.units;
-        // Fold rows into A or B, in runs of consecutive rows of one condition.
+        // Fold rows into their set's moments, in runs of consecutive rows of one set.
         let r = 0;
         while (r < pl.rows) {
-          const cond = stimuli[start + pl.sample[r]].condition;
+          const si = stimuli[start + pl.sample[r]].setIndex;
           let e = r + 1;
-          while (e < pl.rows && stimuli[start + pl.sample[e]].condition === cond) e++;
-          (cond === 'a' ? momA : momB)[li].pushRows(pl.data.subarray(r * units, e * units), e - r);
+          while (e < pl.rows && stimuli[start + pl.sample[e]].setIndex === si) e++;
+          setMom[li][si].pushRows(pl.data.subarray(r * units, e * units), e - r);
           r = e;
         }
         if (chunks) {
-          const lab = new Uint8Array(pl.rows);
-          for (let i = 0; i < pl.rows; i++) lab[i] = stimuli[start + pl.sample[i]].condition === 'a' ? 1 : 0;
+          const sets = new Int32Array(pl.rows);
+          for (let i = 0; i < pl.rows; i++) sets[i] = stimuli[start + pl.sample[i]].setIndex;
           chunks[li].data.push(pl.data);
-          chunks[li].labels.push(lab);
+          chunks[li].sets.push(sets);
           chunks[li].rows += pl.rows;
         }
         if (writers) {
@@ -265,70 +296,104 @@ export async function runContrast(
   const inferenceWallMs = performance.now() - tInf;
 
   const tStats = performance.now();
-  const outcomes: LayerOutcome[] = layers.map((l, li) => {
-    const a = momA[li];
-    const b = momB[li];
-    if (a.n < 2 || b.n < 2) {
-      throw new UnprocessableError(`layer '${l.name}': a t-test needs at least 2 samples per condition (a has ${a.n}, b has ${b.n})`);
-    }
-    const r = tTest(a, b, opts.test);
-    const sheet = resolveLayout(model.manifest.layers.find((x) => x.name === l.name)?.layout, l.units);
-    let activations: LayerOutcome['activations'] = null;
-    if (writers) {
-      const { rows } = writers[li].data.close();
-      writers[li].index.close();
-      activations = { path: writers[li].data.file, rowIndexPath: writers[li].index.file, rows };
-    }
-    const outcome: LayerOutcome = {
-      name: l.name,
-      units: l.units,
-      rows: sheet.rows,
-      cols: sheet.cols,
-      cellOfUnit: sheet.cellOfUnit,
-      nA: a.n,
-      nB: b.n,
-      t: r.t,
-      df: r.df,
-      p: r.p,
-      log10p: r.log10p,
-      q: new Float64Array(0),
-      d: r.d,
-      g: r.g,
-      meanA: Float64Array.from(a.mean),
-      meanB: Float64Array.from(b.mean),
-      varA: r.varA,
-      varB: r.varB,
-      summary: { zeroVarianceUnits: r.zeroVarianceUnits, pooling: l.pooling } as LayerSummary,
-      activations,
-      analysis: null,
-      sheet,
-    };
-    return outcome;
+  const sheets = layers.map((l) => resolveLayout(model.manifest.layers.find((x) => x.name === l.name)?.layout, l.units));
+  const activations: LayerOutcome['activations'][] = layers.map((_, li) => {
+    if (!writers) return null;
+    const { rows } = writers[li].data.close();
+    writers[li].index.close();
+    return { path: writers[li].data.file, rowIndexPath: writers[li].index.file, rows };
   });
-  applyCorrection(outcomes, opts.correction, opts.correctionScope);
-  for (const o of outcomes) o.summary = summarise(o, opts.alpha, opts.correction, o.summary.pooling, o.summary.zeroVarianceUnits);
-  for (let li = 0; li < outcomes.length; li++) {
-    if (hooks.signal?.aborted) throw new CancelledError();
-    const o = outcomes[li];
-    let matrix: LayerMatrix | null = null;
-    if (chunks) {
-      const c = chunks[li];
-      const data = new Float32Array(c.rows * o.units);
-      const labels = new Uint8Array(c.rows);
-      let off = 0;
-      c.data.forEach((d, i) => {
-        data.set(d, off * o.units);
-        labels.set(c.labels[i], off);
-        off += c.labels[i].length;
-      });
-      c.data.length = 0;
-      matrix = { data, rows: c.rows, labels };
+  // The kept rows of each layer, assembled once (the chunks are released as they are copied).
+  const matrices: { data: Float32Array; sets: Int32Array; rows: number }[] | null = chunks
+    ? chunks.map((c, li) => {
+        const units = layers[li].units;
+        const data = new Float32Array(c.rows * units);
+        const sets = new Int32Array(c.rows);
+        let off = 0;
+        c.data.forEach((d, i) => {
+          data.set(d, off * units);
+          sets.set(c.sets[i], off);
+          off += c.sets[i].length;
+        });
+        c.data.length = 0;
+        return { data, sets, rows: c.rows };
+      })
+    : null;
+  const merged = (li: number, idx: number[]) => {
+    const m = new Moments(layers[li].units);
+    for (const i of idx) m.merge(setMom[li][i]);
+    return m;
+  };
+  const results: LayerOutcome[][] = [];
+  for (const spec of contrasts) {
+    const outcomes: LayerOutcome[] = layers.map((l, li) => {
+      const a = merged(li, spec.a);
+      const b = merged(li, spec.b);
+      if (a.n < 2 || b.n < 2) {
+        throw new UnprocessableError(`layer '${l.name}': a t-test needs at least 2 samples per condition (a has ${a.n}, b has ${b.n})`);
+      }
+      const r = tTest(a, b, opts.test);
+      const sheet = sheets[li];
+      return {
+        name: l.name,
+        units: l.units,
+        rows: sheet.rows,
+        cols: sheet.cols,
+        cellOfUnit: sheet.cellOfUnit,
+        nA: a.n,
+        nB: b.n,
+        t: r.t,
+        df: r.df,
+        p: r.p,
+        log10p: r.log10p,
+        q: new Float64Array(0),
+        d: r.d,
+        g: r.g,
+        meanA: Float64Array.from(a.mean),
+        meanB: Float64Array.from(b.mean),
+        varA: r.varA,
+        varB: r.varB,
+        summary: { zeroVarianceUnits: r.zeroVarianceUnits, pooling: l.pooling } as LayerSummary,
+        activations: contrasts.length === 1 ? activations[li] : null,
+        analysis: null,
+        sheet,
+      };
+    });
+    applyCorrection(outcomes, opts.correction, opts.correctionScope);
+    for (const o of outcomes) o.summary = summarise(o, opts.alpha, opts.correction, o.summary.pooling, o.summary.zeroVarianceUnits);
+    const inA = new Set(spec.a);
+    const inB = new Set(spec.b);
+    for (let li = 0; li < outcomes.length; li++) {
+      if (hooks.signal?.aborted) throw new CancelledError();
+      const o = outcomes[li];
+      let matrix: LayerMatrix | null = null;
+      if (matrices) {
+        const m = matrices[li];
+        let n = 0;
+        for (let r = 0; r < m.rows; r++) if (inA.has(m.sets[r]) || inB.has(m.sets[r])) n++;
+        if (n === m.rows) {
+          const labels = new Uint8Array(m.rows);
+          for (let r = 0; r < m.rows; r++) labels[r] = inA.has(m.sets[r]) ? 1 : 0;
+          matrix = { data: m.data, rows: m.rows, labels };
+        } else {
+          const data = new Float32Array(n * o.units);
+          const labels = new Uint8Array(n);
+          let k = 0;
+          for (let r = 0; r < m.rows; r++) {
+            if (!inA.has(m.sets[r]) && !inB.has(m.sets[r])) continue;
+            data.set(m.data.subarray(r * o.units, (r + 1) * o.units), k * o.units);
+            labels[k++] = inA.has(m.sets[r]) ? 1 : 0;
+          }
+          matrix = { data, rows: n, labels };
+        }
+      }
+      o.analysis = await analyseLayer(o, o.sheet, opts.test, analysis, matrix, hooks.permutationEngine ?? jsPermutationEngine);
     }
-    o.analysis = await analyseLayer(o, o.sheet, opts.test, analysis, matrix, hooks.permutationEngine ?? jsPermutationEngine);
+    results.push(outcomes);
   }
   const statsMs = performance.now() - tStats;
   return {
-    layers: outcomes,
+    contrasts: results,
     stimuli,
     timings: {
       totalMs: performance.now() - t0,

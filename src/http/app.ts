@@ -16,6 +16,7 @@ import { modelRoutes } from './routes/models.ts';
 import { stimulusSetRoutes } from './routes/stimulus-sets.ts';
 import { contrastRoutes } from './routes/contrasts.ts';
 import { healthRoutes } from './routes/health.ts';
+import { maskRoutes } from './routes/masks.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -72,6 +73,8 @@ export async function buildApp(ctx: Context, opts: AppOptions = {}): Promise<Fas
         { name: 'models', description: 'Topographic ONNX models and their manifests' },
         { name: 'stimulus-sets', description: 'Immutable, content-addressed image and text sets' },
         { name: 'contrasts', description: 'Contrast jobs, per-unit statistics and maps' },
+        { name: 'masks', description: 'Unit masks (functional ROIs) and matched random controls' },
+        { name: 'comparisons', description: 'Pearson r and SSIM between selectivity maps' },
         { name: 'health', description: 'Liveness' },
       ],
       components: {
@@ -145,6 +148,7 @@ export async function buildApp(ctx: Context, opts: AppOptions = {}): Promise<Fas
   await app.register(modelRoutes, { prefix: '/v1' });
   await app.register(stimulusSetRoutes, { prefix: '/v1' });
   await app.register(contrastRoutes, { prefix: '/v1' });
+  await app.register(maskRoutes, { prefix: '/v1' });
 
   if (opts.startQueue !== false) {
     app.addHook('onReady', async () => {

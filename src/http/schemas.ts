@@ -270,6 +270,7 @@ export const ContrastSchema = Type.Object(
     error: Type.Union([Type.String(), Type.Null()]),
     timings: Type.Union([Type.Object({}, { additionalProperties: Type.Number() }), Type.Null()]),
     attempts: Type.Integer(),
+    battery: Type.Union([Type.String(), Type.Null()], { description: 'The battery this contrast was run in, if any.' }),
     createdAt: Type.String({ format: 'date-time' }),
     startedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
@@ -290,6 +291,7 @@ export const ContrastSchema = Type.Object(
         error: null,
         timings: { totalMs: 1840, setupMs: 610, encodeMs: 220, inferenceMs: 640, inferenceWallMs: 1050, statsMs: 4, stimuli: 128, batches: 4 },
         attempts: 1,
+        battery: null,
         createdAt: '2026-11-25T06:00:00.000Z',
         startedAt: '2026-11-25T06:00:00.010Z',
         finishedAt: '2026-11-25T06:00:01.850Z',
@@ -345,3 +347,27 @@ export const MapQuery = Type.Object({
   threshold: Type.Optional(Type.Number({ minimum: 0, description: 'Outline units with |stat| ≥ threshold (for log10p: −log10 p ≥ threshold).' })),
   vmax: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Colour scale limit (default: max |stat|).' })),
 });
+
+export const CreateBatteryBody = Type.Object(
+  {
+    model: Type.String({ minLength: 1 }),
+    categories: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 2, description: 'Each category vs the union of the others.' })),
+    contrasts: Type.Optional(
+      Type.Array(
+        Type.Object({ a: SetRef, b: SetRef, label: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false }),
+        { minItems: 1 },
+      ),
+    ),
+    layers: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    pooling: CreateContrastBody.properties.pooling,
+    test: CreateContrastBody.properties.test,
+    correction: CreateContrastBody.properties.correction,
+    correctionScope: CreateContrastBody.properties.correctionScope,
+    alpha: CreateContrastBody.properties.alpha,
+    analysis: Type.Optional(AnalysisBody),
+  },
+  {
+    additionalProperties: false,
+    examples: [{ model: 'topo-cnn', categories: ['faces', 'bodies', 'places', 'characters', 'objects'] }],
+  },
+);

@@ -10,14 +10,18 @@ import path from 'node:path';
 import type { Context } from '../context.ts';
 import { VERSION } from '../config.ts';
 import { AppError, ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../errors.ts';
-import { CancelledError, collectStimuli, resolveLayers, runContrast } from '../analysis/contrast.ts';
+import { CancelledError, collectStimuli, resolveLayers, runContrasts, type ContrastSpec, type Stimulus } from '../analysis/contrast.ts';
+import type { PermutationEngine } from '../analysis/layer-analysis.ts';
 import type { Pooling } from '../models/manifest.ts';
 import { DEFAULT_ANALYSIS, type AnalysisOptions } from '../analysis/layer-analysis.ts';
 import { findModel } from '../store/models-repo.ts';
 import {
+  batteryJobs,
   finishJob,
   getJob,
   insertJob,
+  insertJobs,
+  setBatteryProgress,
   markRunning,
   nextQueued,
   requeue,
@@ -56,6 +60,11 @@ export interface AnalysisRequest {
 }
 
 /** Fills defaults and checks the one stated scale of each threshold. */
+export interface BatteryRequest extends Omit<ContrastRequest, 'a' | 'b' | 'label'> {
+  categories?: string[];
+  contrasts?: { a: string | string[]; b: string | string[]; label?: string }[];
+}
+
 export function normaliseAnalysis(req: AnalysisRequest | undefined): AnalysisOptions {
   const d = DEFAULT_ANALYSIS;
   const c = { ...d.clusters, ...(req?.clusters ?? {}) };
@@ -162,7 +171,34 @@ export class JobQueue {
   private listeners = new Set<(e: JobEvent) => void>();
   private idleWaiters: (() => void)[] = [];
 
-  constructor(private readonly ctx: Context) {}
+  constructor(
+    private readonly ctx: Context,
+    /** Permutation engine for contrasts that ask for permutations (default: the pure-JS reference). */
+    private readonly permutationEngine?: PermutationEngine,
+  ) {}
+
+  /**
+   * A localizer battery: several contrasts on one model submitted together and run in one pass
+   * (each stimulus through the model once). `categories` makes every category vs the union of the
+   * others (the fLoc practice); `contrasts` lists arbitrary pairs.
+   */
+  submitBattery(req: BatteryRequest): { id: string; jobs: JobRecord[] } {
+    const { categories, contrasts, ...common } = req;
+    const list: { a: string | string[]; b: string | string[]; label?: string }[] = [];
+    if (categories && categories.length) {
+      if (categories.length < 2) throw new ValidationError('a battery of categories needs at least two', 'categories');
+      for (const c of categories) list.push({ a: c, b: categories.filter((x) => x !== c), label: `${c} > rest` });
+    }
+    for (const c of contrasts ?? []) list.push(c);
+    if (list.length === 0) throw new ValidationError('a battery needs categories or contrasts', 'categories');
+    if (common.keepActivations) throw new UnprocessableError('keepActivations is available for single contrasts, not for batteries', 'keepActivations');
+    const prepared = list.map((c) => prepareContrast(this.ctx, { ...common, a: c.a, b: c.b, label: c.label }));
+    const batteryId = `b_${crypto.randomBytes(8).toString('hex')}`;
+    const jobs = prepared.map((p) => ({ id: newJobId(), modelId: p.params.model, params: p.params, provenance: { ...p.provenance, battery: batteryId }, total: p.total, batteryId }));
+    insertJobs(this.ctx.db, jobs);
+    this.pump();
+    return { id: batteryId, jobs: jobs.map((j) => getJob(this.ctx.db, j.id)!) };
+  }
 
   /** Recover jobs left running by a process that died; then start working. */
   start(): { resumed: string[]; failed: string[] } {
@@ -211,7 +247,9 @@ export class JobQueue {
       finishJob(this.ctx.db, id, 'cancelled', 'cancelled by request', ['queued']);
     } else if (j.state === 'running') {
       finishJob(this.ctx.db, id, 'cancelled', 'cancelled by request', ['running']);
-      this.running.get(id)?.abort();
+      // A battery shares one pass: stop it only when none of its contrasts still wants it.
+      const stillWanted = j.batteryId ? batteryJobs(this.ctx.db, j.batteryId, 'running').length > 0 : false;
+      if (!stillWanted) this.running.get(id)?.abort();
     } else {
       throw new ConflictError(`contrast '${id}' has already ${j.state}; only queued or running contrasts can be cancelled`);
     }
@@ -221,7 +259,7 @@ export class JobQueue {
 
   /** Resolves when nothing is running or queued (tests, CLI). */
   idle(): Promise<void> {
-    if (this.running.size === 0 && !nextQueued(this.ctx.db, new Set())) return Promise.resolve();
+    if (this.activeRuns === 0 && !nextQueued(this.ctx.db, new Set())) return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
@@ -237,86 +275,127 @@ export class JobQueue {
     while (this.running.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
   }
 
+  private activeRuns = 0;
+
+  private notifyIdle(): void {
+    if (this.activeRuns === 0 && !nextQueued(this.ctx.db, new Set())) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
   private pump(): void {
     if (this.pumping || this.stopped) return;
     this.pumping = true;
     try {
-      while (this.running.size < this.ctx.config.jobConcurrency) {
+      while (this.activeRuns < this.ctx.config.jobConcurrency) {
         const j = nextQueued(this.ctx.db, new Set(this.running.keys()));
         if (!j) break;
-        if (!markRunning(this.ctx.db, j.id)) continue;
+        // A battery's queued contrasts run together, in one pass through the model.
+        const members = j.batteryId ? batteryJobs(this.ctx.db, j.batteryId, 'queued') : [j];
+        const ids = members.filter((m) => markRunning(this.ctx.db, m.id)).map((m) => m.id);
+        if (ids.length === 0) continue;
         const ac = new AbortController();
-        this.running.set(j.id, ac);
-        this.emit({ type: 'state', job: j.id });
-        void this.execute(j.id, ac).finally(() => {
-          this.running.delete(j.id);
-          this.emit({ type: 'state', job: j.id });
+        for (const id of ids) this.running.set(id, ac);
+        this.activeRuns++;
+        for (const id of ids) this.emit({ type: 'state', job: id });
+        void this.execute(ids, ac).finally(() => {
+          for (const id of ids) this.running.delete(id);
+          this.activeRuns--;
+          for (const id of ids) this.emit({ type: 'state', job: id });
           this.pump();
-          if (this.running.size === 0 && !nextQueued(this.ctx.db, new Set())) for (const w of this.idleWaiters.splice(0)) w();
+          this.notifyIdle();
         });
       }
     } finally {
       this.pumping = false;
     }
-    if (this.running.size === 0 && !nextQueued(this.ctx.db, new Set())) for (const w of this.idleWaiters.splice(0)) w();
+    this.notifyIdle();
   }
 
-  private async execute(id: string, ac: AbortController): Promise<void> {
+  private async execute(ids: string[], ac: AbortController): Promise<void> {
     const ctx = this.ctx;
-    const job = getJob(ctx.db, id)!;
-    const actDir = path.join(ctx.paths.activations, id);
+    const jobs = ids.map((id) => getJob(ctx.db, id)!);
+    const first = jobs[0];
+    const single = jobs.length === 1 && !first.batteryId;
+    const actDir = path.join(ctx.paths.activations, first.id);
     try {
-      const model = findModel(ctx.db, job.params.model);
-      if (!model) throw new UnprocessableError(`model '${job.params.model}' no longer exists`);
-      const sets = (ids: string[]) =>
-        ids.map((s) => {
-          const set = getSet(ctx, s);
-          if (!set) throw new UnprocessableError(`stimulus set '${s}' no longer exists`);
-          return set;
-        });
-      const stimuli = collectStimuli(ctx, sets(job.params.a), sets(job.params.b));
+      const model = findModel(ctx.db, first.params.model);
+      if (!model) throw new UnprocessableError(`model '${first.params.model}' no longer exists`);
+      const setOf = (s: string) => {
+        const set = getSet(ctx, s);
+        if (!set) throw new UnprocessableError(`stimulus set '${s}' no longer exists`);
+        return set;
+      };
+      let stimuli: Stimulus[];
+      let specs: ContrastSpec[];
+      if (single) {
+        stimuli = collectStimuli(ctx, first.params.a.map(setOf), first.params.b.map(setOf));
+        specs = [
+          {
+            a: first.params.a.map((_, i) => i),
+            b: first.params.b.map((_, i) => first.params.a.length + i),
+          },
+        ];
+      } else {
+        // The union of every member's sets, each stimulus once.
+        const union: string[] = [];
+        for (const j of jobs) for (const s of [...j.params.a, ...j.params.b]) if (!union.includes(s)) union.push(s);
+        stimuli = collectStimuli(ctx, union.map(setOf), []);
+        specs = jobs.map((j) => ({ a: j.params.a.map((s) => union.indexOf(s)), b: j.params.b.map((s) => union.indexOf(s)) }));
+      }
       let last = 0;
-      const outcome = await runContrast(
+      const result = await runContrasts(
         ctx,
         model,
         stimuli,
+        specs,
         {
-          layers: job.params.layers,
-          pooling: job.params.pooling as Pooling | null,
-          test: job.params.test,
-          correction: job.params.correction,
-          correctionScope: job.params.correctionScope,
-          alpha: job.params.alpha,
-          keepActivations: job.params.keepActivations,
+          layers: first.params.layers,
+          pooling: first.params.pooling as Pooling | null,
+          test: first.params.test,
+          correction: first.params.correction,
+          correctionScope: first.params.correctionScope,
+          alpha: first.params.alpha,
+          keepActivations: single && first.params.keepActivations,
           batchSize: ctx.config.batchSize,
-          analysis: job.params.analysis,
+          analysis: first.params.analysis,
         },
         {
           signal: ac.signal,
           activationsDir: actDir,
+          permutationEngine: this.permutationEngine,
           onProgress: (done, total) => {
             const now = Date.now();
             if (now - last >= 200 || done === total) {
               last = now;
-              setProgress(ctx.db, id, done, total);
-              this.emit({ type: 'progress', job: id });
+              if (first.batteryId) setBatteryProgress(ctx.db, first.batteryId, done, total);
+              else setProgress(ctx.db, first.id, done, total);
+              for (const id of ids) this.emit({ type: 'progress', job: id });
             }
           },
         },
       );
       if (ac.signal.aborted) throw new CancelledError();
       const rel = (p: string) => path.relative(ctx.paths.data, p);
-      const stored = storeSuccess(
-        ctx.db,
-        id,
-        outcome.layers,
-        outcome.stimuli.map((s) => ({ condition: s.condition, setId: s.setId, sha256: s.item.sha256, label: s.item.label ?? (s.item.text ? s.item.text.slice(0, 200) : null) })),
-        outcome.layers
-          .filter((l) => l.activations)
-          .map((l) => ({ layer: l.name, rows: l.activations!.rows, units: l.units, path: rel(l.activations!.path), rowIndexPath: rel(l.activations!.rowIndexPath) })),
-        { ...outcome.timings },
-      );
-      if (!stored) rmrf(actDir);
+      const label = (s: Stimulus) => s.item.label ?? (s.item.text ? s.item.text.slice(0, 200) : null);
+      let storedAny = false;
+      jobs.forEach((j, ci) => {
+        const layers = result.contrasts[ci];
+        // Each contrast lists its own stimuli: A's sets, then B's.
+        const own: { condition: 'a' | 'b'; setId: string; sha256: string; label: string | null }[] = [];
+        for (const [cond, setIds] of [['a', j.params.a], ['b', j.params.b]] as const)
+          for (const sid of setIds) for (const s of result.stimuli) if (s.setId === sid) own.push({ condition: cond, setId: sid, sha256: s.item.sha256, label: label(s) });
+        const stored = storeSuccess(
+          ctx.db,
+          j.id,
+          layers,
+          own,
+          layers
+            .filter((l) => l.activations)
+            .map((l) => ({ layer: l.name, rows: l.activations!.rows, units: l.units, path: rel(l.activations!.path), rowIndexPath: rel(l.activations!.rowIndexPath) })),
+          { ...result.timings, contrastsInPass: jobs.length },
+        );
+        storedAny ||= stored;
+      });
+      if (!storedAny || !single) rmrf(actDir);
     } catch (e) {
       rmrf(actDir);
       if (e instanceof CancelledError || ac.signal.aborted) {
@@ -324,7 +403,7 @@ export class JobQueue {
         return;
       }
       const msg = e instanceof AppError ? e.message : `internal error during the contrast: ${(e as Error).message}`;
-      finishJob(ctx.db, id, 'failed', msg, ['running']);
+      for (const id of ids) finishJob(ctx.db, id, 'failed', msg, ['running']);
     }
   }
 }

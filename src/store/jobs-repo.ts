@@ -37,6 +37,7 @@ export interface JobRecord {
   startedAt: string | null;
   finishedAt: string | null;
   seq: number;
+  batteryId: string | null;
 }
 
 interface JobRow {
@@ -55,6 +56,7 @@ interface JobRow {
   started_at: string | null;
   finished_at: string | null;
   seq: number;
+  battery_id: string | null;
 }
 
 const toJob = (r: JobRow): JobRecord => ({
@@ -73,19 +75,45 @@ const toJob = (r: JobRow): JobRecord => ({
   startedAt: r.started_at,
   finishedAt: r.finished_at,
   seq: r.seq,
+  batteryId: r.battery_id,
 });
 
-export function insertJob(db: DB, j: { id: string; modelId: string; params: ContrastParams; provenance: Record<string, unknown>; total: number }): void {
+export interface NewJob {
+  id: string;
+  modelId: string;
+  params: ContrastParams;
+  provenance: Record<string, unknown>;
+  total: number;
+  batteryId?: string | null;
+}
+
+/** Inserts jobs (one contrast, or all the contrasts of a battery) in one transaction. */
+export function insertJobs(db: DB, jobs: NewJob[]): void {
   db.transaction(() => {
-    const seq = ((db.prepare('SELECT MAX(seq) AS s FROM jobs').get() as { s: number | null }).s ?? 0) + 1;
-    db.prepare(
-      `INSERT INTO jobs (id, kind, model_id, state, params, provenance, progress_done, progress_total, created_at, seq)
-       VALUES (?, 'contrast', ?, 'queued', ?, ?, 0, ?, ?, ?)`,
-    ).run(j.id, j.modelId, JSON.stringify(j.params), JSON.stringify(j.provenance), j.total, nowIso(), seq);
+    let seq = ((db.prepare('SELECT MAX(seq) AS s FROM jobs').get() as { s: number | null }).s ?? 0) + 1;
     const ins = db.prepare('INSERT INTO job_sets (job_id, condition, position, set_id) VALUES (?, ?, ?, ?)');
-    j.params.a.forEach((s, i) => ins.run(j.id, 'a', i, s));
-    j.params.b.forEach((s, i) => ins.run(j.id, 'b', i, s));
+    for (const j of jobs) {
+      db.prepare(
+        `INSERT INTO jobs (id, kind, model_id, state, params, provenance, progress_done, progress_total, created_at, seq, battery_id)
+         VALUES (?, 'contrast', ?, 'queued', ?, ?, 0, ?, ?, ?, ?)`,
+      ).run(j.id, j.modelId, JSON.stringify(j.params), JSON.stringify(j.provenance), j.total, nowIso(), seq++, j.batteryId ?? null);
+      j.params.a.forEach((s, i) => ins.run(j.id, 'a', i, s));
+      j.params.b.forEach((s, i) => ins.run(j.id, 'b', i, s));
+    }
   })();
+}
+
+export function insertJob(db: DB, j: NewJob): void {
+  insertJobs(db, [j]);
+}
+
+export function batteryJobs(db: DB, batteryId: string, state?: JobState): JobRecord[] {
+  const rows = (
+    state
+      ? db.prepare('SELECT * FROM jobs WHERE battery_id = ? AND state = ? ORDER BY seq').all(batteryId, state)
+      : db.prepare('SELECT * FROM jobs WHERE battery_id = ? ORDER BY seq').all(batteryId)
+  ) as JobRow[];
+  return rows.map(toJob);
 }
 
 export function getJob(db: DB, id: string): JobRecord | null {
@@ -120,6 +148,11 @@ export function markRunning(db: DB, id: string): boolean {
 
 export function setProgress(db: DB, id: string, done: number, total: number): void {
   db.prepare(`UPDATE jobs SET progress_done = ?, progress_total = ? WHERE id = ? AND state = 'running'`).run(done, total, id);
+}
+
+/** Progress of every running member of a battery (they share one pass through the model). */
+export function setBatteryProgress(db: DB, batteryId: string, done: number, total: number): void {
+  db.prepare(`UPDATE jobs SET progress_done = ?, progress_total = ? WHERE battery_id = ? AND state = 'running'`).run(done, total, batteryId);
 }
 
 export function finishJob(db: DB, id: string, state: 'failed' | 'cancelled', error: string | null, from: JobState[]): boolean {

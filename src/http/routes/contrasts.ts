@@ -3,10 +3,11 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { ConflictError, NotFoundError } from '../../errors.ts';
-import type { ContrastRequest } from '../../jobs/queue.ts';
+import type { BatteryRequest, ContrastRequest } from '../../jobs/queue.ts';
 import { layerMapNpy, layerMapPng, smoothnessPng, STAT_LABELS, type MapStat } from '../../analysis/layer-maps.ts';
 import { getModel } from '../../store/models-repo.ts';
 import {
+  batteryJobs,
   getActivations,
   getJob,
   getLayerResult,
@@ -19,7 +20,7 @@ import {
   type StoredLayer,
 } from '../../store/jobs-repo.ts';
 import { rmrf } from '../../util/files.ts';
-import { CreateContrastBody, IdParam, LayerResultSchema, MapQuery, Page, errors } from '../schemas.ts';
+import { CreateBatteryBody, CreateContrastBody, IdParam, LayerResultSchema, MapQuery, Page, errors } from '../schemas.ts';
 import type { Context } from '../../context.ts';
 
 export function contrastView(ctx: Context, j: JobRecord) {
@@ -33,6 +34,7 @@ export function contrastView(ctx: Context, j: JobRecord) {
     error: j.error,
     timings: j.timings,
     attempts: j.attempts,
+    battery: j.batteryId,
     createdAt: j.createdAt,
     startedAt: j.startedAt,
     finishedAt: j.finishedAt,
@@ -78,6 +80,62 @@ export async function contrastRoutes(app: FastifyInstance): Promise<void> {
       const job = app.jobs.submit(req.body as ContrastRequest);
       void reply.header('Location', `/v1/contrasts/${job.id}`);
       return reply.status(202).send(contrastView(ctx, job));
+    },
+  );
+
+  const BatterySchema = Type.Object({ id: Type.String(), contrasts: Type.Array(Type.Ref('Contrast')) });
+
+  app.post(
+    '/batteries',
+    {
+      schema: {
+        tags: ['contrasts'],
+        summary: 'Submit a localizer battery: several contrasts on one model, run in one pass through the model',
+        description:
+          '`categories` makes one contrast per category against the union of the others (fLoc: faces, bodies, places, characters, objects); ' +
+          '`contrasts` adds explicit pairs. Each contrast is stored as its own contrast (see `contrasts[].id`), with the shared parameters.',
+        body: CreateBatteryBody,
+        security: [{ bearer: [] }],
+        response: { 202: BatterySchema, ...errors(400, 401, 404, 422) },
+      },
+    },
+    async (req, reply) => {
+      const r = app.jobs.submitBattery(req.body as BatteryRequest);
+      void reply.header('Location', `/v1/batteries/${r.id}`);
+      return reply.status(202).send({ id: r.id, contrasts: r.jobs.map((j) => contrastView(ctx, j)) });
+    },
+  );
+
+  app.get(
+    '/batteries/:id',
+    {
+      schema: { tags: ['contrasts'], summary: 'The contrasts of a battery', params: IdParam, response: { 200: BatterySchema, ...errors(404) } },
+    },
+    async (req) => {
+      const id = (req.params as { id: string }).id;
+      const jobs = batteryJobs(ctx.db, id);
+      if (jobs.length === 0) throw new NotFoundError('battery', id);
+      return { id, contrasts: jobs.map((j) => contrastView(ctx, j)) };
+    },
+  );
+
+  app.delete(
+    '/batteries/:id',
+    {
+      schema: {
+        tags: ['contrasts'],
+        summary: 'Cancel every queued or running contrast of a battery',
+        params: IdParam,
+        security: [{ bearer: [] }],
+        response: { 200: BatterySchema, ...errors(401, 404) },
+      },
+    },
+    async (req) => {
+      const id = (req.params as { id: string }).id;
+      const jobs = batteryJobs(ctx.db, id);
+      if (jobs.length === 0) throw new NotFoundError('battery', id);
+      for (const j of jobs) if (j.state === 'queued' || j.state === 'running') app.jobs.cancel(j.id);
+      return { id, contrasts: batteryJobs(ctx.db, id).map((j) => contrastView(ctx, j)) };
     },
   );
 
