@@ -20,6 +20,9 @@ usage:
                 [--layers L1,L2] [--out DIR] [--pooling mean|max|last|tokens]
                 [--test welch|student] [--correction bh|by|holm|bonferroni|none]
                 [--scope layer|all] [--alpha 0.05] [--threshold T] [--keep-activations] [--data DIR]
+                [--seed S] [--cluster-scale p|abs-t] [--cluster-threshold X] [--connectivity 4|8]
+                [--min-size K] [--tfce] [--moran-permutations N] [--permutations N]
+                [--reliability SPLITS] [--reliability-threshold T]
   toposcope demo [--port N] [--no-serve]   run the bundled fixture contrasts, write maps, serve /docs
 
 A SET is a folder of PNG/JPEG files, a .txt (one text per line) or .json file, or a registered set id or name.
@@ -54,6 +57,20 @@ async function fixtures(ctx: Context): Promise<void> {
   const created = r.models.filter((m) => m.created).length + r.sets.filter((s) => s.created).length;
   process.stderr.write(`fixtures: ${r.models.length} models, ${r.sets.length} stimulus sets (${created} newly registered)\n`);
   for (const e of r.errors) process.stderr.write(`fixture error: ${e}\n`);
+}
+
+function num(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new AppError(400, 'VALIDATION', `'${v}' is not a number`);
+  return n;
+}
+
+function stripUndefined(o: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(o)) {
+    if (v === undefined) delete o[k];
+    else if (v && typeof v === 'object') stripUndefined(v as Record<string, unknown>);
+  }
 }
 
 const DEMO_CONTRASTS: { model: string; a: string; b: string }[] = [
@@ -95,6 +112,16 @@ async function main(argv: string[]): Promise<number> {
         label: { type: 'string' },
         'keep-activations': { type: 'boolean' },
         data: { type: 'string' },
+        seed: { type: 'string' },
+        'cluster-scale': { type: 'string' },
+        'cluster-threshold': { type: 'string' },
+        connectivity: { type: 'string' },
+        'min-size': { type: 'string' },
+        tfce: { type: 'boolean' },
+        'moran-permutations': { type: 'string' },
+        permutations: { type: 'string' },
+        reliability: { type: 'string' },
+        'reliability-threshold': { type: 'string' },
       },
     });
     if (!values.model || !values.a?.length || !values.b?.length) {
@@ -118,7 +145,21 @@ async function main(argv: string[]): Promise<number> {
         threshold: values.threshold !== undefined ? Number(values.threshold) : undefined,
         keepActivations: values['keep-activations'],
         label: values.label,
+        analysis: {
+          seed: num(values.seed),
+          clusters: {
+            scale: values['cluster-scale'] as 'p' | 'abs-t' | undefined,
+            threshold: num(values['cluster-threshold']),
+            connectivity: num(values.connectivity) as 4 | 8 | undefined,
+            minSize: num(values['min-size']),
+            tfce: values.tfce,
+          },
+          topography: { permutations: num(values['moran-permutations']) },
+          permutations: values.permutations ? { n: num(values.permutations)! } : null,
+          reliability: values.reliability ? { splits: num(values.reliability)!, threshold: num(values['reliability-threshold']) } : null,
+        },
       };
+      stripUndefined(args.analysis as Record<string, unknown>);
       await runCommand(ctx, args);
       return 0;
     } finally {

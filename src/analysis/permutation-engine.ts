@@ -307,8 +307,14 @@ export interface CoreJob {
 
 export interface CoreTimings {
   prepareMs: number;
+  /** Building the ONNX model bytes (part of sessionMs). */
+  buildMs: number;
+  /** Building the models and creating the sessions. */
   sessionMs: number;
+  /** session.run wall time, and the CPU time of the process meanwhile (all threads). */
   runMs: number;
+  runCpuMs: number;
+  /** Observed and null cluster statistics (JS, this thread). */
   clusterMs: number;
   totalMs: number;
   sessions: number;
@@ -373,10 +379,13 @@ export async function runPermutationCore(
   groups.push(cur);
 
   const t1 = performance.now();
+  let buildMs = 0;
   const sessions: import('onnxruntime-node').InferenceSession[] = [];
   try {
     for (const chunks of groups) {
+      const tb = performance.now();
       let bytes: Uint8Array | null = buildPermutationGraph({ rows, nA, nB, test, chunks, wantT: co !== null, wantDf: needDf }, data);
+      buildMs += performance.now() - tb;
       sessions.push(
         await ort.InferenceSession.create(bytes, {
           intraOpNumThreads: job.intraOpThreads,
@@ -448,6 +457,7 @@ export async function runPermutationCore(
     };
 
     let runMs = 0;
+    let runCpuMs = 0;
     let clusterMs = 0;
     for (let done = 0; done < total; done += P) {
       const bs = Math.min(P, total - done);
@@ -460,6 +470,7 @@ export async function runPermutationCore(
       const blockMax = new Float64Array(bs);
       tParts.length = 0;
       const tr = performance.now();
+      const cr = process.cpuUsage();
       for (let gi = 0; gi < sessions.length; gi++) {
         const out = await sessions[gi].run(feeds);
         const m = out.maxabs.data as Float32Array;
@@ -470,6 +481,8 @@ export async function runPermutationCore(
         });
       }
       runMs += performance.now() - tr;
+      const cu = process.cpuUsage(cr);
+      runCpuMs += (cu.user + cu.system) / 1000;
       const tc = performance.now();
       let p0 = 0;
       if (done === 0) {
@@ -521,8 +534,10 @@ export async function runPermutationCore(
     }
     const timings: CoreTimings = {
       prepareMs,
+      buildMs,
       sessionMs,
       runMs,
+      runCpuMs,
       clusterMs,
       totalMs: performance.now() - t0,
       sessions: sessions.length,

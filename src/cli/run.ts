@@ -7,12 +7,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Context } from '../context.ts';
 import { AppError, ValidationError } from '../errors.ts';
-import { JobQueue, type ContrastRequest } from '../jobs/queue.ts';
+import { JobQueue, type AnalysisRequest, type ContrastRequest } from '../jobs/queue.ts';
 import { registerModelFromFolder } from '../models/registry.ts';
 import { findModel, getModel, type ModelRecord } from '../store/models-repo.ts';
-import { getJob, getLayerResult, layerSummaries, type JobRecord } from '../store/jobs-repo.ts';
+import { getJob, getLayerResult, layerClusters, layerSummaries, type JobRecord } from '../store/jobs-repo.ts';
 import { createSetFromPath, findSet, createImageSet, createTextSet, parseTextBody } from '../stimuli/sets.ts';
-import { layerMapNpy, layerMapPng, STAT_LABELS } from '../analysis/layer-maps.ts';
+import { layerMapNpy, layerMapPng, smoothnessPng, STAT_LABELS } from '../analysis/layer-maps.ts';
 import type { LayerSummary } from '../analysis/contrast.ts';
 
 export interface RunArgs {
@@ -29,6 +29,7 @@ export interface RunArgs {
   keepActivations?: boolean;
   threshold?: number;
   label?: string;
+  analysis?: AnalysisRequest;
 }
 
 export interface RunResult {
@@ -119,6 +120,33 @@ export function summaryTable(rows: { name: string; summary: LayerSummary }[]): s
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
+/** Per layer: Moran's I (unsmoothed, its permutation p), clusters, FWE and reliability when computed. */
+export function analysisTable(ctx: Context, job: JobRecord): string {
+  const head = ['layer', "Moran's I", 'p(I)', 'clusters +/-', 'largest (size, peak t)', 'FWE<=.05', 'split-half r (SB)'];
+  const body = layerSummaries(ctx.db, job.id).map(({ name }) => {
+    const l = getLayerResult(ctx.db, job.id, name)!;
+    const a = l.analysis as {
+      moran?: { I: number | null; p: number | null };
+      clusterCount?: { positive: number; negative: number };
+      permutation?: { unitsFWE05: number };
+      reliability?: { meanR: number | null; meanSpearmanBrown: number | null };
+    };
+    const cl = layerClusters(ctx.db, job.id, name);
+    return [
+      name,
+      a.moran?.I === null || a.moran?.I === undefined ? '-' : fmt(a.moran.I),
+      a.moran?.p === null || a.moran?.p === undefined ? '-' : fmt(a.moran.p),
+      a.clusterCount ? `${a.clusterCount.positive}/${a.clusterCount.negative}` : '-',
+      cl.length ? `${cl[0].size}, ${fmt(cl[0].peakT, 2)}` : '-',
+      a.permutation ? String(a.permutation.unitsFWE05) : '-',
+      a.reliability ? `${fmt(a.reliability.meanR ?? NaN)} (${fmt(a.reliability.meanSpearmanBrown ?? NaN)})` : '-',
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
 /** Writes t / d / signed log10 p maps (PNG + NPY) and the per-unit JSON of every layer. */
 export async function writeMaps(ctx: Context, job: JobRecord, outDir: string, threshold?: number): Promise<string[]> {
   fs.mkdirSync(outDir, { recursive: true });
@@ -138,6 +166,11 @@ export async function writeMaps(ctx: Context, job: JobRecord, outDir: string, th
       fs.writeFileSync(npyPath, layerMapNpy(l, stat));
       files.push(pngPath, npyPath);
     }
+    const smoothPath = path.join(outDir, `${l.name}.smoothness.png`);
+    fs.writeFileSync(smoothPath, await smoothnessPng(l, `${model?.name ?? job.modelId} / ${l.name}: smoothness`));
+    const clustersPath = path.join(outDir, `${l.name}.clusters.json`);
+    fs.writeFileSync(clustersPath, JSON.stringify({ params: l.analysis.clusterParams ?? null, clusters: layerClusters(ctx.db, job.id, l.name) }, null, 2));
+    files.push(smoothPath, clustersPath);
     const jsonPath = path.join(outDir, `${l.name}.json`);
     fs.writeFileSync(
       jsonPath,
@@ -155,6 +188,7 @@ export async function writeMaps(ctx: Context, job: JobRecord, outDir: string, th
         meanA: Array.from(l.meanA),
         meanB: Array.from(l.meanB),
         summary: l.summary,
+        analysis: l.analysis,
       }),
     );
     files.push(jsonPath);
@@ -196,6 +230,7 @@ export async function runCommand(ctx: Context, args: RunArgs, io: { out: NodeJS.
       alpha: args.alpha,
       keepActivations: args.keepActivations,
       label: args.label,
+      analysis: args.analysis,
     });
     io.err.write(`contrast ${job.id}: ${job.params.label} on ${model.name} (${job.progressTotal} stimuli, layers ${job.params.layers.join(', ')})\n`);
     // Wait for this job to finish (other queued jobs in the same data folder may run first).
@@ -214,6 +249,7 @@ export async function runCommand(ctx: Context, args: RunArgs, io: { out: NodeJS.
   const summaries = layerSummaries(ctx.db, job.id);
   io.out.write(`\n${job.params.label} — ${model.name}, ${job.params.test} t, ${job.params.correction} q <= ${job.params.alpha}\n`);
   io.out.write(summaryTable(summaries) + '\n');
+  io.out.write('\n' + analysisTable(ctx, job) + '\n');
   const t = job.timings ?? {};
   io.out.write(`\ntime ${(t.totalMs / 1000).toFixed(2)} s (inference ${(t.inferenceMs / 1000).toFixed(2)} s in workers, stats ${(t.statsMs ?? 0).toFixed(0)} ms)\n`);
   io.out.write(`maps written to ${outDir}\n`);
