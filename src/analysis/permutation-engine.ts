@@ -4,34 +4,39 @@
  * in a worker thread.
  *
  * How:
- * - Each unit's column is centred by its mean over all stimuli (in float64) and rounded to float32: X.
- *   Its squares X² (float32), the column totals S = Σ X and Q = Σ X² (float64 sums, stored as float32)
- *   are the other constants. A unit that is constant over all stimuli gets an all-zero column (its t is
- *   exactly 0, as {@link tTest} gives); a unit with a non-finite value gets a zero column too and NaN t.
- * - One ONNX graph per analysis (hand-built with {@link OnnxGraphBuilder}) holds X, X², S, Q as
- *   initializers; its single input is the label matrix L [P, rows] (1 = condition A) of P labellings.
- *   MatMul gives Σ_A x = L·X and Σ_A x² = L·X² for the P labellings at once (Student needs only the first:
- *   the pooled M2 follows from S, Q and Σ_A x), elementwise ops give the Welch (or Student) t per unit,
- *   Where sets t = 0 where both groups have (numerically) zero variance, and ReduceMax of |t| over units
- *   gives the max-|t| null. With cluster statistics, t [P, units] is an output too and the largest cluster
- *   mass and size per labelling are found in JS with {@link maxClusterStats} and one {@link ClusterScratch}.
- * - The units are split into chunks of `unitChunk` columns, each with its own MatMul → … → ReduceMax
- *   chain: the [P, chunk] intermediates then stay in the CPU cache while the elementwise ops stream
- *   through them (one chain over all units would push ~20 full [P, units] tensors through main memory per
- *   block, which costs as much as the matrix products). A Max node joins the chunks' maxima.
+ * - Each unit's column is centred by its mean over all stimuli (float64) and rounded to float32: X (this
+ *   keeps the float32 sums of squares from cancelling). A unit constant over all stimuli gets an all-zero
+ *   column (t = 0, as {@link tTest}); a unit with a non-finite value gets a zero column and t = NaN.
+ * - One ONNX graph per analysis (built with {@link OnnxGraphBuilder}, constants as raw_data initializers
+ *   written straight into the model buffer) holds X (and X², pre-scaled, when needed) and per-unit
+ *   constants derived from the column totals S = Σx and Q = Σx²; its single input is the label matrix
+ *   L [P, rows] (1 = condition A) of P labellings. MatMul gives Σ_A x = L·X (and Σ_A x² = L·X²) for the P
+ *   labellings at once; elementwise ops give the Welch (or Student) t per unit, with t = 0 where both groups
+ *   have (numerically) zero variance; ReduceMax of |t| over units gives the max-|t| null. See
+ *   {@link buildPermutationGraph} for the algebra: Student, and Welch with nA = nB (where Welch's t equals
+ *   Student's), need only the one MatMul, Welch with nA ≠ nB two.
+ * - With cluster statistics t [P, units] is an output too; the largest cluster mass and size per
+ *   labelling come from {@link maxClusterStats} (one {@link ClusterScratch}) in JS, on the worker thread.
+ *   The 'p' scale is supported: Welch df per unit is another output, and the t CDF is evaluated only for
+ *   units whose |t| lies where the df can decide (between the normal and the smallest-df critical values).
+ * - The units are split into chunks (`unitChunk`), each with its own MatMul → … → ReduceMax chain, joined
+ *   by Concat + ReduceMax; several ONNX models (sessions) are used when the constants exceed
+ *   `maxModelBytes` (protobuf caps a model at 2 GiB).
  * - Permutations are drawn with {@link LabelPermuter}(labels, seed), exactly as the reference, so the same
  *   seed gives the same labellings in both engines. The observed t is computed by the same graph (the
  *   identity labelling is row 0 of the first block), so a permutation equal to the observed labelling gives
  *   bit-identical values and ties are counted consistently. p_FWE = (1 + #{null ≥ |t_obs|}) / (1 + nPerm);
- *   the identity is not one of the nPerm.
- * - Everything runs in a worker thread (started through src/models/worker-boot.mjs), so the calling
- *   thread stays free; ONNX Runtime gets `intraOpThreads` threads (default: the machine's cores).
+ *   the identity is not one of the nPerm. Results do not depend on blockPerms, unitChunk or the thread
+ *   count (MatMul sums each output in the same order).
+ * - Everything runs in a worker thread (src/analysis/permutation-worker.ts, started through
+ *   src/models/worker-boot.mjs), so the calling thread stays free; ONNX Runtime gets `intraOpThreads`
+ *   threads (default: the machine's cores). The matrix reaches the worker through shared memory.
  *
  * Precision: sums are float32 (the reference sums in float64). On ordinary data t agrees with the
- * reference to ~1e-5 relative (absolute ~1e-5 near t = 0), so p_FWE is equal except where a null maximum
- * lies within that distance of |t_obs|. Within-group variances below `ZERO_VAR_TOL` of the unit's total
- * sum of squares cannot be resolved in float32: where both groups are below it, t = 0 (the reference uses
- * 64·ε of float64; the difference only shows for |t| above ≈ √(df / ZERO_VAR_TOL), i.e. thousands).
+ * reference to ~1e-6 relative (tests assert 1e-4), so p_FWE is equal except where a null maximum lies
+ * within that distance of |t_obs|. Within-group variances below {@link ZERO_VAR_TOL} of the unit's sum of
+ * squares cannot be resolved in float32: where both groups are below it t = 0 (the reference's bound is
+ * 64·ε of float64); this only matters for |t| above ≈ √(df / ZERO_VAR_TOL), i.e. in the hundreds to thousands.
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -46,35 +51,45 @@ export interface OrtPermutationOptions extends PermutationOptions {
   intraOpThreads?: number;
   /** Labellings per session.run (the P of L [P, rows]). Default {@link DEFAULT_BLOCK_PERMS}. */
   blockPerms?: number;
-  /** Units per chunk of the graph. Default: chosen from blockPerms (see {@link defaultUnitChunk}). */
+  /** Units per chunk of the graph. Default {@link defaultUnitChunk}(blockPerms, units). */
   unitChunk?: number;
-  /** Upper bound on the constant bytes (X, X²) of one ONNX model; more units are split over several sessions. Default 1.5 GiB. */
+  /** Upper bound on the constant bytes (X, X²) of one ONNX model; more units are split over several sessions. Default 1.5 GiB (protobuf caps a model at 2 GiB). */
   maxModelBytes?: number;
-  /** Called from time to time with the number of labellings done (the observed one included) and the total (nPerm + 1). */
+  /** Called after each block with the number of labellings done (the observed one included) and the total (nPerm + 1). */
   onProgress?: (done: number, total: number) => void;
-  /** Aborting stops the worker; the promise then rejects. */
+  /** Aborting terminates the worker; the promise then rejects. */
   signal?: AbortSignal;
+  /**
+   * Hand the matrix's ArrayBuffer to the worker instead of copying it (the caller's array is detached
+   * afterwards). Only when the matrix spans its whole buffer. Default false.
+   */
+  transferMatrix?: boolean;
 }
 
 /**
- * Default block of labellings per run. Cost per block (36,864 units × 1,000 stimuli, Welch): the two
- * MatMuls stream X and X² (295 MB) from memory once per run whatever P is, and do 2·P·rows·units FMAs;
- * P = 128 makes the streaming a small part of the run (~10%) while L stays tiny (P × rows floats = 0.5 MB)
- * and the optional t output is P × units float32 = 19 MB. Larger P gains little (see bench/permutation.ts).
+ * Default labellings per run (P). Per run the MatMuls stream X (and X²) from memory once, whatever P is,
+ * and do P·rows·units FMAs each; from P ≈ 64 on the streaming is hidden, and measured on the 36,864 ×
+ * 1,000 case the time per permutation is flat from P = 128 to 512 (±10%). P = 128 keeps L at
+ * 128 × rows floats (0.5 MB for 1,000 stimuli) and the t output (cluster statistics only) at
+ * 128 × units float32 (19 MB for 36,864 units).
  */
 export const DEFAULT_BLOCK_PERMS = 128;
 
-/** Within-group M2 ≤ ZERO_VAR_TOL · Σx² (both groups) counts as zero variance (t = 0) in float32. */
+/** Default cap on the constants of one model (see {@link OrtPermutationOptions.maxModelBytes}). */
+export const DEFAULT_MAX_MODEL_BYTES = 1.5 * 2 ** 30;
+
+/** Within-group variance below ZERO_VAR_TOL of the unit's total sum of squares (both groups) counts as zero: t = 0. */
 export const ZERO_VAR_TOL = 1e-5;
 
 /**
- * Units per chunk: aim at ~256 KiB per [P, chunk] float32 intermediate (a chunk's chain uses a handful of
- * them, so they stay in L2/L3), with at least 256 units so each MatMul stays efficient.
+ * Units per chunk of the graph: ~2 MiB per [P, chunk] float32 intermediate, at least 1,024 units, chunks
+ * of equal size. Measured (36,864 × 1,000, P = 128): chunks of 4,096–36,864 units run within ±10% of
+ * each other, 512–2,048 are 10–40% slower (more, smaller MatMuls).
  */
 export function defaultUnitChunk(blockPerms: number, units: number): number {
-  const target = Math.floor((256 * 1024) / (4 * Math.max(1, blockPerms)));
-  const c = Math.max(256, Math.min(8192, target));
-  return Math.min(units, Math.ceil(c / 16) * 16);
+  const target = Math.max(1024, Math.floor((2 * 1024 * 1024) / (4 * Math.max(1, blockPerms))));
+  const n = Math.max(1, Math.ceil(units / target));
+  return Math.min(units, Math.ceil(units / n / 16) * 16);
 }
 
 // ------------------------------------------------------------------------------------------------ validation
@@ -140,59 +155,81 @@ function validate(matrix: Float32Array, rows: number, units: number, labels: Uin
 // ------------------------------------------------------------------------------------------------ data
 
 export interface PreparedData {
-  /** Centred float32 values, chunk-major: chunk k is a [rows, chunkLen(k)] row-major block at chunkStart(k)·rows. */
-  x: Float32Array;
-  /** Squares of x (float32), same layout; null for the Student test. */
-  x2: Float32Array | null;
-  /** Column totals of x and x² (float64 sums). */
+  matrix: Float32Array;
+  rows: number;
+  units: number;
+  /** Per unit: mean over all stimuli (float64). */
+  mean: Float64Array;
+  /** Column totals of the centred float32 values x and of x² (float64 sums). */
   s: Float64Array;
   q: Float64Array;
-  /** Units with a non-finite value (their t is NaN). */
-  bad: Uint8Array;
+  /** Units whose column is all zeros in the graph: 1 = constant over all stimuli (t = 0), 2 = a non-finite value (t = NaN). */
+  skip: Uint8Array;
 }
 
-/** Centre, square and lay out the matrix in unit chunks (see {@link PreparedData}). */
-export function prepareData(matrix: Float32Array, rows: number, units: number, chunk: number, withSquares: boolean): PreparedData {
+/** Means, totals and skipped units (two passes over the matrix, no copy of it). */
+export function prepareData(matrix: Float32Array, rows: number, units: number): PreparedData {
   const mean = new Float64Array(units);
-  const bad = new Uint8Array(units);
-  const constant = new Uint8Array(units).fill(1);
+  const skip = new Uint8Array(units).fill(1); // 1 until a row differs from row 0
   for (let r = 0; r < rows; r++) {
     const base = r * units;
     for (let u = 0; u < units; u++) {
       const v = matrix[base + u];
       mean[u] += v;
-      if (v !== matrix[u]) constant[u] = 0;
+      if (v !== matrix[u]) skip[u] = 0;
     }
   }
   for (let u = 0; u < units; u++) {
-    if (!Number.isFinite(mean[u])) bad[u] = 1;
+    // A non-finite value makes the sum non-finite (±Inf that cancel give NaN); NaN ≠ NaN clears "constant".
+    if (!Number.isFinite(mean[u])) skip[u] = 2;
     mean[u] /= rows;
   }
-  // Non-finite values also make the sum non-finite, except ±Inf cancelling to NaN (caught) — so `bad` is complete.
-  const x = new Float32Array(rows * units);
-  const x2 = withSquares ? new Float32Array(rows * units) : null;
   const s = new Float64Array(units);
   const q = new Float64Array(units);
-  for (let u0 = 0; u0 < units; u0 += chunk) {
-    const len = Math.min(chunk, units - u0);
-    const off = u0 * rows;
-    for (let r = 0; r < rows; r++) {
-      const src = r * units + u0;
-      const dst = off + r * len;
-      for (let k = 0; k < len; k++) {
-        const u = u0 + k;
-        if (bad[u] || constant[u]) continue; // stays 0
-        const d = Math.fround(matrix[src + k] - mean[u]);
-        const d2 = Math.fround(d * d);
-        x[dst + k] = d;
-        if (x2 !== null) x2[dst + k] = d2;
-        s[u] += d;
-        q[u] += d2;
-      }
+  for (let r = 0; r < rows; r++) {
+    const base = r * units;
+    for (let u = 0; u < units; u++) {
+      const d = Math.fround(matrix[base + u] - mean[u]);
+      s[u] += d;
+      q[u] += d * d; // exact: d is a float32
     }
   }
-  return { x, x2, s, q, bad };
+  for (let u = 0; u < units; u++) {
+    if (skip[u]) {
+      s[u] = 0;
+      q[u] = 0;
+    }
+  }
+  return { matrix, rows, units, mean, s, q, skip };
 }
+
+/**
+ * Writes the [rows, len] block of units start … start+len−1 into dst as little-endian float32, row-major:
+ * scale · x (square = false) or scale · x² (square = true), x = fround(value − mean); 0 for skipped units.
+ * dst may be unaligned: rows go through an aligned scratch row.
+ */
+function fillBlock(data: PreparedData, start: number, len: number, square: boolean, scale: number, dst: Uint8Array): void {
+  const { matrix, rows, units, mean, skip } = data;
+  const row = new Float32Array(len);
+  const bytes = new Uint8Array(row.buffer);
+  const dv = LITTLE_ENDIAN ? null : new DataView(row.buffer);
+  for (let r = 0; r < rows; r++) {
+    const src = r * units + start;
+    for (let k = 0; k < len; k++) {
+      const u = start + k;
+      if (skip[u]) {
+        row[k] = 0;
+        continue;
+      }
+      const d = Math.fround(matrix[src + k] - mean[u]);
+      row[k] = square ? d * d * scale : d * scale;
+    }
+    if (dv) for (let k = 0; k < len; k++) dv.setFloat32(k * 4, row[k], true);
+    dst.set(bytes, r * len * 4);
+  }
+}
+
+const LITTLE_ENDIAN = os.endianness() === 'LE';
 
 // ------------------------------------------------------------------------------------------------ graph
 
@@ -203,27 +240,54 @@ export interface GraphSpec {
   test: TestKind;
   /** First unit and length of each chunk in this model. */
   chunks: { start: number; len: number }[];
-  /** Output t per chunk ('t_<k>', [P, len]). */
+  /** Output t per chunk ('t_<k>', [P, len]); otherwise only the first labelling's t ('t0_<k>', [1, len]). */
   wantT: boolean;
   /** Output the Welch df per chunk ('df_<k>', [P, len]). */
   wantDf: boolean;
 }
 
+/** The constants of the t formula (see {@link buildPermutationGraph}). */
+export function tConstants(nA: number, nB: number, test: TestKind) {
+  const a = 1 / nA;
+  const b = 1 / nB;
+  const ab2 = (a + b) * (a + b);
+  // V' = κA·M2_A + κB·M2_B is se² / (a+b)²: Welch κ = 1/((n−1)n) per group, Student κ = (a+b)/(nA+nB−2) both.
+  const kA = test === 'welch' ? 1 / ((nA - 1) * nA) / ab2 : (a + b) / (nA + nB - 2) / ab2;
+  const kB = test === 'welch' ? 1 / ((nB - 1) * nB) / ab2 : kA;
+  return { a, b, kA, kB, c2: kA * a + kB * b };
+}
+
+/** Whether the graph needs Σ_A x² (a second MatMul): Welch with unequal groups, or Welch df. */
+export function needsSquares(nA: number, nB: number, test: TestKind, wantDf: boolean): boolean {
+  if (test !== 'welch') return false;
+  const { kA, kB } = tConstants(nA, nB, test);
+  return wantDf || kA !== kB;
+}
+
 /**
- * The permutation graph for a set of unit chunks: input 'L' [P, rows] float32; outputs 'maxabs' [P]
- * (max |t| over the chunks' units) and per chunk (k = index in spec.chunks) either 't_<k>' [P, len] (wantT)
- * or 't0_<k>' [1, len] (the t of the first labelling only), and 'df_<k>' [P, len] when wantDf.
+ * The permutation graph for a set of unit chunks: input 'L' [P, rows] float32 (1 = condition A); output
+ * 'maxabs' [P] (max |t| over the chunks' units) and per chunk k either 't_<k>' [P, len] (wantT) or
+ * 't0_<k>' [1, len] (the first labelling's t), plus 'df_<k>' [P, len] when wantDf.
+ *
+ * With SA = Σ_A x (= L·X), QA = Σ_A x², S, Q the column totals, a = 1/nA, b = 1/nB, M2_A = QA − a·SA²,
+ * M2_B = (Q − QA) − b·(S − SA)², the t statistic is t = (mA − mB)/se with mA − mB = (a+b)·SA − b·S. Scaled
+ * by (a+b):  t = D / √V,  D = SA − σ, σ = b·S/(a+b),  V = κA·M2_A + κB·M2_B, which expands to
+ *
+ *   V = (κA − κB)·QA + c0 + SA·(c1 − c2·SA),   c0 = κB·(Q − b·S²), c1 = 2·κB·b·S, c2 = κA·a + κB·b,
+ *
+ * so the chain per chunk is 1 MatMul and ~10 elementwise ops; the QA MatMul (X² pre-scaled by κA − κB)
+ * is only needed for Welch with nA ≠ nB (with nA = nB Welch's t equals Student's). V ≤ tol·(κA·QA + κB·QB)
+ * means zero variance in both groups as far as float32 can tell: t = 0 there (Where).
  */
 export function buildPermutationGraph(spec: GraphSpec, data: PreparedData): Uint8Array {
   const { rows, nA, nB, test } = spec;
-  const welch = test === 'welch';
+  const { a, b, kA, kB, c2 } = tConstants(nA, nB, test);
+  const withQ = needsSquares(nA, nB, test, spec.wantDf);
   const g = new OnnxGraphBuilder({ name: 'permutation_t', opset: 17, producerName: 'toposcope-permutation' });
   const L = g.input('L', 'float32', ['P', rows]);
-  const a = 1 / nA;
-  const b = 1 / nB;
   // Scalar constants, created on first use (ORT warns about unused initializers).
   const consts = new Map<string, string>();
-  const k = (name: string, value: number): string => {
+  const c = (name: string, value: number): string => {
     let n = consts.get(name);
     if (n === undefined) {
       n = g.float32(name, [], [value]);
@@ -240,47 +304,56 @@ export function buildPermutationGraph(spec: GraphSpec, data: PreparedData): Uint
     }
     return ['row0_starts', 'row0_ends', 'row0_axes'];
   };
+  // X² is stored scaled by qScale: κA when the graph needs κA·QA (df), else κA − κB.
+  const qScale = spec.wantDf ? kA : kA - kB;
+  const sgn = kA - kB >= 0 ? 1 : -1;
   const maxes: string[] = [];
   spec.chunks.forEach(({ start, len }, ci) => {
-    const off = start * rows;
-    const X = g.float32(`X_${ci}`, [rows, len], data.x.subarray(off, off + rows * len));
-    const S = g.float32(`S_${ci}`, [len], data.s.subarray(start, start + len));
-    const Sb = g.float32(`Sb_${ci}`, [len], data.s.subarray(start, start + len).map((v) => v * b));
-    const Q = data.q.subarray(start, start + len);
-    const tolQ = g.float32(`tolQ_${ci}`, [len], Q.map((v) => v * ZERO_VAR_TOL));
+    const sl = (arr: Float64Array, f: (v: number, i: number) => number) => Float32Array.from({ length: len }, (_, i) => f(arr[start + i], start + i));
+    const X = g.lazyInitializer(`X_${ci}`, 'float32', [rows, len], (dst) => fillBlock(data, start, len, false, 1, dst));
+    const sigma = g.float32(`sigma_${ci}`, [len], sl(data.s, (v) => (b * v) / (a + b)));
+    const c0 = g.float32(`c0_${ci}`, [len], sl(data.s, (v, u) => kB * (data.q[u] - b * v * v)));
+    const c1 = g.float32(`c1_${ci}`, [len], sl(data.s, (v) => 2 * kB * b * v));
     const SA = g.op('MatMul', [L, X]);
-    const SB = g.op('Sub', [S, SA]);
-    const diff = g.op('Sub', [g.op('Mul', [SA, k('ab', a + b)]), Sb]); // mA − mB = SA/nA − (S − SA)/nB
-    let t: string;
-    if (welch) {
-      const X2 = g.float32(`X2_${ci}`, [rows, len], (data.x2 as Float32Array).subarray(off, off + rows * len));
-      const Qc = g.float32(`Q_${ci}`, [len], Q);
-      const QA = g.op('MatMul', [L, X2]);
-      const QB = g.op('Sub', [Qc, QA]);
-      const m2A = g.op('Sub', [QA, g.op('Mul', [g.op('Mul', [SA, SA]), k('a', a)])]);
-      const m2B = g.op('Sub', [QB, g.op('Mul', [g.op('Mul', [SB, SB]), k('b', b)])]);
-      const isZero = g.op('LessOrEqual', [g.op('Add', [m2A, m2B]), tolQ]);
-      const va = g.op('Mul', [g.op('Relu', [m2A]), k('cA', 1 / ((nA - 1) * nA))]);
-      const vb = g.op('Mul', [g.op('Relu', [m2B]), k('cB', 1 / ((nB - 1) * nB))]);
-      const se2 = g.op('Add', [va, vb]);
-      t = g.op('Where', [isZero, k('zero', 0), g.op('Div', [diff, g.op('Sqrt', [se2])])], {}, { out: spec.wantT ? `t_${ci}` : undefined });
-      if (spec.wantDf) {
-        const den = g.op('Add', [g.op('Mul', [g.op('Mul', [va, va]), k('inv_nA1', 1 / (nA - 1))]), g.op('Mul', [g.op('Mul', [vb, vb]), k('inv_nB1', 1 / (nB - 1))])]);
-        g.op('Div', [g.op('Mul', [se2, se2]), den], {}, { out: `df_${ci}` });
-        g.output(`df_${ci}`, 'float32', ['P', len]);
-      }
-    } else {
-      const Qc = g.float32(`Q_${ci}`, [len], Q);
-      // pooled M2 = Q − SA²/nA − SB²/nB
-      const m2 = g.op('Sub', [g.op('Sub', [Qc, g.op('Mul', [g.op('Mul', [SA, SA]), k('a', a)])]), g.op('Mul', [g.op('Mul', [SB, SB]), k('b', b)])]);
-      const isZero = g.op('LessOrEqual', [m2, tolQ]);
-      t = g.op('Where', [isZero, k('zero', 0), g.op('Div', [diff, g.op('Sqrt', [g.op('Mul', [m2, k('cP', (1 / nA + 1 / nB) / (nA + nB - 2))])])])], {}, { out: spec.wantT ? `t_${ci}` : undefined });
-    }
+    // V = [QA·(κA−κB)] + c0 + SA·(c1 − c2·SA)
+    // (tensor ∘ vector broadcasts are written tensor-first: ORT's vector-first path is several times slower)
+    let V = g.op('Add', [g.op('Mul', [SA, g.op('Add', [g.op('Mul', [SA, c('neg_c2', -c2)]), c1])]), c0]);
+    let QAk: string | null = null; // κA·QA (df) or (κA−κB)·QA
+    let tolRef: string;
+    if (withQ) {
+      const X2 = g.lazyInitializer(`X2_${ci}`, 'float32', [rows, len], (dst) => fillBlock(data, start, len, true, qScale, dst));
+      QAk = g.op('MatMul', [L, X2]);
+      const QA2 = spec.wantDf ? (kA !== kB ? g.op('Mul', [QAk, c('dk', (kA - kB) / kA)]) : null) : QAk;
+      if (QA2 !== null) {
+        V = g.op('Add', [V, QA2]);
+        // zero variance: V − tol·|κA−κB|·QA ≤ tol·κB·Q  (i.e. V ≤ tol·(κA·QA + κB·QB) when κA ≥ κB)
+        tolRef = g.op('Sub', [V, g.op('Mul', [QA2, c('tol_sgn', ZERO_VAR_TOL * sgn)])]);
+      } else tolRef = V;
+    } else tolRef = V;
+    // Bound tol·κB·Q (for κA = κB that is tol·κ·Q; otherwise the |κA−κB|·QA part was subtracted above).
+    // t = D·[tolRef > bound] / √max(V, floor) with floor = bound (1 where Q = 0): exactly D/√V where the
+    // variance is resolved (tolRef > bound implies V > bound), exactly 0 elsewhere. (Arithmetic instead of
+    // Where, which is ~10× slower per element in ORT's CPU kernels.)
+    const bound = g.float32(`tol_${ci}`, [len], sl(data.q, (v) => ZERO_VAR_TOL * kB * v));
+    const floor = g.float32(`floor_${ci}`, [len], sl(data.q, (v) => (v > 0 ? ZERO_VAR_TOL * kB * v : 1)));
+    const ok = g.op('Cast', [g.op('Greater', [tolRef, bound])], { to: int(1) });
+    const D = g.op('Sub', [SA, sigma]);
+    const num = g.op('Mul', [D, ok]);
+    const t = g.op('Div', [num, g.op('Sqrt', [g.op('Max', [V, floor])])], {}, { out: spec.wantT ? `t_${ci}` : undefined });
     if (spec.wantT) g.output(t, 'float32', ['P', len]);
-    else g.output(g.op('Slice', [t, ...row0()], {}, { out: `t0_${ci}` }), 'float32', [1, len]); // the first labelling's t
-    maxes.push(g.op('ReduceMax', [g.op('Abs', [t])], { axes: ints([1]), keepdims: int(0) }));
+    else g.output(g.op('Slice', [t, ...row0()], {}, { out: `t0_${ci}` }), 'float32', [1, len]);
+    if (spec.wantDf) {
+      // VA = κA·M2_A = κA·QA − κA·a·SA², VB = V − VA, df = V² / (VA²/(nA−1) + VB²/(nB−1)) (scale-free).
+      const VA = g.op('Sub', [QAk as string, g.op('Mul', [g.op('Mul', [SA, SA]), c('kAa', kA * a)])]);
+      const VB = g.op('Sub', [V, VA]);
+      const den = g.op('Add', [g.op('Mul', [g.op('Mul', [VA, VA]), c('inv_nA1', 1 / (nA - 1))]), g.op('Mul', [g.op('Mul', [VB, VB]), c('inv_nB1', 1 / (nB - 1))])]);
+      g.op('Div', [g.op('Mul', [V, V]), den], {}, { out: `df_${ci}` });
+      g.output(`df_${ci}`, 'float32', ['P', len]);
+    }
+    maxes.push(g.op('ReduceMax', [g.op('Abs', [t])], { axes: ints([1]), keepdims: int(1) }));
   });
-  g.op('Max', maxes, {}, { out: 'maxabs' });
+  const all = maxes.length === 1 ? maxes[0] : g.op('Concat', maxes, { axis: int(1) });
+  g.op('ReduceMax', [all], { axes: ints([1]), keepdims: int(0) }, { out: 'maxabs' });
   g.output('maxabs', 'float32', ['P']);
   return g.build();
 }
@@ -358,11 +431,12 @@ export async function runPermutationCore(
   const needDf = co !== null && scale === 'p' && welch;
   const chunk = Math.max(1, Math.min(units, job.unitChunk));
 
-  const data = prepareData(job.matrix, rows, units, chunk, welch);
+  const data = prepareData(job.matrix, rows, units);
+  const withQ = needsSquares(nA, nB, test, needDf);
   const prepareMs = performance.now() - t0;
 
   // Chunks, grouped into models of at most maxModelBytes of constants.
-  const chunkBytes = (len: number) => rows * len * 4 * (welch ? 2 : 1);
+  const chunkBytes = (len: number) => rows * len * 4 * (withQ ? 2 : 1);
   const groups: { start: number; len: number }[][] = [];
   let cur: { start: number; len: number }[] = [];
   let curBytes = 0;
@@ -392,13 +466,13 @@ export async function runPermutationCore(
           interOpNumThreads: 1,
           executionMode: 'sequential',
           graphOptimizationLevel: 'all',
+          logSeverityLevel: 3,
+          // With cluster statistics this thread works between runs: idle ORT threads must not spin on the other cores.
+          ...(co ? { extra: { session: { 'intra_op.allow_spinning': '0' } } } : {}),
         }),
       );
-      bytes = null;
+      bytes = null; // ORT has copied the constants into the session
     }
-    // The centred copies now live in the sessions; drop ours before the runs.
-    (data as { x: Float32Array | null }).x = null;
-    (data as { x2: Float32Array | null }).x2 = null;
     const sessionMs = performance.now() - t1;
 
     // ---- cluster setup
@@ -420,7 +494,6 @@ export async function runPermutationCore(
       const dfLo = welch ? Math.max(1, Math.min(nA, nB) - 1) * 0.999 : dfPooled;
       tLow = Math.abs(zFromP(co.threshold, 1)) * (1 - 1e-9);
       tHigh = tCritical(co.threshold, dfLo) * (1 + 1e-9);
-      if (!welch) tLow = Math.min(tLow, tHigh); // Student: one df, band is the rounding margin only
     }
 
     const total = nPerm + 1;
@@ -436,14 +509,24 @@ export async function runPermutationCore(
     const tParts: { start: number; len: number; t: Float32Array; df: Float32Array | null }[] = [];
 
     /** map (and pMap) ← labelling p of the block. exact: compute every p (observed map). */
+    let identityCells = cellOfUnit !== null && cells === units;
+    if (cellOfUnit) for (let u = 0; identityCells && u < units; u++) if (cellOfUnit[u] !== u) identityCells = false;
+    const nanUnits: number[] = [];
+    for (let u = 0; u < units; u++) if (data.skip[u] === 2) nanUnits.push(u);
     const fillMaps = (p: number, exact: boolean): void => {
       const m = map as Float64Array;
       const c2u = cellOfUnit as Int32Array;
+      if (identityCells && pMap === null) {
+        // The common case (unit i at cell i, |t| scale): native float32 → float64 copies.
+        for (const part of tParts) m.set(part.t.subarray(p * part.len, (p + 1) * part.len), part.start);
+        for (const u of nanUnits) m[u] = NaN;
+        return;
+      }
       for (const part of tParts) {
         const off = p * part.len;
         for (let k = 0; k < part.len; k++) {
           const u = part.start + k;
-          const t = data.bad[u] ? NaN : part.t[off + k];
+          const t = data.skip[u] === 2 ? NaN : part.t[off + k];
           const c = c2u[u];
           m[c] = t;
           if (pMap !== null) {
@@ -466,7 +549,7 @@ export async function runPermutationCore(
         const base = p * rows;
         for (let r = 0; r < rows; r++) L[base + r] = lab[r];
       }
-      const feeds = { L: new ort.Tensor('float32', bs === P ? L : L.subarray(0, bs * rows), [bs, rows]) };
+      const feeds = { L: new ort.Tensor('float32', bs === P ? L : L.slice(0, bs * rows), [bs, rows]) };
       const blockMax = new Float64Array(bs);
       tParts.length = 0;
       const tr = performance.now();
@@ -488,8 +571,8 @@ export async function runPermutationCore(
       if (done === 0) {
         // Labelling 0 is the observed one.
         p0 = 1;
-        for (const part of tParts) for (let k = 0; k < part.len; k++) tObs[part.start + k] = part.t[k];
-        for (let u = 0; u < units; u++) if (data.bad[u]) tObs[u] = NaN;
+        for (const part of tParts) for (let k = 0; k < part.len; k++) tObs[part.start + k] = part.t[k] + 0; // −0 → 0
+        for (let u = 0; u < units; u++) if (data.skip[u] === 2) tObs[u] = NaN;
         if (co) {
           fillMaps(0, true);
           observedClusters = findClusters(map as Float64Array, co.rows, co.cols, clusterOpts as ClusterOptions);
@@ -547,4 +630,108 @@ export async function runPermutationCore(
   } finally {
     for (const s of sessions) await s.release();
   }
+}
+
+// ------------------------------------------------------------------------------------------------ worker
+
+const BOOT = new URL('../models/worker-boot.mjs', import.meta.url);
+const ENTRY = new URL('./permutation-worker.ts', import.meta.url).href;
+
+/** Messages from the permutation worker. */
+export type PermutationWorkerMessage =
+  | { kind: 'progress'; done: number; total: number }
+  | { kind: 'result'; result: PermutationResult; timings: CoreTimings }
+  | { kind: 'error'; message: string };
+
+/**
+ * The permutation test of {@link permutationTest} (same options, same permutations for the same seed, same
+ * result shape), run by ONNX Runtime in a worker thread. Also returns where the time went.
+ */
+export function permutationTestOrtTimed(
+  matrix: Float32Array,
+  rows: number,
+  units: number,
+  labels: Uint8Array,
+  opts: OrtPermutationOptions,
+): Promise<{ result: PermutationResult; timings: CoreTimings }> {
+  let v: Validated;
+  try {
+    v = validate(matrix, rows, units, labels, opts);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  if (opts.signal?.aborted) return Promise.reject(new Error('permutationTestOrt: aborted'));
+  const blockPerms = opts.blockPerms ?? DEFAULT_BLOCK_PERMS;
+  const job: CoreJob = {
+    matrix,
+    rows,
+    units,
+    labels: Uint8Array.from(labels),
+    nPerm: opts.nPerm,
+    seed: opts.seed,
+    test: v.test,
+    nA: v.nA,
+    nB: v.nB,
+    cluster: opts.cluster && v.cellOfUnit ? { ...opts.cluster, cellOfUnit: v.cellOfUnit } : null,
+    blockPerms,
+    unitChunk: opts.unitChunk ?? defaultUnitChunk(blockPerms, units),
+    intraOpThreads: opts.intraOpThreads ?? os.availableParallelism(),
+    maxModelBytes: opts.maxModelBytes ?? DEFAULT_MAX_MODEL_BYTES,
+  };
+  // The worker reads the matrix from shared memory: one copy here (none if the caller's matrix is already
+  // shared or handed over), instead of structured cloning's copy out and copy in.
+  const transfer: ArrayBuffer[] = [];
+  if (matrix.buffer instanceof SharedArrayBuffer) job.matrix = matrix;
+  else if (opts.transferMatrix) {
+    if (matrix.byteOffset !== 0 || matrix.byteLength !== matrix.buffer.byteLength) {
+      return Promise.reject(new Error('permutationTestOrt: transferMatrix needs a matrix that spans its whole ArrayBuffer'));
+    }
+    transfer.push(matrix.buffer as ArrayBuffer);
+  } else {
+    const shared = new Float32Array(new SharedArrayBuffer(matrix.byteLength));
+    shared.set(matrix);
+    job.matrix = shared;
+  }
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const worker = new Worker(BOOT, { workerData: { entry: ENTRY, job }, transferList: transfer });
+    const finish = (err: Error | null, value?: { result: PermutationResult; timings: CoreTimings }) => {
+      if (settled) return;
+      settled = true;
+      opts.signal?.removeEventListener('abort', onAbort);
+      void worker.terminate();
+      if (err) reject(err);
+      else resolve(value as { result: PermutationResult; timings: CoreTimings });
+    };
+    const onAbort = () => finish(new Error('permutationTestOrt: aborted'));
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    worker.on('message', (m: PermutationWorkerMessage) => {
+      if (m.kind === 'progress') {
+        try {
+          opts.onProgress?.(m.done, m.total);
+        } catch {
+          // a failing progress callback must not kill the test
+        }
+      } else if (m.kind === 'result') finish(null, { result: m.result, timings: m.timings });
+      else finish(new Error(`permutationTestOrt: ${m.message}`));
+    });
+    worker.on('error', (e) => finish(new Error(`permutationTestOrt: worker failed: ${e.message}`)));
+    worker.on('exit', (code) => finish(new Error(`permutationTestOrt: worker exited (code ${code}) without a result`)));
+  });
+}
+
+/**
+ * Max-statistic permutation test (max-|t| family-wise p per unit, optional cluster-level nulls) with the
+ * matrix work in ONNX Runtime on a worker thread: same options, same permutations for the same seed and
+ * the same result shape as the JS reference {@link permutationTest}. `blockUnits` and `batch` (JS-kernel
+ * options) are ignored. See the module comment for precision.
+ */
+export async function permutationTestOrt(
+  matrix: Float32Array,
+  rows: number,
+  units: number,
+  labels: Uint8Array,
+  opts: OrtPermutationOptions,
+): Promise<PermutationResult> {
+  return (await permutationTestOrtTimed(matrix, rows, units, labels, opts)).result;
 }

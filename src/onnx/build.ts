@@ -78,6 +78,11 @@ const TP_DIMS = 1;
 const TP_DATA_TYPE = 2;
 const TP_NAME = 8;
 const TP_RAW_DATA = 9;
+const TP_EXTERNAL_DATA = 13;
+const TP_DATA_LOCATION = 14;
+const TP_LOCATION_EXTERNAL = 1;
+const SSE_KEY = 1;
+const SSE_VALUE = 2;
 // ValueInfoProto / TypeProto / TensorShapeProto
 const VI_NAME = 1;
 const VI_TYPE = 2;
@@ -94,11 +99,18 @@ export const DEFAULT_OPSET = 17;
 
 // ---------------------------------------------------------------- ropes
 
-/** A message under construction: byte chunks in order and their total length. */
+/** Bytes written by a callback when the model is assembled (see {@link OnnxGraphBuilder.lazyInitializer}). */
+interface LazyPart {
+  length: number;
+  fill: (dst: Uint8Array) => void;
+}
+type Part = Uint8Array | LazyPart;
+
+/** A message under construction: byte chunks (or lazily filled ranges) in order and their total length. */
 class Rope {
-  readonly parts: Uint8Array[] = [];
+  readonly parts: Part[] = [];
   length = 0;
-  push(...xs: (Uint8Array | Rope)[]): this {
+  push(...xs: (Part | Rope)[]): this {
     for (const x of xs) {
       if (x instanceof Rope) {
         for (const p of x.parts) this.parts.push(p);
@@ -112,8 +124,20 @@ class Rope {
   }
 }
 
+/** Writes the parts into one new buffer (lazy parts fill their own range). */
+function assemble(r: Rope): Uint8Array {
+  const out = new Uint8Array(r.length);
+  let o = 0;
+  for (const p of r.parts) {
+    if (p instanceof Uint8Array) out.set(p, o);
+    else p.fill(out.subarray(o, o + p.length));
+    o += p.length;
+  }
+  return out;
+}
+
 /** A LEN field whose payload is a rope (the payload chunks are not copied). */
-function lenRope(no: number, payload: Rope | Uint8Array): Rope {
+function lenRope(no: number, payload: Rope | Part): Rope {
   const r = new Rope();
   r.push(encodeVarint(no * 8 + WIRE_LEN), encodeVarint(payload.length));
   return r.push(payload);
@@ -258,7 +282,7 @@ function valueInfo(name: string, elemType: ElemTypeName | null, shape: ShapeDim[
 }
 
 function flatten(r: Rope): Uint8Array {
-  return concat(r.parts);
+  return assemble(r);
 }
 
 // ---------------------------------------------------------------- the builder
@@ -343,8 +367,51 @@ export class OnnxGraphBuilder {
 
   /** Adds an initializer (constant tensor stored as raw_data). The data is not copied until build(). */
   initializer(name: string, t: TensorSpec): string {
+    const proto = tensorProto(name, t); // validates before the name is taken
     this.define(name, 'initializer');
-    this.initializers.push(tensorProto(name, t));
+    this.initializers.push(proto);
+    return name;
+  }
+
+  /**
+   * Adds an initializer whose raw bytes are written by `fill` during build(), straight into the model
+   * buffer: for large constants that would otherwise exist twice (once as a typed array, once in the
+   * model). `fill` receives a view of exactly dims-product × element-size bytes (little-endian values;
+   * the view may not be aligned for a typed array of the element type: write rows through an aligned
+   * scratch array, or a DataView). It is called once per build(), in the order of the initializers.
+   */
+  lazyInitializer(name: string, elemType: 'float32' | 'float64' | 'int32' | 'int64' | 'uint8', dims: number[], fill: (dst: Uint8Array) => void): string {
+    checkDims(dims, `tensor '${name}'`);
+    this.define(name, 'initializer');
+    const size = { float32: 4, float64: 8, int32: 4, int64: 8, uint8: 1 }[elemType];
+    const length = dims.reduce((a, b) => a * b, 1) * size;
+    const r = new Rope();
+    if (dims.length > 0) r.push(packedVarints(TP_DIMS, dims));
+    r.push(varintField(TP_DATA_TYPE, ELEM_TYPE[elemType]), stringField(TP_NAME, name));
+    r.push(lenRope(TP_RAW_DATA, { length, fill }));
+    this.initializers.push(r);
+    return name;
+  }
+
+  /**
+   * Adds an initializer whose data lives outside the model (ONNX external data): `location` names the
+   * data file (relative to the model's folder, or the `path` of an in-memory file given to ONNX Runtime's
+   * `externalData` session option), `offset` and `length` are in bytes. Data is little-endian, row-major.
+   */
+  externalInitializer(name: string, elemType: ElemTypeName, dims: number[], ext: { location: string; offset: number; length?: number }): string {
+    checkDims(dims, `tensor '${name}'`);
+    const type = ELEM_TYPE[elemType];
+    if (type === undefined) throw new Error(`tensor '${name}': unsupported element type '${String(elemType)}'`);
+    if (!Number.isSafeInteger(ext.offset) || ext.offset < 0) throw new Error(`tensor '${name}': bad external data offset ${ext.offset}`);
+    this.define(name, 'initializer');
+    const entry = (k: string, v: string) => lenRope(TP_EXTERNAL_DATA, concat([stringField(SSE_KEY, k), stringField(SSE_VALUE, v)]));
+    const r = new Rope();
+    if (dims.length > 0) r.push(packedVarints(TP_DIMS, dims));
+    r.push(varintField(TP_DATA_TYPE, type), stringField(TP_NAME, name));
+    r.push(entry('location', ext.location), entry('offset', String(ext.offset)));
+    if (ext.length !== undefined) r.push(entry('length', String(ext.length)));
+    r.push(varintField(TP_DATA_LOCATION, TP_LOCATION_EXTERNAL));
+    this.initializers.push(r);
     return name;
   }
 
@@ -409,6 +476,6 @@ export class OnnxGraphBuilder {
       model.push(lenRope(MODEL_OPSET_IMPORT, payload));
     }
     if (model.length > 2 ** 31 - 1) throw new Error(`build: the model would be ${model.length} bytes; protobuf messages are limited to 2 GiB`);
-    return concat(model.parts);
+    return assemble(model);
   }
 }

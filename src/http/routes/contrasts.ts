@@ -5,7 +5,7 @@ import { Type } from '@sinclair/typebox';
 import { ConflictError, NotFoundError } from '../../errors.ts';
 import type { BatteryRequest, ContrastRequest } from '../../jobs/queue.ts';
 import { layerMapNpy, layerMapPng, smoothnessPng, STAT_LABELS, type MapStat } from '../../analysis/layer-maps.ts';
-import { getModel } from '../../store/models-repo.ts';
+import { findModel, getModel } from '../../store/models-repo.ts';
 import {
   batteryJobs,
   getActivations,
@@ -162,7 +162,8 @@ export async function contrastRoutes(app: FastifyInstance): Promise<void> {
       const q = req.query as { limit?: number; offset?: number; model?: string; state?: string };
       const limit = q.limit ?? 50;
       const offset = q.offset ?? 0;
-      const r = listJobs(ctx.db, { limit, offset, model: q.model, state: q.state });
+      const model = q.model ? (findModel(ctx.db, q.model)?.id ?? q.model) : undefined;
+      const r = listJobs(ctx.db, { limit, offset, model, state: q.state });
       return { items: r.items.map((j) => contrastView(ctx, j)), total: r.total, limit, offset };
     },
   );
