@@ -277,7 +277,7 @@ export function needsSquares(nA: number, nB: number, test: TestKind, wantDf: boo
  *
  * so the chain per chunk is 1 MatMul and ~10 elementwise ops; the QA MatMul (X² pre-scaled by κA − κB)
  * is only needed for Welch with nA ≠ nB (with nA = nB Welch's t equals Student's). V ≤ tol·(κA·QA + κB·QB)
- * means zero variance in both groups as far as float32 can tell: t = 0 there (Where).
+ * (tol = {@link ZERO_VAR_TOL}) means zero variance in both groups as far as float32 can tell: t = 0 there.
  */
 export function buildPermutationGraph(spec: GraphSpec, data: PreparedData): Uint8Array {
   const { rows, nA, nB, test } = spec;

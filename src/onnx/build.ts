@@ -5,7 +5,9 @@
  *
  * Large initializers are never copied while the message tree is assembled: every message is kept as a
  * list of byte chunks (a rope) with its length known, and `build()` writes all chunks into one buffer.
- * So a model with hundreds of MB of weights costs one extra copy of the weights, not one per nesting level.
+ * So a model with hundreds of MB of weights costs one extra copy of the weights, not one per nesting level;
+ * `lazyInitializer` goes further and lets the caller compute the weights straight into the model buffer,
+ * and `externalInitializer` leaves them out of the model (ONNX external data; protobuf caps a model at 2 GiB).
  *
  *   const g = new OnnxGraphBuilder({ opset: 17 });
  *   g.input('x', 'float32', ['N', 3]);
@@ -93,7 +95,7 @@ const SHAPE_DIM = 1;
 const DIM_VALUE = 1;
 const DIM_PARAM = 2;
 
-/** Latest IR version understood by the onnxruntime-node in use (1.30 reads up to 11); 8 goes with opset ≤ 17/18. */
+/** Default ModelProto.ir_version: 8 (ONNX 1.13 era) pairs with opset 17; onnxruntime-node 1.30 reads newer ones too. */
 export const DEFAULT_IR_VERSION = 8;
 export const DEFAULT_OPSET = 17;
 

@@ -192,7 +192,7 @@ describe('permutationTestOrt', () => {
     compare(c, ref);
   });
 
-  it('Student test and Welch with equal groups (one MatMul) match the reference', async () => {
+  it('Student test and Welch with equal groups (one MatMul) match the reference; explicit cellOfUnit', async () => {
     const d = dataset(18, 18, 8);
     for (const test of ['student', 'welch'] as TestKind[]) {
       const opts = base(test, 250, 3);
@@ -204,6 +204,16 @@ describe('permutationTestOrt', () => {
       expect(ort.tObs[140]).toBe(0);
       expect(ort.tObs[141]).toBe(0);
     }
+    // units placed by an explicit cellOfUnit on a larger sheet (empty cells are NaN in the maps)
+    const cellOfUnit = new Rng(2).shuffle(Int32Array.from({ length: 13 * 12 }, (_, i) => i)).slice(0, UNITS);
+    const opts: OrtPermutationOptions = { nPerm: 120, seed: 4, test: 'student', cluster: { rows: 13, cols: 12, cellOfUnit, threshold: 1.8, connectivity: 4 }, intraOpThreads: 1 };
+    const ref = permutationTest(d.matrix, d.rows, UNITS, d.labels, opts);
+    const ort = await permutationTestOrt(d.matrix, d.rows, UNITS, d.labels, opts);
+    compare(ort, ref);
+    expect(ort.cluster!.labels).toEqual(ref.cluster!.labels);
+    let differ = 0;
+    for (let j = 0; j < opts.nPerm; j++) if (ort.cluster!.sizeNull[j] !== ref.cluster!.sizeNull[j] || relErr(ort.cluster!.massNull[j], ref.cluster!.massNull[j]) > T_REL) differ++;
+    expect(differ).toBeLessThanOrEqual(1);
   });
 
   it("cluster-forming threshold on the 'p' scale (Welch df per unit; Student) matches the reference", async () => {
