@@ -103,6 +103,22 @@ def hedges_j(m):
     return math.exp(special.gammaln(m / 2) - 0.5 * math.log(m / 2) - special.gammaln((m - 1) / 2))
 
 
+def exact_t(a_col, b_col, equal_var):
+    """t from exact rational means and variances of the (float32) inputs, one rounding at the end."""
+    from fractions import Fraction as Fr
+    a = [Fr(float(v)) for v in a_col]
+    b = [Fr(float(v)) for v in b_col]
+    nA, nB = len(a), len(b)
+    ma, mb = sum(a) / nA, sum(b) / nB
+    m2a = sum((x - ma) ** 2 for x in a)
+    m2b = sum((x - mb) ** 2 for x in b)
+    if m2a == 0 and m2b == 0:
+        return 0.0
+    se2 = (m2a + m2b) / (nA + nB - 2) * (Fr(1, nA) + Fr(1, nB)) if equal_var else m2a / (nA - 1) / nA + m2b / (nB - 1) / nB
+    d = ma - mb
+    return float(mp.mpf(d.numerator) / d.denominator / mp.sqrt(mp.mpf(se2.numerator) / se2.denominator))
+
+
 def ttest_case(name, a, b):
     """a: nA×units, b: nB×units float32."""
     a64 = a.astype(np.float64)
@@ -125,7 +141,8 @@ def ttest_case(name, a, b):
     res["d"] = d
     res["g"] = d * hedges_j(m)
     for kind, equal_var in (("welch", False), ("student", True)):
-        out = {"t": [], "df": [], "p": [], "log10p": [], "log10pSource": [], "z": []}
+        out = {"t": [], "df": [], "p": [], "log10p": [], "log10pSource": [], "z": [],
+               "tExact": [exact_t(a64[:, j], b64[:, j], equal_var) for j in range(units)]}
         for j in range(units):
             if zero[j]:
                 # The documented convention (scipy would give nan): t = 0, p = 1.

@@ -113,7 +113,7 @@ export interface ContrastHooks {
   signal?: AbortSignal;
   /** Folder for kept activations (.npy files); required when keepActivations. */
   activationsDir?: string;
-  /** Permutation engine (default: the pure-JS reference). */
+  /** Permutation engine (default here: the pure-JS reference; the job queue passes the ONNX Runtime engine). */
   permutationEngine?: PermutationEngine;
 }
 

@@ -8,6 +8,7 @@ import type { SheetLayout } from '../maps/layout.ts';
 import { findClusters, type ClusterScale, type Connectivity } from '../stats/clusters.ts';
 import { moranPermutation, type Contiguity } from '../stats/moran.ts';
 import { permutationTest, type PermutationResult } from '../stats/permutation.ts';
+import { permutationTestOrt } from './permutation-engine.ts';
 import { splitHalfReliability } from '../stats/reliability.ts';
 import { smoothnessCurve } from '../stats/smoothness.ts';
 import { tfce } from '../stats/tfce.ts';
@@ -71,6 +72,11 @@ export type PermutationEngine = (
 ) => Promise<PermutationResult>;
 
 export const jsPermutationEngine: PermutationEngine = async (m, r, u, l, o) => permutationTest(m, r, u, l, o);
+
+/** The fast engine: label-matrix products in ONNX Runtime on a worker thread (same permutations as the reference). */
+export function ortPermutationEngine(intraOpThreads: number): PermutationEngine {
+  return (m, r, u, l, o) => permutationTestOrt(m, r, u, l, { ...o, intraOpThreads });
+}
 
 function finite(v: number): number | null {
   return Number.isFinite(v) ? v : null;
