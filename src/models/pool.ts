@@ -23,6 +23,8 @@ interface Slot {
   worker: Worker;
   busy: boolean;
   current: Task | null;
+  /** Called when the slot's running request has been answered. */
+  idle: (() => void)[];
 }
 
 interface Task {
@@ -84,17 +86,20 @@ export class SessionPool {
   }
 
   private attach(worker: Worker): void {
-    const slot: Slot = { worker, busy: false, current: null };
+    const slot: Slot = { worker, busy: false, current: null, idle: [] };
     worker.on('message', (m: WorkerResponse) => {
       const task = slot.current;
       slot.current = null;
       slot.busy = false;
       if (task) task.resolve(m);
+      for (const f of slot.idle.splice(0)) f();
       this.pump();
     });
     worker.on('error', (e) => {
       const task = slot.current;
       slot.current = null;
+      slot.busy = false;
+      for (const f of slot.idle.splice(0)) f();
       if (task) task.reject(new Error(`inference worker crashed: ${e.message}`));
       this.slots = this.slots.filter((s) => s !== slot);
       if (this.slots.length === 0) for (const t of this.queue.splice(0)) t.reject(new Error('all inference workers crashed'));
@@ -102,6 +107,8 @@ export class SessionPool {
     worker.on('exit', (code) => {
       const task = slot.current;
       slot.current = null;
+      slot.busy = false;
+      for (const f of slot.idle.splice(0)) f();
       if (task) task.reject(new Error(this.closed ? 'inference cancelled' : `inference worker exited with code ${code}`));
       this.slots = this.slots.filter((s) => s !== slot);
     });
@@ -159,11 +166,22 @@ export class SessionPool {
     return res.shapes;
   }
 
+  /**
+   * Closes the pool: queued requests are rejected, running ones are allowed to finish (a worker is
+   * never terminated inside `session.run`: tearing down ONNX Runtime mid-inference can take the
+   * whole process down), then the workers are terminated.
+   */
   async close(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed) return this.closing ?? undefined;
     this.closed = true;
     for (const t of this.queue.splice(0)) t.reject(new Error('session pool closed'));
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
-    this.slots = [];
+    this.closing = (async () => {
+      await Promise.all(this.slots.map((s) => (s.busy ? new Promise<void>((r) => s.idle.push(r)) : undefined)));
+      await Promise.all(this.slots.map((s) => s.worker.terminate()));
+      this.slots = [];
+    })();
+    return this.closing;
   }
+
+  private closing: Promise<void> | null = null;
 }
