@@ -32,16 +32,16 @@ const { values: args } = parseArgs({
   strict: true,
 });
 if (args.help) {
-  console.log(`usage: npm run bench -- [--only cnn|gpt2] [--repeat N] [--texts N] [--keep]
-  --only cnn|gpt2   run one model only (default: both)
+  console.log(`usage: npm run bench -- [--only cnn|gpt2|perm] [--repeat N] [--texts N] [--keep]
+  --only cnn|gpt2|perm   one part only (default: both models, then the permutation figure)
   --repeat N        image model: each condition's image list is repeated N times (default 8)
   --texts N         text model: texts per condition, the fixture lists cycled (default 256)
   --keep            keep the temporary data dir
 Environment: TOPOSCOPE_WORKERS, TOPOSCOPE_ORT_THREADS, TOPOSCOPE_BATCH_SIZE as for the service.`);
   process.exit(0);
 }
-if (args.only !== undefined && args.only !== 'cnn' && args.only !== 'gpt2') {
-  console.error(`--only must be cnn or gpt2 (got '${args.only}')`);
+if (args.only !== undefined && args.only !== 'cnn' && args.only !== 'gpt2' && args.only !== 'perm') {
+  console.error(`--only must be cnn, gpt2 or perm (got '${args.only}')`);
   process.exit(2);
 }
 const posInt = (v: string, flag: string): number => {
@@ -278,12 +278,17 @@ async function main(): Promise<void> {
     if (!args.keep) fs.rmSync(dataDir, { recursive: true, force: true });
   }
 
-  console.log('\n' + table(reports));
-  console.log(
+  if (reports.length) console.log('\n' + table(reports));
+  if (reports.length) console.log(
     '\nend-to-end = runContrast() from its start to its returned result (worker start-up, encode, worker inference + pooling, Welford, t-test, FDR and the default per-layer analysis); registration excluded.' +
       '\nbare ORT = the same exposed.onnx, batches and intra-op threads, inputs encoded beforehand, one session on the main thread of a fresh process, sum of session.run.' +
       '\nmax RSS = process.resourceUsage().maxRSS of that step\'s own process; worker threads and ONNX Runtime share it. heapUsed = main-thread V8 heap only (workers have their own heaps).',
   );
+  if (!args.only || args.only === 'perm') {
+    // The permutation figure of the statistics issue: 10,000 permutations × 36,864 units × 1,000 stimuli.
+    console.log('\n[permutations] bench/permutation.ts (ONNX Runtime engine, max-|t| and cluster nulls)');
+    await run(process.execPath, ['--import', 'tsx', path.join(BENCH, 'permutation.ts'), '--json', path.join(BENCH, 'results', 'permutation.json')], 'permutation bench');
+  }
   const totalS = (performance.now() - tAll) / 1000;
   console.log(`\nbench finished in ${totalS.toFixed(1)} s (including registration and any model generation)`);
 
@@ -298,9 +303,11 @@ async function main(): Promise<void> {
     benchSeconds: +totalS.toFixed(1),
     models: reports,
   };
-  const file = path.join(outDir, 'latest.json');
-  fs.writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
-  console.log(`wrote ${path.relative(PROJECT_ROOT, file)}`);
+  if (reports.length) {
+    const file = path.join(outDir, 'latest.json');
+    fs.writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+    console.log(`wrote ${path.relative(PROJECT_ROOT, file)}`);
+  }
 }
 
 main().catch((e: unknown) => {

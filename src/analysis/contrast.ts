@@ -20,7 +20,8 @@ import type { ModelRecord, LayerInfo } from '../store/models-repo.ts';
 import { NpyWriter } from '../store/npy-file.ts';
 import { encodeImages, TextEncoder as TextIds } from '../stimuli/encode.ts';
 import { readItemBytes, setItems, type StimulusItem, type StimulusSet } from '../stimuli/sets.ts';
-import { analyseLayer, DEFAULT_ANALYSIS, jsPermutationEngine, type AnalysisOptions, type LayerAnalysis, type LayerMatrix, type PermutationEngine } from './layer-analysis.ts';
+import { DEFAULT_ANALYSIS, type AnalysisOptions, type LayerAnalysis, type LayerMatrix } from './layer-analysis.ts';
+import { AnalysisRunner, type EngineSpec } from './analysis-worker.ts';
 
 export interface ContrastOptions {
   layers: string[];
@@ -113,8 +114,8 @@ export interface ContrastHooks {
   signal?: AbortSignal;
   /** Folder for kept activations (.npy files); required when keepActivations. */
   activationsDir?: string;
-  /** Permutation engine (default here: the pure-JS reference; the job queue passes the ONNX Runtime engine). */
-  permutationEngine?: PermutationEngine;
+  /** Permutation engine: ONNX Runtime on its own worker (default, `threads` ORT threads) or the pure-JS reference. */
+  permutationEngine?: EngineSpec;
 }
 
 export function collectStimuli(ctx: Context, a: StimulusSet[], b: StimulusSet[]): Stimulus[] {
@@ -325,6 +326,10 @@ export async function runContrasts(
     return m;
   };
   const results: LayerOutcome[][] = [];
+  // Clusters, topography, reliability and permutations run on a worker thread.
+  const runner = new AnalysisRunner();
+  const engine: EngineSpec = hooks.permutationEngine ?? { kind: 'ort', threads: Math.max(1, ctx.config.workers * ctx.config.intraOpThreads) };
+  try {
   for (const spec of contrasts) {
     const outcomes: LayerOutcome[] = layers.map((l, li) => {
       const a = merged(li, spec.a);
@@ -387,9 +392,12 @@ export async function runContrasts(
           matrix = { data, rows: n, labels };
         }
       }
-      o.analysis = await analyseLayer(o, o.sheet, opts.test, analysis, matrix, hooks.permutationEngine ?? jsPermutationEngine);
+      o.analysis = await runner.run({ t: o.t, p: o.p, units: o.units }, o.sheet, opts.test, analysis, matrix, engine);
     }
     results.push(outcomes);
+  }
+  } finally {
+    await runner.close();
   }
   const statsMs = performance.now() - tStats;
   return {

@@ -126,7 +126,7 @@ export async function analyseLayer(
 
   const topo = opts.topography;
   const moran = moranPermutation(tSheet, rows, cols, { contiguity: topo.contiguity, permutations: topo.permutations, seed: opts.seed });
-  const smooth = smoothnessCurve(layer.t, sheet.x, sheet.y, { bins: topo.bins, seed: opts.seed, chanceShuffles: 4 });
+  const smooth = smoothnessCurve(layer.t, sheet.x, sheet.y, { bins: topo.bins, seed: opts.seed, chanceShuffles: 1 });
 
   const summary: Record<string, unknown> = {
     seed: opts.seed,

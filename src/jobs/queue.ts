@@ -11,7 +11,7 @@ import type { Context } from '../context.ts';
 import { VERSION } from '../config.ts';
 import { AppError, ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../errors.ts';
 import { CancelledError, collectStimuli, resolveLayers, runContrasts, type ContrastSpec, type Stimulus } from '../analysis/contrast.ts';
-import { ortPermutationEngine, type PermutationEngine } from '../analysis/layer-analysis.ts';
+import type { EngineSpec } from '../analysis/analysis-worker.ts';
 import type { Pooling } from '../models/manifest.ts';
 import { DEFAULT_ANALYSIS, type AnalysisOptions } from '../analysis/layer-analysis.ts';
 import { findModel } from '../store/models-repo.ts';
@@ -174,7 +174,7 @@ export class JobQueue {
   constructor(
     private readonly ctx: Context,
     /** Permutation engine for contrasts that ask for permutations (default: ONNX Runtime on a worker thread). */
-    private readonly permutationEngine?: PermutationEngine,
+    private readonly permutationEngine?: EngineSpec,
   ) {}
 
   /**
@@ -361,7 +361,7 @@ export class JobQueue {
         {
           signal: ac.signal,
           activationsDir: actDir,
-          permutationEngine: this.permutationEngine ?? ortPermutationEngine(Math.max(1, ctx.config.workers * ctx.config.intraOpThreads)),
+          permutationEngine: this.permutationEngine,
           onProgress: (done, total) => {
             const now = Date.now();
             if (now - last >= 200 || done === total) {

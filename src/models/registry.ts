@@ -8,7 +8,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Context } from '../context.ts';
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../errors.ts';
 import { LayoutError, resolveLayout } from '../maps/layout.ts';
-import { ELEM_TYPE_NAMES, OnnxFormatError, exposeTensors, inspectModel, producedTensors, type ModelInfo } from '../onnx/model.ts';
+import { ELEM_TYPE_NAMES, OnnxFormatError, exposeTensors, inspectModel, producedTensors, pruneToTensors, type ModelInfo } from '../onnx/model.ts';
 import { nowIso } from '../store/db.ts';
 import {
   activeJobsForModel,
@@ -184,7 +184,8 @@ export async function validateModelDir(ctx: Context, dir: string): Promise<{ man
     }
   });
   // Probe through ORT with the layers exposed.
-  const exposed = exposeTensors(bytes, manifest.layers.map((l) => l.tensor));
+  // The file the workers run computes the layers and nothing else (no unused heads).
+  const exposed = pruneToTensors(bytes, manifest.layers.map((l) => l.tensor));
   const exposedPath = path.join(dir, EXPOSED_FILE);
   fs.writeFileSync(exposedPath, exposed);
   const mainInput = info.inputs.find((i) => i.name === (manifest.input.image?.name ?? manifest.input.text?.idsInput));

@@ -266,3 +266,50 @@ export function exposeTensors(buf: Uint8Array, names: string[]): Uint8Array {
   const graphPayload = concat([buf.subarray(p.graphField.valueStart, p.graphField.end), ...extra]);
   return rebuildModel(buf, p, graphPayload);
 }
+
+const CONTROL_FLOW = new Set(['If', 'Loop', 'Scan', 'SequenceMap']);
+
+/**
+ * Returns a copy of the model that computes only `names`: its graph outputs become exactly those
+ * tensors, and nodes and initializers they do not depend on are dropped (a language model's
+ * vocabulary head, say, when only MLP activations are wanted). Graph inputs are kept. Models with
+ * control-flow nodes (whose subgraphs may read outer tensors implicitly) are only exposed, not pruned.
+ */
+export function pruneToTensors(buf: Uint8Array, names: string[]): Uint8Array {
+  const p = parseTop(buf);
+  const nodes: { f: Field; inputs: string[]; outputs: string[]; op: string }[] = [];
+  for (const f of p.graphFields) {
+    if (f.no !== GRAPH_NODE) continue;
+    const n = { f, inputs: [] as string[], outputs: [] as string[], op: '' };
+    for (const nf of readFields(buf, f.valueStart, f.end)) {
+      if (nf.no === NODE_INPUT) n.inputs.push(fieldString(buf, nf));
+      else if (nf.no === NODE_OUTPUT) n.outputs.push(fieldString(buf, nf));
+      else if (nf.no === NODE_OP_TYPE) n.op = fieldString(buf, nf);
+    }
+    nodes.push(n);
+  }
+  if (nodes.some((n) => CONTROL_FLOW.has(n.op))) {
+    return exposeTensors(buf, names);
+  }
+  // Walk back from the wanted tensors (ONNX files list nodes in topological order).
+  const needed = new Set(names);
+  const keep = new Set<Field>();
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const n = nodes[i];
+    if (!n.outputs.some((o) => needed.has(o))) continue;
+    keep.add(n.f);
+    for (const x of n.inputs) if (x) needed.add(x);
+  }
+  const parts: Uint8Array[] = [];
+  for (const f of p.graphFields) {
+    if (f.no === GRAPH_NODE && !keep.has(f)) continue;
+    if (f.no === GRAPH_OUTPUT) continue;
+    if (f.no === GRAPH_INITIALIZER) {
+      const nameF = only(readFields(buf, f.valueStart, f.end), TP_NAME);
+      if (nameF && !needed.has(fieldString(buf, nameF))) continue;
+    }
+    parts.push(buf.subarray(f.start, f.end));
+  }
+  for (const name of names) parts.push(lenField(GRAPH_OUTPUT, stringField(VI_NAME, name)));
+  return rebuildModel(buf, p, concat(parts));
+}

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { exposeTensors, inspectModel, OnnxFormatError, producedTensors } from '../../src/onnx/model.ts';
+import { exposeTensors, inspectModel, OnnxFormatError, producedTensors, pruneToTensors } from '../../src/onnx/model.ts';
 import { encodeVarint, readVarint } from '../../src/onnx/proto.ts';
 import { MODELS } from '../support/env.ts';
 import { readManifest } from '../support/ort-direct.ts';
@@ -41,6 +41,33 @@ describe('ONNX model files', () => {
     const out = await s.run({ [manifest.input.image!.name]: new ort.Tensor('float32', new Float32Array(2 * 3 * h * w), [2, 3, h, w]) });
     for (const t of tensors) expect(out[t].dims[0]).toBe(2);
     await s.release();
+  });
+
+  it('prunes a model to the wanted tensors: same activations, no unused head', async () => {
+    const gptDir = path.join(MODELS, 'topo-gpt');
+    const gpt = readManifest(gptDir);
+    const full = fs.readFileSync(path.join(gptDir, 'model.onnx'));
+    const wanted = [gpt.layers[0].tensor, gpt.layers[1].tensor];
+    const pruned = pruneToTensors(full, wanted);
+    const before = inspectModel(full);
+    const after = inspectModel(pruned);
+    expect(after.outputs.map((o) => o.name)).toEqual(wanted);
+    expect(after.nodes.length).toBeLessThan(before.nodes.length);
+    expect(after.initializers.length).toBeLessThan(before.initializers.length);
+    expect(pruned.length).toBeLessThan(full.length);
+    const ids = new ort.Tensor('int64', BigInt64Array.from([5n, 17n, 42n, 9n, 3n, 77n]), [2, 3]);
+    const a = await ort.InferenceSession.create(exposeTensors(full, wanted));
+    const b = await ort.InferenceSession.create(pruned);
+    const ra = await a.run({ [gpt.input.text!.idsInput]: ids }, wanted);
+    const rb = await b.run({ [gpt.input.text!.idsInput]: ids });
+    for (const w of wanted) {
+      expect(rb[w].dims).toEqual(ra[w].dims);
+      const x = ra[w].data as Float32Array;
+      const y = rb[w].data as Float32Array;
+      for (let i = 0; i < x.length; i += 97) expect(y[i]).toBeCloseTo(x[i], 5);
+    }
+    await a.release();
+    await b.release();
   });
 
   it('refuses bytes that are not an ONNX model', () => {
