@@ -133,7 +133,8 @@ export async function validateModelDir(ctx: Context, dir: string): Promise<{ man
   if (!fs.existsSync(manifestPath)) throw new ValidationError('manifest.json is missing', 'manifest');
   if (!fs.existsSync(onnxPath)) throw new ValidationError('model.onnx is missing', 'model');
   const manifest = parseManifest(fs.readFileSync(manifestPath));
-  const bytes = fs.readFileSync(onnxPath);
+  // Large models: read off the main thread (libuv), so the server keeps answering meanwhile.
+  const bytes = await fs.promises.readFile(onnxPath);
   if (bytes.length === 0) throw new ValidationError('model.onnx is empty', 'model');
   let info: ModelInfo;
   try {
@@ -187,7 +188,7 @@ export async function validateModelDir(ctx: Context, dir: string): Promise<{ man
   // The file the workers run computes the layers and nothing else (no unused heads).
   const exposed = pruneToTensors(bytes, manifest.layers.map((l) => l.tensor));
   const exposedPath = path.join(dir, EXPOSED_FILE);
-  fs.writeFileSync(exposedPath, exposed);
+  await fs.promises.writeFile(exposedPath, exposed);
   const mainInput = info.inputs.find((i) => i.name === (manifest.input.image?.name ?? manifest.input.text?.idsInput));
   const dynamicBatch = !mainInput?.dims || isDynamic(mainInput.dims[0]);
   if (manifest.modality === 'text' && mainInput?.dims && mainInput.dims.length === 2 && !isDynamic(mainInput.dims[1])) {
@@ -296,7 +297,7 @@ export async function modelHashOf(dir: string): Promise<{ hash: string; manifest
   if (fs.statSync(onnxPath).size === 0) throw new ValidationError('model.onnx is empty', 'model');
   let header: ModelInfo;
   try {
-    header = inspectModel(fs.readFileSync(onnxPath));
+    header = inspectModel(await fs.promises.readFile(onnxPath));
   } catch (e) {
     if (e instanceof OnnxFormatError) throw new ValidationError(`model.onnx: ${e.message}`, 'model');
     throw e;
@@ -317,9 +318,15 @@ export async function modelHashOf(dir: string): Promise<{ hash: string; manifest
  * and side files). Moves it into the store on success; removes it on failure or when the same
  * model is already registered. Returns the record and whether it was new.
  */
-export async function registerStagedModel(ctx: Context, staging: string, source: string): Promise<{ model: ModelRecord; created: boolean }> {
+export async function registerStagedModel(
+  ctx: Context,
+  staging: string,
+  source: string,
+  known?: Awaited<ReturnType<typeof modelHashOf>>,
+): Promise<{ model: ModelRecord; created: boolean }> {
   try {
-    const { hash, manifest, files } = await modelHashOf(staging);
+    // The hash of a copied folder is the hash of its source: no second pass over the bytes.
+    const { hash, manifest, files } = known ?? (await modelHashOf(staging));
     const existing = getModelByHash(ctx.db, hash);
     if (existing) return { model: existing, created: false };
     const { info } = await validateModelDir(ctx, staging);
@@ -372,13 +379,14 @@ export async function registerModelFromFolder(
   for (const f of [MODEL_FILE, MANIFEST_FILE]) {
     if (!fs.existsSync(path.join(dir, f))) throw new ValidationError(`folder '${folder}' has no ${f}`, 'path');
   }
-  const { hash, manifest, header } = await modelHashOf(dir);
+  const known = await modelHashOf(dir);
+  const { hash, manifest, header } = known;
   const existing = getModelByHash(ctx.db, hash);
   if (existing) return { model: existing, created: false };
   const staging = tmpDir(ctx.paths.tmp, 'model-');
   try {
-    fs.copyFileSync(path.join(dir, MODEL_FILE), path.join(staging, MODEL_FILE));
-    fs.copyFileSync(path.join(dir, MANIFEST_FILE), path.join(staging, MANIFEST_FILE));
+    await fs.promises.copyFile(path.join(dir, MODEL_FILE), path.join(staging, MODEL_FILE));
+    await fs.promises.copyFile(path.join(dir, MANIFEST_FILE), path.join(staging, MANIFEST_FILE));
     for (const f of sideFiles(manifest, header)) {
       const src = path.resolve(dir, f);
       if (fs.existsSync(src)) {
@@ -390,7 +398,7 @@ export async function registerModelFromFolder(
     rmrf(staging);
     throw e;
   }
-  return registerStagedModel(ctx, staging, opts.source ?? `folder:${dir}`);
+  return registerStagedModel(ctx, staging, opts.source ?? `folder:${dir}`, known);
 }
 
 /** By id, or else the latest model registered under that name. */
@@ -437,7 +445,7 @@ export async function listTensors(ctx: Context, m: ModelRecord): Promise<TensorL
   const dir = modelDir(ctx, m);
   const cache = path.join(dir, 'tensors.json');
   if (fs.existsSync(cache)) return JSON.parse(fs.readFileSync(cache, 'utf8')) as TensorListing[];
-  const bytes = fs.readFileSync(path.join(dir, MODEL_FILE));
+  const bytes = await fs.promises.readFile(path.join(dir, MODEL_FILE));
   const info = inspectModel(bytes);
   const produced = producedTensors(info);
   const names = [...produced.keys()];
