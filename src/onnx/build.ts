@@ -19,6 +19,58 @@
  */
 import os from 'node:os';
 import { concat, encodeSignedVarint, encodeVarint, floatField, packedVarints, stringField, varintField, WIRE_LEN } from './proto.ts';
+import {
+  ATTR_F,
+  ATTR_FLOATS,
+  ATTR_I,
+  ATTR_INTS,
+  ATTR_NAME,
+  ATTR_S,
+  ATTR_T,
+  ATTR_TYPE,
+  ATTR_TYPE_FLOAT,
+  ATTR_TYPE_FLOATS,
+  ATTR_TYPE_INT,
+  ATTR_TYPE_INTS,
+  ATTR_TYPE_STRING,
+  ATTR_TYPE_TENSOR,
+  DIM_PARAM,
+  DIM_VALUE,
+  GRAPH_INITIALIZER,
+  GRAPH_INPUT,
+  GRAPH_NAME,
+  GRAPH_NODE,
+  GRAPH_OUTPUT,
+  MODEL_DOC_STRING,
+  MODEL_GRAPH,
+  MODEL_IR_VERSION,
+  MODEL_OPSET_IMPORT,
+  MODEL_PRODUCER_NAME,
+  MODEL_PRODUCER_VERSION,
+  NODE_ATTRIBUTE,
+  NODE_DOMAIN,
+  NODE_INPUT,
+  NODE_NAME,
+  NODE_OP_TYPE,
+  NODE_OUTPUT,
+  OPSET_DOMAIN,
+  OPSET_VERSION,
+  SHAPE_DIM,
+  SSE_KEY,
+  SSE_VALUE,
+  TENSOR_ELEM_TYPE,
+  TENSOR_SHAPE,
+  TP_DATA_LOCATION,
+  TP_DATA_TYPE,
+  TP_DIMS,
+  TP_EXTERNAL_DATA,
+  TP_LOCATION_EXTERNAL,
+  TP_NAME,
+  TP_RAW_DATA,
+  TYPE_TENSOR,
+  VI_NAME,
+  VI_TYPE,
+} from './fields.ts';
 
 /** TensorProto.DataType values. */
 export const ELEM_TYPE = {
@@ -37,63 +89,6 @@ export type ElemTypeName = keyof typeof ELEM_TYPE;
 /** A dimension of a declared shape: a fixed size (dim_value) or a symbolic name (dim_param). */
 export type ShapeDim = number | string;
 
-// ModelProto
-const MODEL_IR_VERSION = 1;
-const MODEL_PRODUCER_NAME = 2;
-const MODEL_PRODUCER_VERSION = 3;
-const MODEL_DOC_STRING = 6;
-const MODEL_GRAPH = 7;
-const MODEL_OPSET_IMPORT = 8;
-// OperatorSetIdProto
-const OPSET_DOMAIN = 1;
-const OPSET_VERSION = 2;
-// GraphProto
-const GRAPH_NODE = 1;
-const GRAPH_NAME = 2;
-const GRAPH_INITIALIZER = 5;
-const GRAPH_INPUT = 11;
-const GRAPH_OUTPUT = 12;
-// NodeProto
-const NODE_INPUT = 1;
-const NODE_OUTPUT = 2;
-const NODE_NAME = 3;
-const NODE_OP_TYPE = 4;
-const NODE_ATTRIBUTE = 5;
-const NODE_DOMAIN = 7;
-// AttributeProto
-const ATTR_NAME = 1;
-const ATTR_F = 2;
-const ATTR_I = 3;
-const ATTR_S = 4;
-const ATTR_T = 5;
-const ATTR_FLOATS = 7;
-const ATTR_INTS = 8;
-const ATTR_TYPE = 20;
-const ATTR_TYPE_FLOAT = 1;
-const ATTR_TYPE_INT = 2;
-const ATTR_TYPE_STRING = 3;
-const ATTR_TYPE_TENSOR = 4;
-const ATTR_TYPE_FLOATS = 6;
-const ATTR_TYPE_INTS = 7;
-// TensorProto
-const TP_DIMS = 1;
-const TP_DATA_TYPE = 2;
-const TP_NAME = 8;
-const TP_RAW_DATA = 9;
-const TP_EXTERNAL_DATA = 13;
-const TP_DATA_LOCATION = 14;
-const TP_LOCATION_EXTERNAL = 1;
-const SSE_KEY = 1;
-const SSE_VALUE = 2;
-// ValueInfoProto / TypeProto / TensorShapeProto
-const VI_NAME = 1;
-const VI_TYPE = 2;
-const TYPE_TENSOR = 1;
-const TENSOR_ELEM_TYPE = 1;
-const TENSOR_SHAPE = 2;
-const SHAPE_DIM = 1;
-const DIM_VALUE = 1;
-const DIM_PARAM = 2;
 
 /** Default ModelProto.ir_version: 8 (ONNX 1.13 era) pairs with opset 17; onnxruntime-node 1.30 reads newer ones too. */
 export const DEFAULT_IR_VERSION = 8;

@@ -18,42 +18,38 @@ import {
   stringField,
   WIRE_LEN,
 } from './proto.ts';
+import {
+  DIM_PARAM,
+  DIM_VALUE,
+  GRAPH_INITIALIZER,
+  GRAPH_INPUT,
+  GRAPH_NAME,
+  GRAPH_NODE,
+  GRAPH_OUTPUT,
+  GRAPH_VALUE_INFO,
+  MODEL_GRAPH,
+  MODEL_IR_VERSION,
+  MODEL_OPSET_IMPORT,
+  NODE_DOMAIN,
+  NODE_INPUT,
+  NODE_NAME,
+  NODE_OP_TYPE,
+  NODE_OUTPUT,
+  OPSET_DOMAIN,
+  OPSET_VERSION,
+  SHAPE_DIM,
+  SSE_KEY,
+  SSE_VALUE,
+  TENSOR_ELEM_TYPE,
+  TENSOR_SHAPE,
+  TP_DATA_LOCATION,
+  TP_EXTERNAL_DATA,
+  TP_NAME,
+  TYPE_TENSOR,
+  VI_NAME,
+  VI_TYPE,
+} from './fields.ts';
 
-// ModelProto
-const MODEL_IR_VERSION = 1;
-const MODEL_GRAPH = 7;
-const MODEL_OPSET_IMPORT = 8;
-// GraphProto
-const GRAPH_NODE = 1;
-const GRAPH_NAME = 2;
-const GRAPH_INITIALIZER = 5;
-const GRAPH_INPUT = 11;
-const GRAPH_OUTPUT = 12;
-const GRAPH_VALUE_INFO = 13;
-// NodeProto
-const NODE_INPUT = 1;
-const NODE_OUTPUT = 2;
-const NODE_NAME = 3;
-const NODE_OP_TYPE = 4;
-const NODE_DOMAIN = 7;
-// ValueInfoProto / TypeProto
-const VI_NAME = 1;
-const VI_TYPE = 2;
-const TYPE_TENSOR = 1;
-const TENSOR_ELEM_TYPE = 1;
-const TENSOR_SHAPE = 2;
-const SHAPE_DIM = 1;
-const DIM_VALUE = 1;
-const DIM_PARAM = 2;
-// TensorProto
-const TP_NAME = 8;
-const TP_EXTERNAL_DATA = 13;
-const TP_DATA_LOCATION = 14;
-const SSE_KEY = 1;
-const SSE_VALUE = 2;
-// OperatorSetIdProto
-const OPSET_DOMAIN = 1;
-const OPSET_VERSION = 2;
 
 export const ELEM_TYPE_NAMES: Record<number, string> = {
   1: 'float32',
