@@ -183,7 +183,8 @@ export async function runContrasts(
 ): Promise<{ contrasts: LayerOutcome[][]; stimuli: Stimulus[]; timings: ContrastTimings }> {
   const t0 = performance.now();
   const layers = resolveLayers(model, opts.layers, opts.pooling);
-  const nSets = Math.max(...stimuli.map((s) => s.setIndex)) + 1;
+  let nSets = 0;
+  for (const s of stimuli) if (s.setIndex + 1 > nSets) nSets = s.setIndex + 1; // no spread: sets may hold 10⁵ items
   if (opts.keepActivations && contrasts.length !== 1) throw new UnprocessableError('keepActivations is available for single contrasts, not for batteries', 'keepActivations');
   const dir = modelDir(ctx, model);
   const batchSize = model.info.dynamicBatch ? Math.max(1, opts.batchSize) : 1;

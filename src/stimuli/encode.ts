@@ -88,7 +88,8 @@ export class TextEncoder {
       if (ids.length === 0) throw new StimulusError(`text ${labels?.[i] ?? `#${i}`} has no tokens after tokenisation: "${t.slice(0, 60)}"`);
       return ids;
     });
-    const T = Math.max(...all.map((a) => a.length));
+    let T = 0;
+    for (const a of all) if (a.length > T) T = a.length;
     const B = texts.length;
     const pad = BigInt(this.spec.padTokenId ?? 0);
     const ids = new BigInt64Array(B * T).fill(pad);
