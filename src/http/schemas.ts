@@ -35,7 +35,7 @@ export const Page = Type.Object({
   offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
 });
 
-export const IdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
+export const IdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128, examples: ['c_3b91283dcc6bafe7'], description: 'Id (models and sets also accept their name).' }) });
 
 const Dims = Type.Array(Type.Union([Type.Integer(), Type.String(), Type.Null()]));
 
@@ -87,12 +87,15 @@ export const ModelSchema = Type.Object(
   },
 );
 
-export const ModelListSchema = Type.Object({
-  items: Type.Array(Type.Ref('Model')),
-  total: Type.Integer(),
-  limit: Type.Integer(),
-  offset: Type.Integer(),
-});
+export const ModelListSchema = Type.Object(
+  {
+    items: Type.Array(Type.Ref('Model')),
+    total: Type.Integer(),
+    limit: Type.Integer(),
+    offset: Type.Integer(),
+  },
+  { examples: [{ items: [], total: 4, limit: 50, offset: 0 }] },
+);
 
 export const RegisterModelBody = Type.Object(
   {
@@ -101,14 +104,17 @@ export const RegisterModelBody = Type.Object(
   { additionalProperties: false, examples: [{ path: 'topo-cnn' }] },
 );
 
-export const TensorSchema = Type.Object({
+export const TensorSchema = Type.Object(
+  {
   name: Type.String(),
   opType: Type.String(),
   node: Type.String(),
   type: Type.String(),
   shape: Type.Array(Type.Integer()),
   isLayer: Type.Union([Type.String(), Type.Null()], { description: 'Manifest layer name when this tensor is a topographic layer.' }),
-});
+  },
+  { examples: [{ name: '/conv4/act/Relu_output_0', opType: 'Relu', node: '/conv4/act/Relu', type: 'float32', shape: [1, 256, 4, 4], isLayer: 'conv4' }] },
+);
 
 export const StimulusSetSchema = Type.Object(
   {
@@ -147,13 +153,16 @@ export const CreateSetBody = Type.Union(
   { examples: [{ name: 'greetings', texts: ['hello there', 'good morning to you'] }, { path: 'images/faces' }] },
 );
 
-export const ItemSchema = Type.Object({
+export const ItemSchema = Type.Object(
+  {
   position: Type.Integer(),
   sha256: Type.String(),
   label: Type.Union([Type.String(), Type.Null()]),
   mediaType: Type.String(),
   text: Type.Union([Type.String(), Type.Null()]),
-});
+  },
+  { examples: [{ position: 0, sha256: '9f86d081884c7d65…', label: null, mediaType: 'text/plain', text: 'you are a worthless idiot' }] },
+);
 
 const SetRef = Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })], {
   description: 'A stimulus set id or name, or a list of them (their union: "one category vs the rest").',
@@ -336,7 +345,8 @@ export const LayerResultSchema = Type.Object(
   { examples: [{ contrast: 'c_3b91283dcc6bafe7', layer: 'conv4', units: 4, rows: 2, cols: 2, nA: 64, nB: 64, cellOfUnit: [0, 1, 2, 3], t: [7.9, 0.3, -1.2, 2.2], df: [120.1, 125.9, 118.4, 126], p: [1.2e-12, 0.76, 0.23, 0.03], log10p: [-11.9, -0.12, -0.64, -1.52], q: [4.8e-12, 0.76, 0.31, 0.06], d: [1.4, 0.05, -0.21, 0.39], g: [1.39, 0.05, -0.21, 0.39], meanA: [0.8, 0.1, 0.2, 0.4], meanB: [0.3, 0.09, 0.25, 0.33], varA: [0.1, 0.02, 0.05, 0.03], varB: [0.08, 0.02, 0.06, 0.03], summary: {} }] },
 );
 
-export const MapQuery = Type.Object({
+export const MapQuery = Type.Object(
+  {
   stat: Type.Optional(
     Type.Union([Type.Literal('t'), Type.Literal('d'), Type.Literal('log10p'), Type.Literal('q'), Type.Literal('tfce'), Type.Literal('pfwe')], {
       default: 't',
@@ -346,7 +356,9 @@ export const MapQuery = Type.Object({
   outline: Type.Optional(Type.Union([Type.Literal('threshold'), Type.Literal('clusters')], { description: "Outline units beyond `threshold` (default when a threshold is given) or the stored clusters." })),
   threshold: Type.Optional(Type.Number({ minimum: 0, description: 'Outline units with |stat| ≥ threshold (for log10p: −log10 p ≥ threshold).' })),
   vmax: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Colour scale limit (default: max |stat|).' })),
-});
+  },
+  { examples: [{ stat: 't', threshold: 3, outline: 'threshold' }] },
+);
 
 export const CreateBatteryBody = Type.Object(
   {

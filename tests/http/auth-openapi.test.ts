@@ -59,13 +59,28 @@ describe('errors and docs', () => {
     const ui = await t.app.inject({ method: 'GET', url: '/docs/' });
     expect(ui.statusCode).toBe(200);
     expect(ui.headers['content-type']).toMatch(/text\/html/);
-    const doc = (await t.app.inject({ method: 'GET', url: '/docs/json' })).json() as { paths: Record<string, Record<string, { responses: Record<string, unknown>; summary?: string }>> };
+    const doc = (await t.app.inject({ method: 'GET', url: '/docs/json' })).json() as {
+      paths: Record<string, Record<string, { responses: Record<string, unknown>; summary?: string; parameters?: unknown; requestBody?: unknown }>>;
+      components: { schemas: Record<string, unknown> };
+    };
     const ops = Object.entries(doc.paths).flatMap(([p, m]) => Object.entries(m).map(([k, v]) => [`${k.toUpperCase()} ${p}`, v] as const));
-    expect(ops.length).toBeGreaterThanOrEqual(18);
+    expect(ops.length).toBeGreaterThanOrEqual(30);
+    // An example somewhere in the operation: its parameters, its request body or a 2xx response (following $refs).
+    const hasExample = (o: unknown, depth = 0): boolean => {
+      if (depth > 8 || o === null || typeof o !== 'object') return false;
+      if (Array.isArray(o)) return o.some((x) => hasExample(x, depth + 1));
+      const rec = o as Record<string, unknown>;
+      if ('example' in rec || 'examples' in rec) return true;
+      if (typeof rec.$ref === 'string') return hasExample(doc.components.schemas[rec.$ref.split('/').pop()!], depth + 1);
+      return Object.values(rec).some((x) => hasExample(x, depth + 1));
+    };
     for (const [name, op] of ops) {
       expect(op.summary, name).toBeTruthy();
       expect(Object.keys(op.responses).some((c) => c.startsWith('2')), name).toBe(true);
       expect(op.responses['500'], name).toBeTruthy();
+      expect(Object.keys(op.responses).some((c) => c.startsWith('4')) || name.startsWith('GET /health'), `${name} documents its 4xx`).toBe(true);
+      const ok2xx = Object.entries(op.responses).filter(([c]) => c.startsWith('2'));
+      expect(hasExample(op.parameters) || hasExample(op.requestBody) || ok2xx.some(([, r]) => hasExample(r)), `${name} has an example`).toBe(true);
     }
   });
 

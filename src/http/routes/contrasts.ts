@@ -43,7 +43,7 @@ export function contrastView(ctx: Context, j: JobRecord) {
   };
 }
 
-const LayerParams = Type.Object({ id: Type.String({ minLength: 1 }), layer: Type.String({ minLength: 1 }) });
+const LayerParams = Type.Object({ id: Type.String({ minLength: 1, examples: ['c_3b91283dcc6bafe7'] }), layer: Type.String({ minLength: 1, examples: ['conv4'] }) });
 
 function requireJob(ctx: Context, id: string): JobRecord {
   const j = getJob(ctx.db, id);
@@ -83,7 +83,10 @@ export async function contrastRoutes(app: FastifyInstance): Promise<void> {
     },
   );
 
-  const BatterySchema = Type.Object({ id: Type.String(), contrasts: Type.Array(Type.Ref('Contrast')) });
+  const BatterySchema = Type.Object(
+    { id: Type.String(), contrasts: Type.Array(Type.Ref('Contrast')) },
+    { examples: [{ id: 'b_5e0c2a7f9d1b3c4e', contrasts: [] }] },
+  );
 
   app.post(
     '/batteries',
@@ -153,7 +156,10 @@ export async function contrastRoutes(app: FastifyInstance): Promise<void> {
           }),
         ]),
         response: {
-          200: Type.Object({ items: Type.Array(Type.Ref('Contrast')), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() }),
+          200: Type.Object(
+            { items: Type.Array(Type.Ref('Contrast')), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() },
+            { examples: [{ items: [], total: 12, limit: 50, offset: 0 }] },
+          ),
           ...errors(400),
         },
       },
@@ -213,11 +219,14 @@ export async function contrastRoutes(app: FastifyInstance): Promise<void> {
         summary: 'The stimulus order of the contrast (rows of the kept activations refer to it)',
         params: IdParam,
         response: {
-          200: Type.Object({
-            items: Type.Array(
-              Type.Object({ idx: Type.Integer(), condition: Type.String(), setId: Type.String(), sha256: Type.String(), label: Type.Union([Type.String(), Type.Null()]) }),
-            ),
-          }),
+          200: Type.Object(
+            {
+              items: Type.Array(
+                Type.Object({ idx: Type.Integer(), condition: Type.String(), setId: Type.String(), sha256: Type.String(), label: Type.Union([Type.String(), Type.Null()]) }),
+              ),
+            },
+            { examples: [{ items: [{ idx: 0, condition: 'a', setId: '6f20c8f0d6d1a773', sha256: '1b4f0e98…', label: 'faces-01-grinning-face-noto.png' }] }] },
+          ),
           ...errors(404, 409),
         },
       },
@@ -372,7 +381,7 @@ export async function contrastRoutes(app: FastifyInstance): Promise<void> {
                 pSize: Type.Union([Type.Number(), Type.Null()]),
               }),
             ),
-          }),
+          }, { examples: [{ contrast: 'c_3b91283dcc6bafe7', layer: 'conv4', params: { scale: 'p', threshold: 0.001, connectivity: 8, minSize: 1, tfce: false }, clusters: [{ id: 1, sign: 1, size: 84, mass: 512.3, peakT: 22.2, peakUnit: 37, peakRow: 2, peakCol: 5, centroidRow: 3.1, centroidCol: 5.4, pMass: 0.001, pSize: 0.001 }] }] }),
           ...errors(404, 409),
         },
       },
@@ -399,7 +408,7 @@ export async function contrastRoutes(app: FastifyInstance): Promise<void> {
             smoothness: Type.Object({}, { additionalProperties: true }),
             reliability: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
             permutation: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
-          }),
+          }, { examples: [{ contrast: 'c_3b91283dcc6bafe7', layer: 'conv4', moran: { statistic: 't', contiguity: 'queen', smoothed: false, I: 0.744, p: 0.001, permutations: 999 }, smoothness: { binCenters: [0.5, 1.5], meanAbsDiff: [1.2, 2.9], chanceMean: [4.1, 4.1] }, reliability: null, permutation: null }] }),
           ...errors(404, 409),
         },
       },

@@ -71,7 +71,22 @@ const ComparisonSchema = Type.Object(
     ssimOptions: Type.Object({}, { additionalProperties: true }),
     createdAt: Type.String({ format: 'date-time' }),
   },
-  { $id: 'Comparison' },
+  {
+    $id: 'Comparison',
+    examples: [
+      {
+        id: 'cmp_1c2d3e4f5a6b7c8d',
+        maps: [
+          { contrast: 'c_faces', layer: 'conv4', stat: 't', rows: 16, cols: 16, label: 'faces > rest' },
+          { contrast: 'c_bodies', layer: 'conv4', stat: 't', rows: 16, cols: 16, label: 'bodies > rest' },
+        ],
+        pearson: [[1, 0.62], [0.62, 1]],
+        ssim: [[1, 0.55], [0.55, 1]],
+        ssimOptions: { window: 'gaussian', sigma: 1.5, size: 7 },
+        createdAt: '2026-11-25T06:00:00.000Z',
+      },
+    ],
+  },
 );
 
 export async function maskRoutes(app: FastifyInstance): Promise<void> {
@@ -130,7 +145,7 @@ export async function maskRoutes(app: FastifyInstance): Promise<void> {
         tags: ['masks'],
         summary: 'List masks',
         querystring: Type.Intersect([Page, Type.Object({ model: Type.Optional(Type.String()) })]),
-        response: { 200: Type.Object({ items: Type.Array(Type.Ref('Mask')), total: Type.Integer() }), ...errors(400) },
+        response: { 200: Type.Object({ items: Type.Array(Type.Ref('Mask')), total: Type.Integer() }, { examples: [{ items: [], total: 3 }] }), ...errors(400) },
       },
     },
     async (req) => {
@@ -152,7 +167,7 @@ export async function maskRoutes(app: FastifyInstance): Promise<void> {
       schema: {
         tags: ['masks'],
         summary: "A mask on the sheet: outlined over its contrast's t-map, or as a binary map for explicit masks",
-        params: Type.Object({ id: Type.String(), layer: Type.String() }),
+        params: Type.Object({ id: Type.String({ examples: ['m_0a1b2c3d4e5f6071'] }), layer: Type.String({ examples: ['conv4'] }) }),
         response: { 200: Type.String({ format: 'binary' }), ...errors(404) },
       },
     },

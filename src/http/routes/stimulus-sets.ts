@@ -25,7 +25,10 @@ export async function stimulusSetRoutes(app: FastifyInstance): Promise<void> {
         summary: 'List stimulus sets',
         querystring: Type.Intersect([Page, Type.Object({ modality: Type.Optional(Type.Union([Type.Literal('image'), Type.Literal('text')])) })]),
         response: {
-          200: Type.Object({ items: Type.Array(Type.Ref('StimulusSet')), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() }),
+          200: Type.Object(
+            { items: Type.Array(Type.Ref('StimulusSet')), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() },
+            { examples: [{ items: [], total: 9, limit: 50, offset: 0 }] },
+          ),
           ...errors(400),
         },
       },
@@ -144,7 +147,7 @@ export async function stimulusSetRoutes(app: FastifyInstance): Promise<void> {
       schema: {
         tags: ['stimulus-sets'],
         summary: 'The raw bytes of one item (PNG/JPEG or UTF-8 text)',
-        params: Type.Object({ id: Type.String(), position: Type.Integer({ minimum: 0 }) }),
+        params: Type.Object({ id: Type.String({ examples: ['faces'] }), position: Type.Integer({ minimum: 0, examples: [0] }) }),
         response: { 200: Type.String({ format: 'binary' }), ...errors(404) },
       },
     },
