@@ -92,35 +92,11 @@ interface Target {
   describe: string;
 }
 
-function imageModelOf(dir: string): boolean {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')).modality === 'image';
-  } catch {
-    return false;
-  }
-}
-
 async function cnnTarget(): Promise<Target> {
-  const fx = path.join(PROJECT_ROOT, 'fixtures', 'models');
-  const topo = path.join(fx, 'topo-cnn');
-  let folder: string;
-  let why: string;
-  if (hasModel(topo)) {
-    folder = topo;
-    why = 'fixture topo-cnn';
-  } else {
-    const other = fs.existsSync(fx)
-      ? fs.readdirSync(fx).sort().map((n) => path.join(fx, n)).find((d) => hasModel(d) && imageModelOf(d))
-      : undefined;
-    if (other) {
-      folder = other;
-      why = `fixtures/models/topo-cnn is missing: using fixture ${path.basename(other)}`;
-    } else {
-      folder = path.join(CACHE, 'cnn-random');
-      why = 'no trained fixture CNN in fixtures/models: using the random-weight fallback bench/.cache/cnn-random';
-      if (!hasModel(folder)) await generate('make_cnn.py', folder);
-    }
-  }
+  // The committed fixture; it is trained by fixtures/train/train_cnn.py.
+  const folder = path.join(PROJECT_ROOT, 'fixtures', 'models', 'topo-cnn');
+  if (!hasModel(folder)) throw new Error(`${folder} is missing: the bench uses the committed topo-cnn fixture`);
+  const why = 'fixture topo-cnn';
   const img = path.join(PROJECT_ROOT, 'fixtures', 'stimuli', 'images');
   return {
     key: 'cnn',

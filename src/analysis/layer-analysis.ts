@@ -78,6 +78,11 @@ export function ortPermutationEngine(intraOpThreads: number): PermutationEngine 
   return (m, r, u, l, o) => permutationTestOrt(m, r, u, l, { ...o, intraOpThreads });
 }
 
+/** The f-quantile of an ascending array (lower order statistic). */
+function quantile(sorted: Float64Array, f: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))];
+}
+
 function finite(v: number): number | null {
   return Number.isFinite(v) ? v : null;
 }
@@ -171,7 +176,7 @@ export async function analyseLayer(
     });
     pFWE = res.pFWE;
     const sorted = Float64Array.from(res.maxNull).sort();
-    const q = (f: number) => sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))];
+    const q = (f: number) => quantile(sorted, f);
     let sigFWE = 0;
     for (let u = 0; u < layer.units; u++) if (res.pFWE[u] <= 0.05) sigFWE++;
     summary.permutation = {
@@ -182,7 +187,7 @@ export async function analyseLayer(
       nB: res.nB,
       maxAbsTNull: { q50: q(0.5), q95: q(0.95), q99: q(0.99) },
       unitsFWE05: sigFWE,
-      clusterMassNullQ95: res.cluster ? (() => { const s = Float64Array.from(res.cluster.massNull).sort(); return s[Math.min(s.length - 1, Math.floor(0.95 * s.length))]; })() : null,
+      clusterMassNullQ95: res.cluster ? quantile(Float64Array.from(res.cluster.massNull).sort(), 0.95) : null,
     };
     // The permutation engine's observed clusters are the same components (same threshold, same map up to
     // float error); attach their FWE p by matching peak cells.

@@ -2,6 +2,7 @@
 import { renderMapPng } from '../maps/render.ts';
 import { encodeNpy } from '../maps/npy.ts';
 import type { StoredLayer } from '../store/jobs-repo.ts';
+import type { ClusterRow } from './layer-analysis.ts';
 
 import { renderLinePlotPng } from '../maps/render.ts';
 import { ConflictError } from '../errors.ts';
@@ -115,4 +116,41 @@ export async function smoothnessPng(l: StoredLayer, title: string): Promise<Buff
       { name: 'shuffled positions', x, y: pick(s.chanceMean), color: [90, 90, 90], dashed: true },
     ],
   });
+}
+
+/** Per-unit numbers as JSON: non-finite values become null. */
+const finiteArray = (a: ArrayLike<number>) => Array.from(a, (v) => (Number.isFinite(v) ? v : null));
+
+/**
+ * The per-unit document of one layer: sheet layout, every statistic, the summary and the analysis.
+ * The HTTP layer endpoint and the CLI's `<layer>.json` both write this.
+ */
+export function layerDocument(contrast: string, l: StoredLayer, clusters: ClusterRow[], extras: LayerExtras) {
+  return {
+    contrast,
+    layer: l.name,
+    units: l.units,
+    rows: l.rows,
+    cols: l.cols,
+    nA: l.nA,
+    nB: l.nB,
+    cellOfUnit: Array.from(l.cellOfUnit),
+    t: finiteArray(l.t),
+    df: finiteArray(l.df),
+    p: finiteArray(l.p),
+    log10p: finiteArray(l.log10p),
+    q: finiteArray(l.q),
+    d: finiteArray(l.d),
+    g: finiteArray(l.g),
+    meanA: finiteArray(l.meanA),
+    meanB: finiteArray(l.meanB),
+    varA: finiteArray(l.varA),
+    varB: finiteArray(l.varB),
+    summary: { ...l.summary, name: l.name },
+    analysis: l.analysis,
+    clusters,
+    clusterLabel: extras.cluster_label ? Array.from(extras.cluster_label) : null,
+    pFWE: extras.p_fwe ? finiteArray(extras.p_fwe) : null,
+    tfce: extras.tfce ? finiteArray(extras.tfce) : null,
+  };
 }

@@ -10,9 +10,9 @@ import { AppError, ValidationError } from '../errors.ts';
 import { JobQueue, type AnalysisRequest, type ContrastRequest } from '../jobs/queue.ts';
 import { registerModelFromFolder } from '../models/registry.ts';
 import { findModel, getModel, type ModelRecord } from '../store/models-repo.ts';
-import { getJob, getLayerResult, layerClusters, layerSummaries, type JobRecord } from '../store/jobs-repo.ts';
+import { getJob, getLayerResult, layerArrays, layerClusters, layerSummaries, type JobRecord } from '../store/jobs-repo.ts';
 import { createSetFromPath, findSet, createImageSet, createTextSet, parseTextBody } from '../stimuli/sets.ts';
-import { layerMapNpy, layerMapPng, smoothnessPng, STAT_LABELS } from '../analysis/layer-maps.ts';
+import { layerDocument, layerMapNpy, layerMapPng, smoothnessPng, STAT_LABELS } from '../analysis/layer-maps.ts';
 import type { LayerSummary } from '../analysis/contrast.ts';
 
 export interface RunArgs {
@@ -174,22 +174,7 @@ export async function writeMaps(ctx: Context, job: JobRecord, outDir: string, th
     const jsonPath = path.join(outDir, `${l.name}.json`);
     fs.writeFileSync(
       jsonPath,
-      JSON.stringify({
-        layer: l.name,
-        rows: l.rows,
-        cols: l.cols,
-        cellOfUnit: Array.from(l.cellOfUnit),
-        t: Array.from(l.t),
-        df: Array.from(l.df),
-        p: Array.from(l.p),
-        log10p: Array.from(l.log10p),
-        q: Array.from(l.q),
-        d: Array.from(l.d),
-        meanA: Array.from(l.meanA),
-        meanB: Array.from(l.meanB),
-        summary: l.summary,
-        analysis: l.analysis,
-      }),
+      JSON.stringify(layerDocument(job.id, l, layerClusters(ctx.db, job.id, l.name), layerArrays(ctx.db, job.id, l.name))),
     );
     files.push(jsonPath);
   }

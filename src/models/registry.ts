@@ -295,14 +295,16 @@ export async function modelHashOf(dir: string): Promise<{ hash: string; manifest
   const manifest = parseManifest(fs.readFileSync(path.join(dir, MANIFEST_FILE)));
   const onnxPath = path.join(dir, MODEL_FILE);
   if (fs.statSync(onnxPath).size === 0) throw new ValidationError('model.onnx is empty', 'model');
+  // One read serves both the header and the hash.
+  const bytes = await fs.promises.readFile(onnxPath);
   let header: ModelInfo;
   try {
-    header = inspectModel(await fs.promises.readFile(onnxPath));
+    header = inspectModel(bytes);
   } catch (e) {
     if (e instanceof OnnxFormatError) throw new ValidationError(`model.onnx: ${e.message}`, 'model');
     throw e;
   }
-  const files: { name: string; sha256: string; bytes: number }[] = [{ name: MODEL_FILE, ...(await sha256File(onnxPath)) }];
+  const files: { name: string; sha256: string; bytes: number }[] = [{ name: MODEL_FILE, sha256: sha256(bytes), bytes: bytes.length }];
   for (const f of sideFiles(manifest, header)) {
     const p = path.resolve(dir, f);
     if (!p.startsWith(path.resolve(dir) + path.sep)) throw new ValidationError(`side file '${f}' lies outside the model folder`, 'manifest');

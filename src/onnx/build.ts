@@ -72,19 +72,8 @@ import {
   VI_TYPE,
 } from './fields.ts';
 
-/** TensorProto.DataType values. */
-export const ELEM_TYPE = {
-  float32: 1,
-  uint8: 2,
-  int8: 3,
-  int16: 5,
-  int32: 6,
-  int64: 7,
-  bool: 9,
-  float16: 10,
-  float64: 11,
-} as const;
-export type ElemTypeName = keyof typeof ELEM_TYPE;
+export { ELEM_TYPE, type ElemTypeName } from './fields.ts';
+import { ELEM_TYPE, type ElemTypeName } from './fields.ts';
 
 /** A dimension of a declared shape: a fixed size (dim_value) or a symbolic name (dim_param). */
 export type ShapeDim = number | string;

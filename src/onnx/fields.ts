@@ -63,3 +63,20 @@ export const SSE_VALUE = 2;
 // OperatorSetIdProto
 export const OPSET_DOMAIN = 1;
 export const OPSET_VERSION = 2;
+
+/** TensorProto.DataType values the graph builder writes. */
+export const ELEM_TYPE = {
+  float32: 1,
+  uint8: 2,
+  int8: 3,
+  int16: 5,
+  int32: 6,
+  int64: 7,
+  bool: 9,
+  float16: 10,
+  float64: 11,
+} as const;
+export type ElemTypeName = keyof typeof ELEM_TYPE;
+
+/** DataType value → name, for reading models (which may also hold types the builder does not write). */
+export const ELEM_TYPE_NAMES: Record<number, string> = { ...Object.fromEntries(Object.entries(ELEM_TYPE).map(([k, v]) => [v, k])), 16: 'bfloat16' };

@@ -51,18 +51,7 @@ import {
 } from './fields.ts';
 
 
-export const ELEM_TYPE_NAMES: Record<number, string> = {
-  1: 'float32',
-  2: 'uint8',
-  3: 'int8',
-  5: 'int16',
-  6: 'int32',
-  7: 'int64',
-  9: 'bool',
-  10: 'float16',
-  11: 'float64',
-  16: 'bfloat16',
-};
+export { ELEM_TYPE_NAMES } from './fields.ts';
 
 export type Dim = number | string | null;
 

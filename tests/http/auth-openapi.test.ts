@@ -75,9 +75,9 @@ describe('errors and docs', () => {
       return Object.values(rec).some((x) => hasExample(x, depth + 1));
     };
     for (const [name, op] of ops) {
-      expect(op.summary, name).toBeTruthy();
+      expect(op.summary, name).toMatch(/\w{3,}/);
       expect(Object.keys(op.responses).some((c) => c.startsWith('2')), name).toBe(true);
-      expect(op.responses['500'], name).toBeTruthy();
+      expect(Object.keys(op.responses), name).toContain('500');
       expect(Object.keys(op.responses).some((c) => c.startsWith('4')) || name.startsWith('GET /health'), `${name} documents its 4xx`).toBe(true);
       const ok2xx = Object.entries(op.responses).filter(([c]) => c.startsWith('2'));
       expect(hasExample(op.parameters) || hasExample(op.requestBody) || ok2xx.some(([, r]) => hasExample(r)), `${name} has an example`).toBe(true);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VERSION } from '../../src/config.ts';
 import { decodeNpy } from '../../src/maps/npy.ts';
 import { defaultCellPx, renderMapRgba } from '../../src/maps/render.ts';
 import { MODELS, imageFiles, multipart, startApp, textLines, waitForContrast, type TestApp } from '../support/env.ts';
@@ -100,7 +101,7 @@ describe('image contrast end to end (topo-cnn, faces vs objects)', () => {
     const prov = done.provenance as { model: { hash: string }; sets: { a: { hash: string }[] }; version: string };
     expect(prov.model.hash).toMatch(/^[0-9a-f]{64}$/);
     expect(prov.sets.a[0].hash).toMatch(/^[0-9a-f]{64}$/);
-    expect(prov.version).toBeTruthy();
+    expect(prov.version).toBe(VERSION);
   });
 
   it('t, df, p and q agree with an independent computation on activations straight from onnxruntime-node', async () => {

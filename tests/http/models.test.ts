@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MODELS, multipart, startApp, tempDir, waitForContrast, type TestApp } from '../support/env.ts';
 import { readManifest } from '../support/ort-direct.ts';
+import { inspectModel, producedTensors } from '../../src/onnx/model.ts';
 
 function modelUpload(dir: string, manifest?: object | string, extra: { name: string; file: string }[] = []) {
   const m = manifest === undefined ? fs.readFileSync(path.join(dir, 'manifest.json')) : typeof manifest === 'string' ? manifest : JSON.stringify(manifest);
@@ -67,7 +68,9 @@ describe('model registration', () => {
     const hit = tensors.find((x) => x.name === layer.tensor)!;
     expect(hit.isLayer).toBe(layer.name);
     expect(hit.shape[0]).toBe(1);
-    expect(hit.opType).toBeTruthy();
+    // The op type is the one of the node that produces the tensor in the file.
+    const fileInfo = inspectModel(fs.readFileSync(path.join(cnnDir, 'model.onnx')));
+    expect(hit.opType).toBe(producedTensors(fileInfo).get(layer.tensor)!.opType);
     expect(tensors.every((x) => x.shape.every((d) => Number.isInteger(d)))).toBe(true);
   });
 

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { ConflictError, NotFoundError } from '../../errors.ts';
 import type { BatteryRequest, ContrastRequest } from '../../jobs/queue.ts';
-import { layerMapNpy, layerMapPng, smoothnessPng, STAT_LABELS, type MapStat } from '../../analysis/layer-maps.ts';
+import { layerDocument, layerMapNpy, layerMapPng, smoothnessPng, STAT_LABELS, type MapStat } from '../../analysis/layer-maps.ts';
 import { findModel, getModel } from '../../store/models-repo.ts';
 import {
   batteryJobs,
@@ -252,39 +252,7 @@ export async function contrastRoutes(app: FastifyInstance): Promise<void> {
     async (req) => {
       const { id, layer } = req.params as { id: string; layer: string };
       const { layer: l } = requireLayer(ctx, id, layer);
-      const arr = (a: ArrayLike<number>) => Array.from(a, (v) => (Number.isFinite(v) ? v : null));
-      return {
-        contrast: id,
-        layer: l.name,
-        units: l.units,
-        rows: l.rows,
-        cols: l.cols,
-        nA: l.nA,
-        nB: l.nB,
-        cellOfUnit: Array.from(l.cellOfUnit),
-        t: arr(l.t),
-        df: arr(l.df),
-        p: arr(l.p),
-        log10p: arr(l.log10p),
-        q: arr(l.q),
-        d: arr(l.d),
-        g: arr(l.g),
-        meanA: arr(l.meanA),
-        meanB: arr(l.meanB),
-        varA: arr(l.varA),
-        varB: arr(l.varB),
-        summary: { ...l.summary, name: l.name },
-        analysis: l.analysis,
-        clusters: layerClusters(ctx.db, id, l.name),
-        ...(() => {
-          const x = layerArrays(ctx.db, id, l.name);
-          return {
-            clusterLabel: x.cluster_label ? Array.from(x.cluster_label) : null,
-            pFWE: x.p_fwe ? arr(x.p_fwe) : null,
-            tfce: x.tfce ? arr(x.tfce) : null,
-          };
-        })(),
-      };
+      return layerDocument(id, l, layerClusters(ctx.db, id, l.name), layerArrays(ctx.db, id, l.name));
     },
   );
 
