@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { permutationTestOrtTimed, type CoreTimings, type OrtPermutationOptions } from '../src/analysis/permutation-engine.ts';
+import { permutationTestOrtTimed, type CoreTimings, type OrtPermutationOptions } from '../src/pipeline/permutation-engine.ts';
 import { permutationTest } from '../src/stats/permutation.ts';
 import { Rng } from '../src/stats/rng.ts';
 

@@ -12,13 +12,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { collectStimuli, runContrast, type Stimulus } from '../src/analysis/contrast.ts';
+import { collectStimuli, runContrast, type Stimulus } from '../src/pipeline/contrast.ts';
 import { loadConfig } from '../src/config.ts';
-import { closeContext, createContext, type Context } from '../src/context.ts';
-import { EXPOSED_FILE, modelDir, registerModelFromFolder } from '../src/models/registry.ts';
-import type { FeedSpec } from '../src/models/worker-protocol.ts';
-import { encodeImages, TextEncoder as TextIds } from '../src/stimuli/encode.ts';
-import { createImageSet, createTextSet, getSet, parseTextBody, readItemBytes } from '../src/stimuli/sets.ts';
+import { closeContext, createContext, type Context } from '../src/store/context.ts';
+import { EXPOSED_FILE, modelDir, registerModelFromFolder } from '../src/usecases/models.ts';
+import type { FeedSpec } from '../src/inference/worker-protocol.ts';
+import { encodeImages, TextEncoder as TextIds } from '../src/inference/encode.ts';
+import { createImageSet, createTextSet, getSet, parseTextBody, readItemBytes } from '../src/usecases/stimulus-sets.ts';
 import { getModel, type ModelRecord } from '../src/store/models-repo.ts';
 
 export interface PhaseSpec {

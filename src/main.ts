@@ -4,17 +4,17 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from './config.ts';
-import { closeContext, createContext, type Context } from './context.ts';
-import { AppError } from './errors.ts';
-import { registerFixtures } from './fixtures.ts';
+import { closeContext, createContext, type Context } from './store/context.ts';
+import { AppError } from './domain/errors.ts';
+import { registerFixtures } from './usecases/fixtures.ts';
 import { buildApp } from './http/app.ts';
 import { analysisTable, runCommand, summaryTable, writeMaps, type RunArgs } from './cli/run.ts';
 import { JobQueue, type AnalysisRequest } from './jobs/queue.ts';
 import { getJob, layerSummaries } from './store/jobs-repo.ts';
-import { createControlMask, createMask, type MaskRequest } from './analysis/masks.ts';
-import { compareMaps, type MapRef } from './analysis/compare.ts';
+import { createControlMask, createMask, type MaskRequest } from './usecases/masks.ts';
+import { compareMaps, type MapRef } from './usecases/comparisons.ts';
 import { findModel } from './store/models-repo.ts';
-import { findSet } from './stimuli/sets.ts';
+import { findSet } from './usecases/stimulus-sets.ts';
 
 const USAGE = `toposcope — functional localizers on topographic neural networks
 

@@ -5,15 +5,15 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Context } from '../context.ts';
-import { AppError, ValidationError } from '../errors.ts';
+import type { Context } from '../store/context.ts';
+import { AppError, ValidationError } from '../domain/errors.ts';
 import { JobQueue, type AnalysisRequest, type ContrastRequest } from '../jobs/queue.ts';
-import { registerModelFromFolder } from '../models/registry.ts';
+import { registerModelFromFolder } from '../usecases/models.ts';
 import { findModel, getModel, type ModelRecord } from '../store/models-repo.ts';
 import { getJob, getLayerResult, layerArrays, layerClusters, layerSummaries, type JobRecord } from '../store/jobs-repo.ts';
-import { createSetFromPath, findSet, createImageSet, createTextSet, parseTextBody } from '../stimuli/sets.ts';
-import { layerDocument, layerMapNpy, layerMapPng, smoothnessPng, STAT_LABELS } from '../analysis/layer-maps.ts';
-import type { LayerSummary } from '../analysis/contrast.ts';
+import { createSetFromPath, findSet, createImageSet, createTextSet, parseTextBody } from '../usecases/stimulus-sets.ts';
+import { layerDocument, layerMapNpy, layerMapPng, smoothnessPng, STAT_LABELS } from '../usecases/results.ts';
+import type { LayerSummary } from '../pipeline/contrast.ts';
 
 export interface RunArgs {
   model: string;

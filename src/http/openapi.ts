@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, PROJECT_ROOT } from '../config.ts';
-import { closeContext, createContext } from '../context.ts';
-import { ManifestSchema } from '../models/manifest.ts';
+import { closeContext, createContext } from '../store/context.ts';
+import { ManifestSchema } from '../domain/manifest.ts';
 import { buildApp } from './app.ts';
 
 export const OPENAPI_FILE = path.join(PROJECT_ROOT, 'openapi', 'openapi.json');

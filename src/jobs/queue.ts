@@ -7,13 +7,13 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Context } from '../context.ts';
+import type { Context } from '../store/context.ts';
 import { VERSION } from '../config.ts';
-import { AppError, ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../errors.ts';
-import { CancelledError, collectStimuli, resolveLayers, runContrasts, type ContrastSpec, type Stimulus } from '../analysis/contrast.ts';
-import type { EngineSpec } from '../analysis/analysis-worker.ts';
-import type { Pooling } from '../models/manifest.ts';
-import { DEFAULT_ANALYSIS, type AnalysisOptions } from '../analysis/layer-analysis.ts';
+import { AppError, ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../domain/errors.ts';
+import { CancelledError, collectStimuli, resolveLayers, runContrasts, type ContrastSpec, type Stimulus } from '../pipeline/contrast.ts';
+import type { EngineSpec } from '../pipeline/analysis-worker.ts';
+import type { Pooling } from '../domain/manifest.ts';
+import { DEFAULT_ANALYSIS, type AnalysisOptions } from '../pipeline/analyse.ts';
 import { findModel } from '../store/models-repo.ts';
 import {
   batteryJobs,
@@ -31,8 +31,8 @@ import {
   type ContrastParams,
   type JobRecord,
 } from '../store/jobs-repo.ts';
-import { findSet, getSet, type StimulusSet } from '../stimuli/sets.ts';
-import { rmrf } from '../util/files.ts';
+import { findSet, getSet, type StimulusSet } from '../usecases/stimulus-sets.ts';
+import { rmrf } from '../store/files.ts';
 
 export const MAX_ATTEMPTS = 3;
 

@@ -1,8 +1,8 @@
 /** The `jobs`, `job_sets`, `job_stimuli`, `layer_results` and `activations` tables. */
 import type { DB } from './db.ts';
 import { blob, fromBlob, nowIso } from './db.ts';
-import type { LayerOutcome, LayerSummary } from '../analysis/contrast.ts';
-import type { AnalysisOptions, ClusterRow } from '../analysis/layer-analysis.ts';
+import type { LayerOutcome, LayerSummary } from '../pipeline/contrast.ts';
+import type { AnalysisOptions, ClusterRow } from '../pipeline/analyse.ts';
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 

@@ -1,6 +1,6 @@
 /** The `models` table. */
 import type { DB } from './db.ts';
-import type { Manifest } from '../models/manifest.ts';
+import type { Manifest } from '../domain/manifest.ts';
 
 export interface LayerInfo {
   name: string;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/config.ts';
-import { decodeNpy } from '../../src/maps/npy.ts';
+import { decodeNpy } from '../../src/render/npy.ts';
 import { MODELS, STIMULI, tempDir } from '../support/env.ts';
 
 const data = tempDir();

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256 } from '../../src/util/files.ts';
+import { sha256 } from '../../src/store/files.ts';
 import { imageFiles, multipart, startApp, textLines, type TestApp } from '../support/env.ts';
 
 describe('stimulus sets', () => {

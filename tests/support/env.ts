@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, PROJECT_ROOT, type Config } from '../../src/config.ts';
-import { closeContext, createContext, type Context } from '../../src/context.ts';
+import { closeContext, createContext, type Context } from '../../src/store/context.ts';
 import { buildApp } from '../../src/http/app.ts';
 
 export const FIXTURES = path.join(PROJECT_ROOT, 'fixtures');

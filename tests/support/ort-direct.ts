@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { exposeTensors } from '../../src/onnx/model.ts';
-import type { Manifest } from '../../src/models/manifest.ts';
-import { encodeImages, TextEncoder as TextIds } from '../../src/stimuli/encode.ts';
+import type { Manifest } from '../../src/domain/manifest.ts';
+import { encodeImages, TextEncoder as TextIds } from '../../src/inference/encode.ts';
 
 export function readManifest(modelDir: string): Manifest {
   return JSON.parse(fs.readFileSync(path.join(modelDir, 'manifest.json'), 'utf8')) as Manifest;

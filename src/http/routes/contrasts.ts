@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { ConflictError, NotFoundError } from '../../errors.ts';
+import { ConflictError, NotFoundError } from '../../domain/errors.ts';
 import type { BatteryRequest, ContrastRequest } from '../../jobs/queue.ts';
-import { layerDocument, layerMapNpy, layerMapPng, smoothnessPng, STAT_LABELS, type MapStat } from '../../analysis/layer-maps.ts';
+import { layerDocument, layerMapNpy, layerMapPng, smoothnessPng, STAT_LABELS, type MapStat } from '../../usecases/results.ts';
 import { findModel, getModel } from '../../store/models-repo.ts';
 import {
   batteryJobs,
@@ -19,9 +19,9 @@ import {
   type JobRecord,
   type StoredLayer,
 } from '../../store/jobs-repo.ts';
-import { rmrf } from '../../util/files.ts';
+import { rmrf } from '../../store/files.ts';
 import { CreateBatteryBody, CreateContrastBody, IdParam, LayerResultSchema, MapQuery, Page, errors } from '../schemas.ts';
-import type { Context } from '../../context.ts';
+import type { Context } from '../../store/context.ts';
 
 export function contrastView(ctx: Context, j: JobRecord) {
   return {

@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { NotFoundError } from '../../errors.ts';
-import { createControlMask, createMask, deleteMask, listMasks, requireMask, type MaskRequest } from '../../analysis/masks.ts';
-import { compareMaps, getComparison, type MapRef } from '../../analysis/compare.ts';
-import { layerMapPng } from '../../analysis/layer-maps.ts';
+import { NotFoundError } from '../../domain/errors.ts';
+import { createControlMask, createMask, deleteMask, listMasks, requireMask, type MaskRequest } from '../../usecases/masks.ts';
+import { compareMaps, getComparison, type MapRef } from '../../usecases/comparisons.ts';
+import { layerMapPng } from '../../usecases/results.ts';
 import { getLayerResult, layerSummaries } from '../../store/jobs-repo.ts';
 import { findModel } from '../../store/models-repo.ts';
-import { renderMapPng } from '../../maps/render.ts';
-import { resolveLayout } from '../../maps/layout.ts';
+import { renderMapPng } from '../../render/raster.ts';
+import { resolveLayout } from '../../sheet/layout.ts';
 import { IdParam, Page, errors } from '../schemas.ts';
 
 const MaskSchema = Type.Object(

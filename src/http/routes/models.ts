@@ -3,7 +3,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { ValidationError } from '../../errors.ts';
+import { ValidationError } from '../../domain/errors.ts';
 import {
   MANIFEST_FILE,
   MODEL_FILE,
@@ -12,9 +12,9 @@ import {
   registerModelFromFolder,
   registerStagedModel,
   requireModel,
-} from '../../models/registry.ts';
+} from '../../usecases/models.ts';
 import { listModels, type ModelRecord } from '../../store/models-repo.ts';
-import { rmrf, tmpDir } from '../../util/files.ts';
+import { rmrf, tmpDir } from '../../store/files.ts';
 import { IdParam, ModelListSchema, Page, RegisterModelBody, TensorSchema, errors } from '../schemas.ts';
 
 export function modelView(m: ModelRecord) {

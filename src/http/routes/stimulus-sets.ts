@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { TooLargeError, ValidationError } from '../../errors.ts';
+import { TooLargeError, ValidationError } from '../../domain/errors.ts';
 import {
   createImageSet,
   createSetFromPath,
@@ -11,7 +11,7 @@ import {
   readItemBytes,
   requireSet,
   setItems,
-} from '../../stimuli/sets.ts';
+} from '../../usecases/stimulus-sets.ts';
 import { CreateSetBody, IdParam, ItemSchema, Page, errors } from '../schemas.ts';
 
 export async function stimulusSetRoutes(app: FastifyInstance): Promise<void> {

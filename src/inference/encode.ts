@@ -1,0 +1,145 @@
+/**
+ * Turning stimuli into model inputs: images → normalised N×C×H×W float32; texts → right-padded
+ * int64 ids (+ attention mask) and the number of real tokens per text.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { encode as gpt2Encode } from 'gpt-tokenizer/encoding/r50k_base';
+import type { ImageInput, TextInput } from '../domain/manifest.ts';
+import type { FeedSpec } from './worker-protocol.ts';
+
+export class StimulusError extends Error {}
+
+/** Decodes and normalises one image into `out` at offset `o` (C×H×W). */
+async function imageInto(buf: Buffer, spec: ImageInput, out: Float32Array, o: number, label: string): Promise<void> {
+  const [h, w] = spec.size;
+  const bg = spec.background ?? [255, 255, 255];
+  const background = { r: bg[0], g: bg[1], b: bg[2] };
+  let raw: Buffer;
+  try {
+    let img = sharp(buf, { failOn: 'error' }).flatten({ background });
+    img = img.resize(w, h, { fit: spec.resize === 'stretch' ? 'fill' : spec.resize === 'cover' ? 'cover' : 'contain', background, kernel: 'lanczos3' });
+    if (spec.channels === 1) img = img.greyscale();
+    raw = await img.removeAlpha().raw().toBuffer();
+  } catch (e) {
+    throw new StimulusError(`image ${label} could not be decoded: ${(e as Error).message}`);
+  }
+  const C = spec.channels;
+  const plane = h * w;
+  const srcC = raw.length / plane; // sharp may return 1 or 3 channels
+  for (let c = 0; c < C; c++) {
+    const mean = spec.mean[Math.min(c, spec.mean.length - 1)];
+    const std = spec.std[Math.min(c, spec.std.length - 1)];
+    const sc = Math.min(c, srcC - 1);
+    const base = o + c * plane;
+    for (let i = 0; i < plane; i++) out[base + i] = (raw[i * srcC + sc] / 255 - mean) / std;
+  }
+}
+
+export async function encodeImages(bufs: Buffer[], spec: ImageInput, labels?: string[]): Promise<FeedSpec> {
+  const [h, w] = spec.size;
+  const per = spec.channels * h * w;
+  const out = new Float32Array(bufs.length * per);
+  await Promise.all(bufs.map((b, i) => imageInto(b, spec, out, i * per, labels?.[i] ?? `#${i}`)));
+  return { type: 'float32', dims: [bufs.length, spec.channels, h, w], data: out.buffer as ArrayBuffer };
+}
+
+/** Cheap check used at upload: is this a PNG or JPEG that sharp can read? */
+export async function probeImage(buf: Buffer): Promise<{ format: string; width: number; height: number }> {
+  try {
+    const m = await sharp(buf).metadata();
+    if (m.format !== 'png' && m.format !== 'jpeg') throw new StimulusError(`format '${m.format}' is not PNG or JPEG`);
+    return { format: m.format, width: m.width ?? 0, height: m.height ?? 0 };
+  } catch (e) {
+    if (e instanceof StimulusError) throw e;
+    throw new StimulusError(`not a readable PNG or JPEG image (${(e as Error).message})`);
+  }
+}
+
+export interface TextBatch {
+  feeds: Record<string, FeedSpec>;
+  lengths: Int32Array;
+}
+
+type TokenizeFn = (text: string) => number[];
+
+/** Loads the model's tokenizer once and encodes batches of texts. */
+export class TextEncoder {
+  private readonly tokenize: TokenizeFn;
+  constructor(
+    private readonly spec: TextInput,
+    modelDir: string,
+  ) {
+    this.tokenize = loadTokenizer(spec, modelDir);
+  }
+
+  ids(text: string): number[] {
+    let ids = this.tokenize(text);
+    if (this.spec.bosTokenId !== undefined) ids = [this.spec.bosTokenId, ...ids];
+    if (ids.length > this.spec.maxTokens) ids = ids.slice(0, this.spec.maxTokens);
+    return ids;
+  }
+
+  encode(texts: string[], labels?: string[]): TextBatch {
+    const all = texts.map((t, i) => {
+      const ids = this.ids(t);
+      if (ids.length === 0) throw new StimulusError(`text ${labels?.[i] ?? `#${i}`} has no tokens after tokenisation: "${t.slice(0, 60)}"`);
+      return ids;
+    });
+    let T = 0;
+    for (const a of all) if (a.length > T) T = a.length;
+    const B = texts.length;
+    const pad = BigInt(this.spec.padTokenId ?? 0);
+    const ids = new BigInt64Array(B * T).fill(pad);
+    const mask = new BigInt64Array(B * T);
+    const lengths = new Int32Array(B);
+    for (let b = 0; b < B; b++) {
+      const a = all[b];
+      lengths[b] = a.length;
+      for (let t = 0; t < a.length; t++) {
+        ids[b * T + t] = BigInt(a[t]);
+        mask[b * T + t] = 1n;
+      }
+    }
+    const feeds: Record<string, FeedSpec> = {
+      [this.spec.idsInput]: { type: 'int64', dims: [B, T], data: ids.buffer as ArrayBuffer },
+    };
+    if (this.spec.maskInput) feeds[this.spec.maskInput] = { type: 'int64', dims: [B, T], data: mask.buffer as ArrayBuffer };
+    return { feeds, lengths };
+  }
+}
+
+function loadTokenizer(spec: TextInput, modelDir: string): TokenizeFn {
+  if (spec.tokenizer.type === 'gpt2') return (t) => gpt2Encode(t);
+  const file = path.resolve(modelDir, spec.tokenizer.file);
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new StimulusError(`tokenizer file '${spec.tokenizer.file}' could not be read as JSON: ${(e as Error).message}`);
+  }
+  let tok: Tokenizer;
+  try {
+    tok = new Tokenizer(json, {});
+  } catch (e) {
+    throw new StimulusError(`tokenizer file '${spec.tokenizer.file}' is not a Hugging Face tokenizer.json: ${(e as Error).message}`);
+  }
+  // The JS WordLevel model returns `undefined` for out-of-vocabulary words; map them to the unknown token.
+  const model = (json.model ?? {}) as { unk_token?: string; vocab?: Record<string, number> };
+  const unkId = model.unk_token !== undefined && model.vocab && !Array.isArray(model.vocab) ? model.vocab[model.unk_token] : undefined;
+  return (text: string) => {
+    const enc = tok.encode(text);
+    const ids = enc.ids as (number | undefined)[];
+    const out: number[] = new Array(ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (id === undefined || id === null) {
+        if (unkId === undefined) throw new StimulusError(`token '${enc.tokens[i]}' is not in the tokenizer's vocabulary and it has no unk_token`);
+        out[i] = unkId;
+      } else out[i] = id;
+    }
+    return out;
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * Per-layer analysis (clusters, TFCE, Moran's I with its permutation null, the smoothness curve,
+ * reliability, permutation FWE) on a worker thread, so that a contrast's statistics never stall the
+ * HTTP server. Permutations go one thread further, to ONNX Runtime's own worker.
+ */
+import { parentPort, Worker, workerData } from 'node:worker_threads';
+import type { SheetLayout } from '../sheet/layout.ts';
+import type { TestKind } from '../stats/ttest.ts';
+import { analyseLayer, jsPermutationEngine, ortPermutationEngine, type AnalysisOptions, type LayerAnalysis, type LayerMatrix } from './analyse.ts';
+
+export type EngineSpec = { kind: 'ort'; threads: number } | { kind: 'js' };
+
+interface Request {
+  id: number;
+  layer: { t: Float64Array; p: Float64Array; units: number };
+  sheet: SheetLayout;
+  test: TestKind;
+  opts: AnalysisOptions;
+  matrix: LayerMatrix | null;
+  engine: EngineSpec;
+}
+
+type Response = { id: number; ok: true; result: LayerAnalysis } | { id: number; ok: false; error: string };
+
+const BOOT = new URL('../inference/worker-boot.mjs', import.meta.url);
+const ENTRY = new URL('./analysis-worker.ts', import.meta.url).href;
+
+// Only the thread started by AnalysisRunner (whose entry is this file) listens for requests.
+if (parentPort && (workerData as { entry?: string } | null)?.entry === ENTRY) {
+  const port = parentPort;
+  port.on('message', (m: Request | { kind?: string }) => {
+    if (!('id' in m)) return;
+    const req = m as Request;
+    const engine = req.engine.kind === 'ort' ? ortPermutationEngine(req.engine.threads) : jsPermutationEngine;
+    analyseLayer(req.layer, req.sheet, req.test, req.opts, req.matrix, engine).then(
+      (result) => port.postMessage({ id: req.id, ok: true, result } satisfies Response),
+      (e: unknown) => port.postMessage({ id: req.id, ok: false, error: (e as Error)?.message ?? String(e) } satisfies Response),
+    );
+  });
+}
+
+/** Main-thread side: one worker, requests answered in order. */
+export class AnalysisRunner {
+  private worker: Worker | null = null;
+  private next = 1;
+  private pending = new Map<number, { resolve: (r: LayerAnalysis) => void; reject: (e: Error) => void }>();
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    const w = new Worker(BOOT, { workerData: { entry: ENTRY } });
+    w.on('message', (m: Response) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.ok) p.resolve(m.result);
+      else p.reject(new Error(m.error));
+    });
+    const fail = (e: Error) => {
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+      this.worker = null;
+    };
+    w.on('error', fail);
+    w.on('exit', (code) => fail(new Error(`analysis worker exited with code ${code}`)));
+    this.worker = w;
+    return w;
+  }
+
+  run(layer: Request['layer'], sheet: SheetLayout, test: TestKind, opts: AnalysisOptions, matrix: LayerMatrix | null, engine: EngineSpec): Promise<LayerAnalysis> {
+    const w = this.start();
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      w.postMessage({ id, layer, sheet, test, opts, matrix, engine } satisfies Request);
+    });
+  }
+
+  /** Terminates the worker once nothing is pending (never in the middle of a request). */
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = null;
+    if (!w) return;
+    w.removeAllListeners('exit');
+    await w.terminate();
+  }
+}

@@ -1,0 +1,475 @@
+/**
+ * Model registration: validate the manifest and the ONNX graph, probe every layer through ONNX
+ * Runtime, resolve each layer's sheet layout, and store the files by content hash.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import type { Context } from '../store/context.ts';
+import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../domain/errors.ts';
+import { LayoutError, resolveLayout } from '../sheet/layout.ts';
+import { ELEM_TYPE_NAMES, OnnxFormatError, exposeTensors, inspectModel, producedTensors, pruneToTensors, type ModelInfo } from '../onnx/model.ts';
+import { nowIso } from '../store/db.ts';
+import {
+  activeJobsForModel,
+  deleteModelRow,
+  findModel,
+  getModelByHash,
+  insertModel,
+  jobsForModel,
+  type LayerInfo,
+  type ModelInfoJson,
+  type ModelRecord,
+} from '../store/models-repo.ts';
+import { TextEncoder as TextIds, StimulusError } from '../inference/encode.ts';
+import { resolveInsideRoots, rmrf, sha256, sha256File, tmpDir } from '../store/files.ts';
+import { ManifestSchema, type Manifest } from '../domain/manifest.ts';
+import { SessionPool } from '../inference/pool.ts';
+import type { FeedSpec } from '../inference/worker-protocol.ts';
+
+const manifestCheck = TypeCompiler.Compile(ManifestSchema);
+
+export const MODEL_FILE = 'model.onnx';
+export const MANIFEST_FILE = 'manifest.json';
+export const EXPOSED_FILE = 'exposed.onnx';
+
+function jsonPointerToField(p: string): string {
+  let out = 'manifest';
+  for (const part of p.split('/').filter(Boolean)) out += /^\d+$/.test(part) ? `[${part}]` : `.${part}`;
+  return out;
+}
+
+/** Parses and validates a manifest; throws a 400 naming the bad field. */
+export function parseManifest(raw: string | Buffer | object): Manifest {
+  let value: unknown = raw;
+  if (typeof raw === 'string' || Buffer.isBuffer(raw)) {
+    try {
+      value = JSON.parse(raw.toString());
+    } catch (e) {
+      throw new ValidationError(`manifest.json is not valid JSON: ${(e as Error).message}`, 'manifest');
+    }
+  }
+  if (!manifestCheck.Check(value)) {
+    const errs = [...manifestCheck.Errors(value)];
+    // Prefer the deepest error: it says most precisely what to fix.
+    errs.sort((a, b) => b.path.length - a.path.length);
+    const e = errs[0];
+    const field = jsonPointerToField(e.path);
+    const found = e.value === undefined ? 'nothing' : JSON.stringify(e.value)?.slice(0, 80);
+    throw new ValidationError(`${field}: ${e.message} (found ${found})`, field);
+  }
+  const m = value as Manifest;
+  if (m.modality === 'image' && !m.input.image) throw new ValidationError('manifest.input.image is required for an image model', 'manifest.input.image');
+  if (m.modality === 'text' && !m.input.text) throw new ValidationError('manifest.input.text is required for a text model', 'manifest.input.text');
+  if (m.modality === 'image' && m.input.text) throw new ValidationError('manifest.input.text is given but modality is image', 'manifest.input.text');
+  if (m.modality === 'text' && m.input.image) throw new ValidationError('manifest.input.image is given but modality is text', 'manifest.input.image');
+  const seen = new Set<string>();
+  m.layers.forEach((l, i) => {
+    if (seen.has(l.name)) throw new ValidationError(`manifest.layers[${i}].name '${l.name}' is used by two layers`, `manifest.layers[${i}].name`);
+    seen.add(l.name);
+    const p = l.pooling;
+    if (p && m.modality === 'image' && (p === 'last' || p === 'tokens')) {
+      throw new ValidationError(`manifest.layers[${i}].pooling '${p}' is for text models; image layers pool with 'mean' or 'max'`, `manifest.layers[${i}].pooling`);
+    }
+  });
+  if (m.input.image) {
+    const im = m.input.image;
+    for (const k of ['mean', 'std'] as const) {
+      if (im[k].length !== 1 && im[k].length !== im.channels) {
+        throw new ValidationError(`manifest.input.image.${k} has ${im[k].length} values for ${im.channels} channels`, `manifest.input.image.${k}`);
+      }
+    }
+  }
+  return m;
+}
+
+export function defaultPooling(m: Manifest): 'mean' {
+  void m;
+  return 'mean';
+}
+
+function closest(name: string, options: string[], k = 3): string[] {
+  const lower = name.toLowerCase();
+  const score = (o: string) => {
+    const a = o.toLowerCase();
+    let common = 0;
+    while (common < a.length && common < lower.length && a[common] === lower[common]) common++;
+    return common + (a.includes(lower) || lower.includes(a) ? 10 : 0) - Math.abs(a.length - lower.length) * 0.01;
+  };
+  return [...options].sort((x, y) => score(y) - score(x)).slice(0, k);
+}
+
+export interface IncomingFiles {
+  /** Absolute paths of files already written to a temporary folder, by their name in the model folder. */
+  dir: string;
+  source: string;
+}
+
+function probeFeeds(m: Manifest, info: ModelInfo, batch: number, modelDir: string): { feeds: Record<string, FeedSpec>; lengths: Int32Array | null } {
+  if (m.modality === 'image') {
+    const im = m.input.image!;
+    const [h, w] = im.size;
+    const data = new Float32Array(batch * im.channels * h * w);
+    for (let i = 0; i < data.length; i++) data[i] = ((i * 7919) % 255) / 255 - 0.5;
+    return { feeds: { [im.name]: { type: 'float32', dims: [batch, im.channels, h, w], data: data.buffer as ArrayBuffer } }, lengths: null };
+  }
+  const tx = m.input.text!;
+  const enc = new TextIds(tx, modelDir);
+  const texts = ['the quick brown fox jumps over the lazy dog', 'a probe'].slice(0, batch);
+  while (texts.length < batch) texts.push('a probe');
+  const b = enc.encode(texts);
+  void info;
+  return { feeds: b.feeds, lengths: b.lengths };
+}
+
+function isDynamic(d: number | string | null | undefined): boolean {
+  return typeof d !== 'number' || d <= 0;
+}
+
+/** Validates a model folder (model.onnx + manifest.json + side files) and returns its info. */
+export async function validateModelDir(ctx: Context, dir: string): Promise<{ manifest: Manifest; info: ModelInfoJson }> {
+  const manifestPath = path.join(dir, MANIFEST_FILE);
+  const onnxPath = path.join(dir, MODEL_FILE);
+  if (!fs.existsSync(manifestPath)) throw new ValidationError('manifest.json is missing', 'manifest');
+  if (!fs.existsSync(onnxPath)) throw new ValidationError('model.onnx is missing', 'model');
+  const manifest = parseManifest(fs.readFileSync(manifestPath));
+  // Large models: read off the main thread (libuv), so the server keeps answering meanwhile.
+  const bytes = await fs.promises.readFile(onnxPath);
+  if (bytes.length === 0) throw new ValidationError('model.onnx is empty', 'model');
+  let info: ModelInfo;
+  try {
+    info = inspectModel(bytes);
+  } catch (e) {
+    if (e instanceof OnnxFormatError) throw new ValidationError(`model.onnx: ${e.message}`, 'model');
+    throw e;
+  }
+  for (const f of info.externalDataFiles) {
+    if (!fs.existsSync(path.join(dir, f))) {
+      throw new ValidationError(`model.onnx keeps weights in the external data file '${f}', which was not provided beside it`, 'model');
+    }
+  }
+  // Inputs named by the manifest must exist.
+  const inputNames = info.inputs.map((i) => i.name);
+  const needInput = (name: string, field: string) => {
+    if (!inputNames.includes(name)) {
+      throw new ValidationError(`${field}: the model has no input '${name}'; its inputs are ${inputNames.map((n) => `'${n}'`).join(', ')}`, field);
+    }
+  };
+  if (manifest.input.image) needInput(manifest.input.image.name, 'manifest.input.image.name');
+  if (manifest.input.text) {
+    needInput(manifest.input.text.idsInput, 'manifest.input.text.idsInput');
+    if (manifest.input.text.maskInput) needInput(manifest.input.text.maskInput, 'manifest.input.text.maskInput');
+    if (manifest.input.text.tokenizer.type === 'huggingface') {
+      const tf = path.resolve(dir, manifest.input.text.tokenizer.file);
+      if (!tf.startsWith(path.resolve(dir) + path.sep) || !fs.existsSync(tf)) {
+        throw new ValidationError(`manifest.input.text.tokenizer.file '${manifest.input.text.tokenizer.file}' was not provided beside the model`, 'manifest.input.text.tokenizer.file');
+      }
+    }
+  }
+  const extraInputs = inputNames.filter(
+    (n) => n !== manifest.input.image?.name && n !== manifest.input.text?.idsInput && n !== manifest.input.text?.maskInput,
+  );
+  if (extraInputs.length) {
+    throw new ValidationError(`the model has inputs the manifest does not feed: ${extraInputs.map((n) => `'${n}'`).join(', ')}`, 'manifest.input');
+  }
+  // Layer tensors must exist.
+  const produced = producedTensors(info);
+  const allTensors = [...produced.keys(), ...inputNames];
+  manifest.layers.forEach((l, i) => {
+    if (!produced.has(l.tensor)) {
+      const near = closest(l.tensor, allTensors);
+      throw new ValidationError(
+        `manifest.layers[${i}].tensor: the model has no tensor '${l.tensor}'. Closest names: ${near.map((n) => `'${n}'`).join(', ')} (GET /v1/models/:id/tensors lists them all)`,
+        `manifest.layers[${i}].tensor`,
+      );
+    }
+  });
+  // Probe through ORT with the layers exposed.
+  // The file the workers run computes the layers and nothing else (no unused heads).
+  const exposed = pruneToTensors(bytes, manifest.layers.map((l) => l.tensor));
+  const exposedPath = path.join(dir, EXPOSED_FILE);
+  await fs.promises.writeFile(exposedPath, exposed);
+  const mainInput = info.inputs.find((i) => i.name === (manifest.input.image?.name ?? manifest.input.text?.idsInput));
+  const dynamicBatch = !mainInput?.dims || isDynamic(mainInput.dims[0]);
+  if (manifest.modality === 'text' && mainInput?.dims && mainInput.dims.length === 2 && !isDynamic(mainInput.dims[1])) {
+    // Fixed sequence length: texts are padded to it, which is fine as long as maxTokens fits.
+    if (manifest.input.text!.maxTokens > (mainInput.dims[1] as number)) {
+      throw new ValidationError(`manifest.input.text.maxTokens ${manifest.input.text!.maxTokens} exceeds the model's fixed sequence length ${mainInput.dims[1]}`, 'manifest.input.text.maxTokens');
+    }
+  }
+  let pool: SessionPool;
+  try {
+    pool = await SessionPool.create(exposedPath, { workers: 1, intraOpThreads: ctx.config.intraOpThreads });
+  } catch (e) {
+    throw new ValidationError(`model.onnx does not load in ONNX Runtime: ${(e as Error).message}`, 'model');
+  }
+  const layers: LayerInfo[] = [];
+  try {
+    const batch = dynamicBatch ? 2 : 1;
+    let probe: { feeds: Record<string, FeedSpec>; lengths: Int32Array | null };
+    try {
+      probe = probeFeeds(manifest, info, batch, dir);
+    } catch (e) {
+      if (e instanceof StimulusError) throw new ValidationError(e.message, 'manifest.input.text.tokenizer');
+      throw e;
+    }
+    let shapes;
+    try {
+      shapes = await pool.probe(probe.feeds, manifest.layers.map((l) => l.tensor));
+    } catch (e) {
+      throw new ValidationError(`model.onnx failed on a probe input built from the manifest: ${(e as Error).message}`, 'manifest.input');
+    }
+    manifest.layers.forEach((l, i) => {
+      const s = shapes[i];
+      const field = `manifest.layers[${i}]`;
+      if (s.type !== 'float32' && s.type !== 'float16' && s.type !== 'float64') {
+        throw new ValidationError(`${field}.tensor '${l.tensor}' is of type ${s.type}; a topographic layer must be a float tensor`, `${field}.tensor`);
+      }
+      if (l.unitAxis >= s.dims.length) {
+        throw new ValidationError(`${field}.unitAxis ${l.unitAxis} is out of range: tensor '${l.tensor}' has shape [${s.dims.join(', ')}]`, `${field}.unitAxis`);
+      }
+      if (s.dims[0] !== batch) {
+        throw new ValidationError(`${field}.tensor '${l.tensor}' does not have the batch on axis 0 (shape [${s.dims.join(', ')}] for a batch of ${batch})`, `${field}.tensor`);
+      }
+      if (manifest.modality === 'text' && s.dims.length !== 3) {
+        throw new ValidationError(`${field}.tensor '${l.tensor}' has shape [${s.dims.join(', ')}]; a text layer must be [batch, tokens, units] or [batch, units, tokens]`, `${field}.tensor`);
+      }
+      const units = s.dims[l.unitAxis];
+      let sheet;
+      try {
+        sheet = resolveLayout(l.layout, units);
+      } catch (e) {
+        if (e instanceof LayoutError) {
+          throw new ValidationError(`${field}.layout: ${e.message} (tensor '${l.tensor}' has ${units} units on axis ${l.unitAxis})`, `${field}.layout${e.field ? '.' + e.field : ''}`);
+        }
+        throw e;
+      }
+      layers.push({
+        name: l.name,
+        tensor: l.tensor,
+        unitAxis: l.unitAxis,
+        pooling: l.pooling ?? 'mean',
+        units,
+        rows: sheet.rows,
+        cols: sheet.cols,
+        probeShape: s.dims,
+      });
+    });
+  } finally {
+    await pool.close();
+  }
+  const dt = (t: number | null) => (t === null ? 'unknown' : (ELEM_TYPE_NAMES[t] ?? `type ${t}`));
+  return {
+    manifest,
+    info: {
+      inputs: info.inputs.map((i) => ({ name: i.name, type: dt(i.elemType), dims: i.dims ?? [] })),
+      outputs: info.outputs.map((i) => ({ name: i.name, type: dt(i.elemType), dims: i.dims ?? [] })),
+      opsets: info.opsets,
+      externalDataFiles: info.externalDataFiles,
+      dynamicBatch,
+      layers,
+      files: [],
+    },
+  };
+}
+
+function sideFiles(manifest: Manifest, info: ModelInfo | { externalDataFiles: string[] }): string[] {
+  const files = [...info.externalDataFiles];
+  if (manifest.input.text?.tokenizer.type === 'huggingface') files.push(manifest.input.text.tokenizer.file);
+  return files;
+}
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v as object)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** Content hash of a model folder: canonical manifest plus the hashes of model.onnx and its side files. */
+export async function modelHashOf(dir: string): Promise<{ hash: string; manifest: Manifest; files: { name: string; sha256: string; bytes: number }[]; header: ModelInfo }> {
+  const manifest = parseManifest(fs.readFileSync(path.join(dir, MANIFEST_FILE)));
+  const onnxPath = path.join(dir, MODEL_FILE);
+  if (fs.statSync(onnxPath).size === 0) throw new ValidationError('model.onnx is empty', 'model');
+  // One read serves both the header and the hash.
+  const bytes = await fs.promises.readFile(onnxPath);
+  let header: ModelInfo;
+  try {
+    header = inspectModel(bytes);
+  } catch (e) {
+    if (e instanceof OnnxFormatError) throw new ValidationError(`model.onnx: ${e.message}`, 'model');
+    throw e;
+  }
+  const files: { name: string; sha256: string; bytes: number }[] = [{ name: MODEL_FILE, sha256: sha256(bytes), bytes: bytes.length }];
+  for (const f of sideFiles(manifest, header)) {
+    const p = path.resolve(dir, f);
+    if (!p.startsWith(path.resolve(dir) + path.sep)) throw new ValidationError(`side file '${f}' lies outside the model folder`, 'manifest');
+    if (!fs.existsSync(p)) continue; // validateModelDir reports it with the right field
+    files.push({ name: f, ...(await sha256File(p)) });
+  }
+  const hash = sha256(`${canonical(manifest)}\n${files.map((f) => `${f.name}:${f.sha256}`).join('\n')}`);
+  return { hash, manifest, files, header };
+}
+
+/**
+ * Registers the model held in `staging` (a folder the caller owns, with model.onnx, manifest.json
+ * and side files). Moves it into the store on success; removes it on failure or when the same
+ * model is already registered. Returns the record and whether it was new.
+ */
+export async function registerStagedModel(
+  ctx: Context,
+  staging: string,
+  source: string,
+  known?: Awaited<ReturnType<typeof modelHashOf>>,
+): Promise<{ model: ModelRecord; created: boolean }> {
+  try {
+    // The hash of a copied folder is the hash of its source: no second pass over the bytes.
+    const { hash, manifest, files } = known ?? (await modelHashOf(staging));
+    const existing = getModelByHash(ctx.db, hash);
+    if (existing) return { model: existing, created: false };
+    const { info } = await validateModelDir(ctx, staging);
+    info.files = files;
+    const id = hash.slice(0, 16);
+    const dirRel = path.join('models', hash);
+    const final = path.join(ctx.paths.data, dirRel);
+    rmrf(final); // a leftover of an interrupted registration has no row: replace it
+    fs.mkdirSync(path.dirname(final), { recursive: true });
+    fs.renameSync(staging, final);
+    const record: ModelRecord = {
+      id,
+      hash,
+      name: manifest.name,
+      modality: manifest.modality,
+      manifest,
+      onnxSha256: files[0].sha256,
+      dir: dirRel,
+      sizeBytes: files.reduce((s, f) => s + f.bytes, 0),
+      info,
+      source,
+      createdAt: nowIso(),
+    };
+    try {
+      insertModel(ctx.db, record);
+    } catch (e) {
+      // A concurrent registration of the same model won the race.
+      const again = getModelByHash(ctx.db, hash);
+      if (again) return { model: again, created: false };
+      rmrf(final);
+      throw e;
+    }
+    return { model: record, created: true };
+  } finally {
+    rmrf(staging);
+  }
+}
+
+/**
+ * Registers a model from a server-side folder. Client-given folders must lie inside the configured
+ * models roots; `trusted` (bundled fixtures, the CLI's own arguments) skips that check.
+ */
+export async function registerModelFromFolder(
+  ctx: Context,
+  folder: string,
+  opts: { source?: string; trusted?: boolean } = {},
+): Promise<{ model: ModelRecord; created: boolean }> {
+  const dir = opts.trusted ? path.resolve(folder) : resolveInsideRoots(folder, ctx.config.modelsRoots, 'path');
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new ValidationError(`path '${folder}' is not a folder`, 'path');
+  for (const f of [MODEL_FILE, MANIFEST_FILE]) {
+    if (!fs.existsSync(path.join(dir, f))) throw new ValidationError(`folder '${folder}' has no ${f}`, 'path');
+  }
+  const known = await modelHashOf(dir);
+  const { hash, manifest, header } = known;
+  const existing = getModelByHash(ctx.db, hash);
+  if (existing) return { model: existing, created: false };
+  const staging = tmpDir(ctx.paths.tmp, 'model-');
+  try {
+    await fs.promises.copyFile(path.join(dir, MODEL_FILE), path.join(staging, MODEL_FILE));
+    await fs.promises.copyFile(path.join(dir, MANIFEST_FILE), path.join(staging, MANIFEST_FILE));
+    for (const f of sideFiles(manifest, header)) {
+      const src = path.resolve(dir, f);
+      if (fs.existsSync(src)) {
+        fs.mkdirSync(path.dirname(path.join(staging, f)), { recursive: true });
+        fs.copyFileSync(src, path.join(staging, f));
+      }
+    }
+  } catch (e) {
+    rmrf(staging);
+    throw e;
+  }
+  return registerStagedModel(ctx, staging, opts.source ?? `folder:${dir}`, known);
+}
+
+/** By id, or else the latest model registered under that name. */
+export function requireModel(ctx: Context, id: string): ModelRecord {
+  const m = findModel(ctx.db, id);
+  if (!m) throw new NotFoundError('model', id);
+  return m;
+}
+
+export function modelDir(ctx: Context, m: ModelRecord): string {
+  return path.join(ctx.paths.data, m.dir);
+}
+
+/** Deletes a model. Refused while a job uses it; finished contrasts go too only with `cascade`. */
+export function deleteModel(ctx: Context, ref: string, cascade: boolean): void {
+  const m = requireModel(ctx, ref);
+  const id = m.id;
+  const active = activeJobsForModel(ctx.db, id);
+  if (active > 0) throw new ConflictError(`model '${id}' is used by ${active} queued or running job(s); cancel them or wait for them to finish`);
+  const done = jobsForModel(ctx.db, id);
+  if (done > 0 && !cascade) {
+    throw new ConflictError(`model '${id}' has ${done} stored contrast(s); delete with ?cascade=true to remove them too`);
+  }
+  const jobIds = (ctx.db.prepare('SELECT id FROM jobs WHERE model_id = ?').all(id) as { id: string }[]).map((r) => r.id);
+  ctx.db.transaction(() => {
+    ctx.db.prepare('DELETE FROM jobs WHERE model_id = ?').run(id);
+    deleteModelRow(ctx.db, id);
+  })();
+  for (const j of jobIds) rmrf(path.join(ctx.paths.activations, j));
+  rmrf(modelDir(ctx, m));
+}
+
+export interface TensorListing {
+  name: string;
+  opType: string;
+  node: string;
+  type: string;
+  shape: number[];
+  isLayer: string | null;
+}
+
+/** Every intermediate tensor with its op type and the shape ORT reports on a probe input (cached). */
+export async function listTensors(ctx: Context, m: ModelRecord): Promise<TensorListing[]> {
+  const dir = modelDir(ctx, m);
+  const cache = path.join(dir, 'tensors.json');
+  if (fs.existsSync(cache)) return JSON.parse(fs.readFileSync(cache, 'utf8')) as TensorListing[];
+  const bytes = await fs.promises.readFile(path.join(dir, MODEL_FILE));
+  const info = inspectModel(bytes);
+  const produced = producedTensors(info);
+  const names = [...produced.keys()];
+  const all = exposeTensors(bytes, names);
+  const probePath = path.join(dir, 'probe-all.onnx');
+  fs.writeFileSync(probePath, all);
+  const pool = await SessionPool.create(probePath, { workers: 1, intraOpThreads: ctx.config.intraOpThreads });
+  let shapes;
+  try {
+    const probe = probeFeeds(m.manifest, info, 1, dir);
+    shapes = await pool.probe(probe.feeds, names);
+  } catch (e) {
+    throw new UnprocessableError(`probing the model's tensors failed: ${(e as Error).message}`);
+  } finally {
+    await pool.close();
+    fs.rmSync(probePath, { force: true });
+  }
+  const layerOf = new Map(m.manifest.layers.map((l) => [l.tensor, l.name]));
+  const out: TensorListing[] = names.map((name, i) => {
+    const node = produced.get(name)!;
+    return { name, opType: node.opType, node: node.name, type: shapes[i].type, shape: shapes[i].dims, isLayer: layerOf.get(name) ?? null };
+  });
+  fs.writeFileSync(cache, JSON.stringify(out));
+  return out;
+}
