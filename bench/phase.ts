@@ -12,14 +12,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { collectStimuli, runContrast, type Stimulus } from '../src/pipeline/contrast.ts';
+import { runContrast } from '../src/pipeline/contrast.ts';
+import { planStimuli, type Stimulus } from '../src/pipeline/plan.ts';
+import { contrastEnv } from '../src/jobs/queue.ts';
 import { loadConfig } from '../src/config.ts';
+import type { ModelRecord } from '../src/domain/records.ts';
 import { closeContext, createContext, type Context } from '../src/store/context.ts';
-import { EXPOSED_FILE, modelDir, registerModelFromFolder } from '../src/usecases/models.ts';
+import { EXPOSED_FILE, modelDir, readItemBytes } from '../src/store/files.ts';
+import { getModel } from '../src/store/models-repo.ts';
+import { registerModelFromFolder } from '../src/usecases/models.ts';
 import type { FeedSpec } from '../src/inference/worker-protocol.ts';
 import { encodeImages, TextEncoder as TextIds } from '../src/inference/encode.ts';
-import { createImageSet, createTextSet, getSet, parseTextBody, readItemBytes } from '../src/usecases/stimulus-sets.ts';
-import { getModel, type ModelRecord } from '../src/store/models-repo.ts';
+import { createImageSet, createTextSet, parseTextBody, setItems } from '../src/usecases/stimulus-sets.ts';
 
 export interface PhaseSpec {
   phase: 'register' | 'contrast' | 'ort';
@@ -167,9 +171,9 @@ async function register(spec: PhaseSpec): Promise<RegisterResult> {
   }
 }
 
-/** The sets' items, each condition cycled to `perCondition` stimuli: all of A, then all of B (as collectStimuli orders them). */
+/** The sets' items, each condition cycled to `perCondition` stimuli: all of A, then all of B (as planStimuli orders them). */
 function benchStimuli(ctx: Context, spec: PhaseSpec): Stimulus[] {
-  const base = collectStimuli(ctx, [getSet(ctx, spec.setA!)!], [getSet(ctx, spec.setB!)!]);
+  const base = planStimuli([spec.setA!], [spec.setB!], (id) => setItems(ctx, id));
   const out: Stimulus[] = [];
   for (const cond of ['a', 'b'] as const) {
     const items = base.filter((s) => s.condition === cond);
@@ -195,8 +199,7 @@ async function contrast(spec: PhaseSpec): Promise<ContrastResult> {
     const batchDoneMs: number[] = [];
     const t0 = performance.now();
     const outcome = await runContrast(
-      ctx,
-      model,
+      contrastEnv(ctx, model),
       stimuli,
       {
         layers: [],

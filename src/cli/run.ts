@@ -1,19 +1,17 @@
 /**
  * `toposcope run`: the contrast pipeline without HTTP. Registers the model and the sets (folders or
  * files) in the data directory if needed, runs the job through the same queue as the API, prints a
- * per-layer table and writes maps to --out.
+ * per-layer table and writes maps to --out. Also the tables the other commands print.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Context } from '../store/context.ts';
-import { AppError, ValidationError } from '../domain/errors.ts';
-import { JobQueue, type AnalysisRequest, type ContrastRequest } from '../jobs/queue.ts';
-import { registerModelFromFolder } from '../usecases/models.ts';
-import { findModel, getModel, type ModelRecord } from '../store/models-repo.ts';
-import { getJob, getLayerResult, layerArrays, layerClusters, layerSummaries, type JobRecord } from '../store/jobs-repo.ts';
-import { createSetFromPath, findSet, createImageSet, createTextSet, parseTextBody } from '../usecases/stimulus-sets.ts';
-import { layerDocument, layerMapNpy, layerMapPng, smoothnessPng, STAT_LABELS } from '../usecases/results.ts';
-import type { LayerSummary } from '../pipeline/contrast.ts';
+import type { AnalysisRequest } from '../domain/analysis.ts';
+import { AppError, NotFoundError, ValidationError } from '../domain/errors.ts';
+import type { JobRecord, LayerSummary, ModelRecord } from '../domain/records.ts';
+import { clustersOf, exportMaps, layerResults, submitContrast, waitForJob, type ContrastRequest } from '../usecases/contrasts.ts';
+import { registerModelFromFolder, requireModel } from '../usecases/models.ts';
+import type { Context, Service } from '../usecases/service.ts';
+import { createImageSet, createSetFromPath, createTextSet, findSet, parseTextBody } from '../usecases/stimulus-sets.ts';
 
 export interface RunArgs {
   model: string;
@@ -44,9 +42,12 @@ async function resolveModel(ctx: Context, ref: string): Promise<ModelRecord> {
   if (fs.existsSync(ref) && fs.statSync(ref).isDirectory()) {
     return (await registerModelFromFolder(ctx, ref, { trusted: true, source: `cli:${path.resolve(ref)}` })).model;
   }
-  const m = findModel(ctx.db, ref);
-  if (!m) throw new ValidationError(`--model '${ref}' is neither a folder with model.onnx + manifest.json nor a registered model id or name`, 'model');
-  return m;
+  try {
+    return requireModel(ctx, ref);
+  } catch (e) {
+    if (e instanceof NotFoundError) throw new ValidationError(`--model '${ref}' is neither a folder with model.onnx + manifest.json nor a registered model id or name`, 'model');
+    throw e;
+  }
 }
 
 async function resolveSet(ctx: Context, ref: string, flag: string): Promise<string> {
@@ -70,7 +71,7 @@ async function resolveSet(ctx: Context, ref: string, flag: string): Promise<stri
   }
 }
 
-class Progress {
+export class Progress {
   private last = -1;
   private readonly tty: boolean;
   constructor(private readonly stream: NodeJS.WriteStream) {
@@ -123,20 +124,15 @@ export function summaryTable(rows: { name: string; summary: LayerSummary }[]): s
 /** Per layer: Moran's I (unsmoothed, its permutation p), clusters, FWE and reliability when computed. */
 export function analysisTable(ctx: Context, job: JobRecord): string {
   const head = ['layer', "Moran's I", 'p(I)', 'clusters +/-', 'largest (size, peak t)', 'FWE<=.05', 'split-half r (SB)'];
-  const body = layerSummaries(ctx.db, job.id).map(({ name }) => {
-    const l = getLayerResult(ctx.db, job.id, name)!;
-    const a = l.analysis as {
-      moran?: { I: number | null; p: number | null };
-      clusterCount?: { positive: number; negative: number };
-      permutation?: { unitsFWE05: number };
-      reliability?: { meanR: number | null; meanSpearmanBrown: number | null };
-    };
-    const cl = layerClusters(ctx.db, job.id, name);
+  const orDash = (v: number | null) => (v === null ? '-' : fmt(v));
+  const body = layerResults(ctx, job.id).map((l) => {
+    const a = l.analysis;
+    const cl = clustersOf(ctx, job.id, l.name);
     return [
-      name,
-      a.moran?.I === null || a.moran?.I === undefined ? '-' : fmt(a.moran.I),
-      a.moran?.p === null || a.moran?.p === undefined ? '-' : fmt(a.moran.p),
-      a.clusterCount ? `${a.clusterCount.positive}/${a.clusterCount.negative}` : '-',
+      l.name,
+      orDash(a.moran.I),
+      orDash(a.moran.p),
+      `${a.clusterCount.positive}/${a.clusterCount.negative}`,
       cl.length ? `${cl[0].size}, ${fmt(cl[0].peakT, 2)}` : '-',
       a.permutation ? String(a.permutation.unitsFWE05) : '-',
       a.reliability ? `${fmt(a.reliability.meanR ?? NaN)} (${fmt(a.reliability.meanSpearmanBrown ?? NaN)})` : '-',
@@ -147,91 +143,39 @@ export function analysisTable(ctx: Context, job: JobRecord): string {
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
-/** Writes t / d / signed log10 p maps (PNG + NPY) and the per-unit JSON of every layer. */
-export async function writeMaps(ctx: Context, job: JobRecord, outDir: string, threshold?: number): Promise<string[]> {
-  fs.mkdirSync(outDir, { recursive: true });
-  const model = getModel(ctx.db, job.modelId);
-  const files: string[] = [];
-  for (const { name } of layerSummaries(ctx.db, job.id)) {
-    const l = getLayerResult(ctx.db, job.id, name)!;
-    for (const stat of ['t', 'd', 'log10p'] as const) {
-      const png = await layerMapPng(l, stat, {
-        title: `${model?.name ?? job.modelId} / ${l.name}: ${job.params.label ?? ''}`,
-        subtitle: `${STAT_LABELS[stat]}, ${job.params.test} test, n=${l.nA} vs ${l.nB}${stat === 't' && threshold !== undefined ? `, outline |t| >= ${threshold}` : ''}`,
-        threshold: stat === 't' ? threshold : undefined,
-      });
-      const pngPath = path.join(outDir, `${l.name}.${stat}.png`);
-      fs.writeFileSync(pngPath, png);
-      const npyPath = path.join(outDir, `${l.name}.${stat}.npy`);
-      fs.writeFileSync(npyPath, layerMapNpy(l, stat));
-      files.push(pngPath, npyPath);
-    }
-    const smoothPath = path.join(outDir, `${l.name}.smoothness.png`);
-    fs.writeFileSync(smoothPath, await smoothnessPng(l, `${model?.name ?? job.modelId} / ${l.name}: smoothness`));
-    const clustersPath = path.join(outDir, `${l.name}.clusters.json`);
-    fs.writeFileSync(clustersPath, JSON.stringify({ params: l.analysis.clusterParams ?? null, clusters: layerClusters(ctx.db, job.id, l.name) }, null, 2));
-    files.push(smoothPath, clustersPath);
-    const jsonPath = path.join(outDir, `${l.name}.json`);
-    fs.writeFileSync(
-      jsonPath,
-      JSON.stringify(layerDocument(job.id, l, layerClusters(ctx.db, job.id, l.name), layerArrays(ctx.db, job.id, l.name))),
-    );
-    files.push(jsonPath);
-  }
-  const summaryPath = path.join(outDir, 'contrast.json');
-  fs.writeFileSync(
-    summaryPath,
-    JSON.stringify({ id: job.id, label: job.params.label, params: job.params, provenance: job.provenance, timings: job.timings, layers: layerSummaries(ctx.db, job.id) }, null, 2),
-  );
-  files.push(summaryPath);
-  return files;
-}
-
-export async function runCommand(ctx: Context, args: RunArgs, io: { out: NodeJS.WriteStream; err: NodeJS.WriteStream } = { out: process.stdout, err: process.stderr }): Promise<RunResult> {
+export async function runCommand(service: Service, args: RunArgs, io: { out: NodeJS.WriteStream; err: NodeJS.WriteStream } = { out: process.stdout, err: process.stderr }): Promise<RunResult> {
+  const { ctx, jobs } = service;
   const model = await resolveModel(ctx, args.model);
   const a: string[] = [];
   for (const r of args.a) a.push(await resolveSet(ctx, r, '--a'));
   const b: string[] = [];
   for (const r of args.b) b.push(await resolveSet(ctx, r, '--b'));
-  const queue = new JobQueue(ctx);
   const progress = new Progress(io.err);
-  let job: JobRecord;
-  const off = queue.on((e) => {
-    if (e.type !== 'progress') return;
-    const j = getJob(ctx.db, e.job);
-    if (j) progress.update(j.progressDone, j.progressTotal);
+  jobs.start();
+  let job = submitContrast(ctx, jobs, {
+    model: model.id,
+    a,
+    b,
+    layers: args.layers,
+    pooling: args.pooling,
+    test: args.test,
+    correction: args.correction,
+    correctionScope: args.correctionScope,
+    alpha: args.alpha,
+    keepActivations: args.keepActivations,
+    label: args.label,
+    analysis: args.analysis,
   });
+  io.err.write(`contrast ${job.id}: ${job.params.label} on ${model.name} (${job.progressTotal} stimuli, layers ${job.params.layers.join(', ')})\n`);
   try {
-    queue.start();
-    job = queue.submit({
-      model: model.id,
-      a,
-      b,
-      layers: args.layers,
-      pooling: args.pooling,
-      test: args.test,
-      correction: args.correction,
-      correctionScope: args.correctionScope,
-      alpha: args.alpha,
-      keepActivations: args.keepActivations,
-      label: args.label,
-      analysis: args.analysis,
-    });
-    io.err.write(`contrast ${job.id}: ${job.params.label} on ${model.name} (${job.progressTotal} stimuli, layers ${job.params.layers.join(', ')})\n`);
-    // Wait for this job to finish (other queued jobs in the same data folder may run first).
-    for (;;) {
-      await queue.idle();
-      job = getJob(ctx.db, job.id)!;
-      if (job.state !== 'queued' && job.state !== 'running') break;
-    }
+    job = await waitForJob(jobs, ctx, job.id, (done, total) => progress.update(done, total));
   } finally {
-    off();
-    await queue.stop();
+    await jobs.stop();
   }
   if (job.state !== 'succeeded') throw new AppError(422, 'JOB_FAILED', `contrast ${job.id} ${job.state}: ${job.error ?? ''}`);
   const outDir = path.resolve(args.out ?? path.join('out', job.id));
-  const files = await writeMaps(ctx, job, outDir, args.threshold);
-  const summaries = layerSummaries(ctx.db, job.id);
+  const files = await exportMaps(ctx, job, outDir, args.threshold);
+  const summaries = layerResults(ctx, job.id).map((l) => ({ name: l.name, summary: l.summary }));
   io.out.write(`\n${job.params.label} — ${model.name}, ${job.params.test} t, ${job.params.correction} q <= ${job.params.alpha}\n`);
   io.out.write(summaryTable(summaries) + '\n');
   io.out.write('\n' + analysisTable(ctx, job) + '\n');

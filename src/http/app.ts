@@ -7,21 +7,22 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import multipart from '@fastify/multipart';
 import { VERSION } from '../config.ts';
-import type { Context } from '../store/context.ts';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AppError, UnauthorizedError } from '../domain/errors.ts';
-import { JobQueue } from '../jobs/queue.ts';
 import { ManifestSchema } from '../domain/manifest.ts';
+import type { Service } from '../usecases/service.ts';
 import { ContrastSchema, ErrorSchema, ModelSchema, StimulusSetSchema } from './schemas.ts';
 import { modelRoutes } from './routes/models.ts';
 import { stimulusSetRoutes } from './routes/stimulus-sets.ts';
 import { contrastRoutes } from './routes/contrasts.ts';
 import { healthRoutes } from './routes/health.ts';
 import { maskRoutes } from './routes/masks.ts';
+import { comparisonRoutes } from './routes/comparisons.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    ctx: Context;
-    jobs: JobQueue;
+    ctx: Service['ctx'];
+    jobs: Service['jobs'];
   }
 }
 
@@ -44,14 +45,15 @@ const REASONS: Record<number, string> = {
   500: 'Internal Server Error',
 };
 
-export async function buildApp(ctx: Context, opts: AppOptions = {}): Promise<FastifyInstance> {
+export async function buildApp(service: Service, opts: AppOptions = {}): Promise<FastifyInstance> {
+  const ctx = service.ctx;
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: Math.min(ctx.config.maxUploadBytes, 64 * 1024 * 1024),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
-  });
+  }).withTypeProvider<TypeBoxTypeProvider>();
   app.decorate('ctx', ctx);
-  app.decorate('jobs', new JobQueue(ctx));
+  app.decorate('jobs', service.jobs);
 
   app.addSchema(ErrorSchema);
   app.addSchema(ManifestSchema);
@@ -149,6 +151,7 @@ export async function buildApp(ctx: Context, opts: AppOptions = {}): Promise<Fas
   await app.register(stimulusSetRoutes, { prefix: '/v1' });
   await app.register(contrastRoutes, { prefix: '/v1' });
   await app.register(maskRoutes, { prefix: '/v1' });
+  await app.register(comparisonRoutes, { prefix: '/v1' });
 
   if (opts.startQueue !== false) {
     app.addHook('onReady', async () => {

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, PROJECT_ROOT } from '../config.ts';
-import { closeContext, createContext } from '../store/context.ts';
+import { closeService, openService } from '../usecases/service.ts';
 import { ManifestSchema } from '../domain/manifest.ts';
 import { buildApp } from './app.ts';
 
@@ -15,15 +15,15 @@ export const MANIFEST_SCHEMA_FILE = path.join(PROJECT_ROOT, 'openapi', 'manifest
 
 export async function generateOpenApi(): Promise<string> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'toposcope-openapi-'));
-  const ctx = createContext(loadConfig({}, { dataDir, registerFixtures: false, apiKey: null }));
+  const service = openService(loadConfig({}, { dataDir, registerFixtures: false, apiKey: null }));
   try {
-    const app = await buildApp(ctx, { startQueue: false });
+    const app = await buildApp(service, { startQueue: false });
     await app.ready();
     const doc = app.swagger();
     await app.close();
     return JSON.stringify(doc, null, 2) + '\n';
   } finally {
-    closeContext(ctx);
+    await closeService(service);
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -1,5 +1,9 @@
 /** Request and response schemas (TypeBox → JSON Schema) shared by the routes and the OpenAPI document. */
 import { Type, type TSchema } from '@sinclair/typebox';
+import { AnalysisSummarySchema, ClusterRowSchema } from '../domain/analysis.ts';
+import { DEFAULT_ANALYSIS } from '../domain/defaults.ts';
+import { ContrastParamsSchema, LayerSummarySchema } from '../domain/records.ts';
+import { MapStatSchema } from '../domain/stats.ts';
 
 export const ErrorSchema = Type.Object(
   {
@@ -30,9 +34,12 @@ export function errors(...codes: number[]): Record<number, TSchema> {
   return out;
 }
 
+/** A binary response body (PNG, .npy, raw item bytes), documented as a binary string. */
+export const Binary = (description?: string) => Type.Unsafe<Buffer | NodeJS.ReadableStream>({ type: 'string', format: 'binary', ...(description ? { description } : {}) });
+
 export const Page = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1e9, default: 0 })),
 });
 
 export const IdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128, examples: ['c_3b91283dcc6bafe7'], description: 'Id (models and sets also accept their name).' }) });
@@ -164,109 +171,37 @@ export const ItemSchema = Type.Object(
   { examples: [{ position: 0, sha256: '9f86d081884c7d65…', label: null, mediaType: 'text/plain', text: 'you are a worthless idiot' }] },
 );
 
-const SetRef = Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })], {
-  description: 'A stimulus set id or name, or a list of them (their union: "one category vs the rest").',
-});
-
-export const AnalysisBody = Type.Object(
+const Provenance = Type.Object(
   {
-    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295, default: 1, description: 'Seed of every random step (spatial and label permutations, splits).' })),
-    clusters: Type.Optional(
-      Type.Object(
-        {
-          scale: Type.Optional(Type.Union([Type.Literal('p'), Type.Literal('abs-t')], { default: 'p', description: "Scale of the cluster-forming threshold: uncorrected two-sided p ('p', cells with p ≤ threshold) or |t| ('abs-t', cells with |t| ≥ threshold)." })),
-          threshold: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: "Default 0.001 on the 'p' scale, 3 on the 'abs-t' scale." })),
-          connectivity: Type.Optional(Type.Union([Type.Literal(4), Type.Literal(8)], { default: 8 })),
-          minSize: Type.Optional(Type.Integer({ minimum: 1, default: 1, description: 'Smaller clusters are dropped.' })),
-          tfce: Type.Optional(Type.Boolean({ default: false, description: 'Also compute threshold-free cluster enhancement of the t-map (E = 0.5, H = 2).' })),
-        },
-        { additionalProperties: false },
-      ),
-    ),
-    topography: Type.Optional(
-      Type.Object(
-        {
-          permutations: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, default: 999, description: "Spatial permutations for Moran's I p-value." })),
-          contiguity: Type.Optional(Type.Union([Type.Literal('queen'), Type.Literal('rook')], { default: 'queen' })),
-          bins: Type.Optional(Type.Integer({ minimum: 2, maximum: 200, default: 20, description: 'Distance bins of the smoothness curve.' })),
-        },
-        { additionalProperties: false },
-      ),
-    ),
-    permutations: Type.Optional(
-      Type.Union([
-        Type.Object({ n: Type.Integer({ minimum: 1, maximum: 100000, description: 'Label permutations (group sizes kept) for max-|t| FWE p per unit and cluster-level FWE p.' }) }, { additionalProperties: false }),
-        Type.Null(),
-      ]),
-    ),
-    reliability: Type.Optional(
-      Type.Union([
-        Type.Object(
-          {
-            splits: Type.Integer({ minimum: 1, maximum: 1000, description: 'Random split-halves of each condition.' }),
-            threshold: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: '|t| threshold of the masks compared by Dice. Default 3.' })),
-          },
-          { additionalProperties: false },
-        ),
-        Type.Null(),
-      ]),
-    ),
+    service: Type.Literal('toposcope'),
+    version: Type.String(),
+    model: Type.Object({ id: Type.String(), name: Type.String(), hash: Type.String(), onnxSha256: Type.String() }),
+    sets: Type.Object({
+      a: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), hash: Type.String(), items: Type.Integer() })),
+      b: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), hash: Type.String(), items: Type.Integer() })),
+    }),
+    params: ContrastParamsSchema,
+    seed: Type.Integer(),
+    runtime: Type.Object({ node: Type.String(), onnxruntime: Type.String() }),
+    battery: Type.Optional(Type.String({ description: 'The battery the contrast was submitted in.' })),
   },
-  { additionalProperties: false, description: 'Regions, topography, permutation inference and reliability. Clusters and topography always run (with these defaults); permutations and reliability are opt-in.' },
+  { description: 'Everything needed to reproduce the result: model and stimulus hashes, parameters, seed, versions.' },
 );
 
-export const CreateContrastBody = Type.Object(
-  {
-    model: Type.String({ minLength: 1, description: 'Model id or name.' }),
-    a: SetRef,
-    b: SetRef,
-    layers: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Layer names; default all topographic layers.' })),
-    pooling: Type.Optional(Type.Union([Type.Literal('mean'), Type.Literal('max'), Type.Literal('last'), Type.Literal('tokens'), Type.Null()], { description: 'Override every layer\'s pooling.' })),
-    test: Type.Optional(Type.Union([Type.Literal('welch'), Type.Literal('student')], { default: 'welch' })),
-    correction: Type.Optional(
-      Type.Union([Type.Literal('bh'), Type.Literal('by'), Type.Literal('holm'), Type.Literal('bonferroni'), Type.Literal('none')], { default: 'bh' }),
-    ),
-    correctionScope: Type.Optional(Type.Union([Type.Literal('layer'), Type.Literal('all')], { default: 'layer', description: 'Correct across the units of each layer, or across all requested layers together.' })),
-    alpha: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.05 })),
-    keepActivations: Type.Optional(Type.Boolean({ default: false, description: 'Store the pooled stimuli × units matrix (float32 .npy) per layer.' })),
-    label: Type.Optional(Type.String({ maxLength: 200 })),
-    analysis: Type.Optional(AnalysisBody),
-  },
-  {
-    additionalProperties: false,
-    examples: [
-      { model: 'topo-cnn', a: 'faces', b: 'objects' },
-      {
-        model: 'topo-cnn',
-        a: 'faces',
-        b: ['bodies', 'places', 'characters', 'objects'],
-        analysis: { seed: 7, clusters: { scale: 'abs-t', threshold: 3, connectivity: 8, tfce: true }, permutations: { n: 5000 }, reliability: { splits: 20 } },
-      },
-    ],
-  },
-);
-
-export const LayerSummarySchema = Type.Object({
-  name: Type.String(),
-  units: Type.Integer(),
-  rows: Type.Integer(),
-  cols: Type.Integer(),
-  nA: Type.Integer(),
-  nB: Type.Integer(),
-  pooling: Type.String(),
-  significant: Type.Integer({ description: 'Units with corrected q ≤ alpha.' }),
-  significantPositive: Type.Integer(),
-  significantNegative: Type.Integer(),
-  alpha: Type.Number(),
-  correction: Type.String(),
-  maxT: Type.Number(),
-  minT: Type.Number(),
-  zeroVarianceUnits: Type.Integer({ description: 'Units with zero variance in both conditions: t = 0, p = 1 by convention.' }),
-  peak: Type.Union([
-    Type.Object({ unit: Type.Integer(), row: Type.Integer(), col: Type.Integer(), t: Type.Number(), p: Type.Number(), q: Type.Number(), d: Type.Number() }),
-    Type.Null(),
-  ]),
-});
+const EXAMPLE_PARAMS = {
+  model: '3f2a9c0d1b7e4a55',
+  layers: ['conv4'],
+  a: ['6f20c8f0d6d1a773'],
+  b: ['30a19ef258715fa5'],
+  pooling: null,
+  test: 'welch',
+  correction: 'bh',
+  correctionScope: 'layer',
+  alpha: 0.05,
+  keepActivations: false,
+  label: 'faces > objects',
+  analysis: DEFAULT_ANALYSIS,
+};
 
 export const ContrastSchema = Type.Object(
   {
@@ -274,7 +209,7 @@ export const ContrastSchema = Type.Object(
     state: Type.Union(['queued', 'running', 'succeeded', 'failed', 'cancelled'].map((s) => Type.Literal(s))),
     label: Type.Union([Type.String(), Type.Null()]),
     model: Type.String(),
-    params: Type.Object({}, { additionalProperties: true }),
+    params: ContrastParamsSchema,
     progress: Type.Object({ done: Type.Integer(), total: Type.Integer(), fraction: Type.Number() }),
     error: Type.Union([Type.String(), Type.Null()]),
     timings: Type.Union([Type.Object({}, { additionalProperties: Type.Number() }), Type.Null()]),
@@ -283,8 +218,8 @@ export const ContrastSchema = Type.Object(
     createdAt: Type.String({ format: 'date-time' }),
     startedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-    layers: Type.Array(LayerSummarySchema),
-    provenance: Type.Object({}, { additionalProperties: true }),
+    layers: Type.Array(Type.Composite([Type.Object({ name: Type.String() }), LayerSummarySchema])),
+    provenance: Provenance,
   },
   {
     $id: 'Contrast',
@@ -295,7 +230,7 @@ export const ContrastSchema = Type.Object(
         state: 'succeeded',
         label: 'faces > objects',
         model: '3f2a9c0d1b7e4a55',
-        params: { model: '3f2a9c0d1b7e4a55', layers: ['conv4'], a: ['6f20c8f0d6d1a773'], b: ['30a19ef258715fa5'], pooling: null, test: 'welch', correction: 'bh', correctionScope: 'layer', alpha: 0.05, keepActivations: false },
+        params: EXAMPLE_PARAMS,
         progress: { done: 128, total: 128, fraction: 1 },
         error: null,
         timings: { totalMs: 1840, setupMs: 610, encodeMs: 220, inferenceMs: 640, inferenceWallMs: 1050, statsMs: 4, stimuli: 128, batches: 4 },
@@ -305,7 +240,7 @@ export const ContrastSchema = Type.Object(
         startedAt: '2026-11-25T06:00:00.010Z',
         finishedAt: '2026-11-25T06:00:01.850Z',
         layers: [{ name: 'conv4', units: 256, rows: 16, cols: 16, nA: 64, nB: 64, pooling: 'mean', significant: 41, significantPositive: 30, significantNegative: 11, alpha: 0.05, correction: 'bh', maxT: 7.9, minT: -5.2, zeroVarianceUnits: 0, peak: { unit: 37, row: 2, col: 5, t: 7.9, p: 1.2e-11, q: 3.1e-9, d: 1.4 } }],
-        provenance: { service: 'toposcope', version: '0.1.0' },
+        provenance: { service: 'toposcope', version: '0.1.0', model: { id: '3f2a9c0d1b7e4a55', name: 'topo-cnn', hash: '3f2a9c0d1b7e4a55…', onnxSha256: '9b0c…' }, sets: { a: [{ id: '6f20c8f0d6d1a773', name: 'faces', hash: '6f20…', items: 64 }], b: [{ id: '30a19ef258715fa5', name: 'objects', hash: '30a1…', items: 64 }] }, params: EXAMPLE_PARAMS, seed: 1, runtime: { node: 'v20.20.2', onnxruntime: '1.30.0' } },
       },
     ],
   },
@@ -329,15 +264,16 @@ export const LayerResultSchema = Type.Object(
   p: NumArr({ description: 'Two-sided p.' }),
   log10p: NumArr(),
   q: NumArr({ description: 'Corrected p (method in summary.correction).' }),
+  log10q: NumArr({ description: 'log10 of the corrected p, computed from log10 p (finite where q underflows).' }),
   d: NumArr({ description: "Cohen's d (pooled SD)." }),
   g: NumArr({ description: "Hedges' g." }),
   meanA: NumArr(),
   meanB: NumArr(),
   varA: NumArr(),
   varB: NumArr(),
-  summary: LayerSummarySchema,
-  analysis: Type.Object({}, { additionalProperties: true, description: "Moran's I, smoothness, reliability and permutation summaries, cluster parameters." }),
-  clusters: Type.Array(Type.Object({}, { additionalProperties: true })),
+  summary: Type.Composite([Type.Object({ name: Type.String() }), LayerSummarySchema]),
+  analysis: AnalysisSummarySchema,
+  clusters: Type.Array(ClusterRowSchema),
   clusterLabel: Type.Union([Type.Array(Type.Integer()), Type.Null()], { description: 'Per unit: 0 or the id of its cluster.' }),
   pFWE: Type.Union([Type.Array(Type.Union([Type.Number(), Type.Null()])), Type.Null()], { description: 'Per unit max-|t| permutation FWE p (when permutations ran).' }),
   tfce: Type.Union([Type.Array(Type.Union([Type.Number(), Type.Null()])), Type.Null()]),
@@ -347,39 +283,12 @@ export const LayerResultSchema = Type.Object(
 
 export const MapQuery = Type.Object(
   {
-  stat: Type.Optional(
-    Type.Union([Type.Literal('t'), Type.Literal('d'), Type.Literal('log10p'), Type.Literal('q'), Type.Literal('tfce'), Type.Literal('pfwe')], {
-      default: 't',
-      description: 'log10p, q and pfwe are drawn as sign(t)·(−log10 value); tfce and pfwe exist when the contrast computed them.',
-    }),
-  ),
-  outline: Type.Optional(Type.Union([Type.Literal('threshold'), Type.Literal('clusters')], { description: "Outline units beyond `threshold` (default when a threshold is given) or the stored clusters." })),
-  threshold: Type.Optional(Type.Number({ minimum: 0, description: 'Outline units with |stat| ≥ threshold (for log10p: −log10 p ≥ threshold).' })),
-  vmax: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Colour scale limit (default: max |stat|).' })),
-  },
-  { examples: [{ stat: 't', threshold: 3, outline: 'threshold' }] },
-);
-
-export const CreateBatteryBody = Type.Object(
-  {
-    model: Type.String({ minLength: 1 }),
-    categories: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 2, description: 'Each category vs the union of the others.' })),
-    contrasts: Type.Optional(
-      Type.Array(
-        Type.Object({ a: SetRef, b: SetRef, label: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false }),
-        { minItems: 1 },
-      ),
+    stat: Type.Optional(MapStatSchema),
+    outline: Type.Optional(Type.Union([Type.Literal('threshold'), Type.Literal('clusters')], { description: 'Outline units beyond `threshold` (default when a threshold is given) or the stored clusters.' })),
+    threshold: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 1e6, description: 'Outline units at or beyond this value on the scale of the drawn statistic: |t|, |d|, −log10 p, −log10 q, |TFCE| or −log10 p(FWE).' }),
     ),
-    layers: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
-    pooling: CreateContrastBody.properties.pooling,
-    test: CreateContrastBody.properties.test,
-    correction: CreateContrastBody.properties.correction,
-    correctionScope: CreateContrastBody.properties.correctionScope,
-    alpha: CreateContrastBody.properties.alpha,
-    analysis: Type.Optional(AnalysisBody),
+    vmax: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1e6, description: 'Colour scale limit (default: max |stat|).' })),
   },
-  {
-    additionalProperties: false,
-    examples: [{ model: 'topo-cnn', categories: ['faces', 'bodies', 'places', 'characters', 'objects'] }],
-  },
+  { additionalProperties: false, examples: [{ stat: 't', threshold: 3, outline: 'threshold' }] },
 );

@@ -3,11 +3,11 @@
  * worker; each worker runs one request at a time with `intraOpThreads` ORT threads, so
  * workers × threads stays within the machine's cores.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { moduleUrl, startWorker } from './threads.ts';
 import type { FeedSpec, LayerFetch, PooledLayerOut, ProbeShape, WorkerRequest, WorkerResponse } from './worker-protocol.ts';
 
-const BOOT = new URL('./worker-boot.mjs', import.meta.url);
-const ENTRY = new URL('./session-worker.ts', import.meta.url).href;
+const ENTRY = moduleUrl('./session-worker.ts', import.meta.url);
 
 export interface PooledLayer {
   key: string;
@@ -53,8 +53,8 @@ export class SessionPool {
     const n = Math.max(1, opts.workers);
     const started: { worker: Worker; ready: Promise<{ inputs: string[]; outputs: string[] }> }[] = [];
     for (let i = 0; i < n; i++) {
-      const worker = new Worker(BOOT, {
-        workerData: { entry: ENTRY, init: { modelPath, intraOpThreads: Math.max(1, opts.intraOpThreads) } },
+      const worker = startWorker(ENTRY, {
+        workerData: { init: { modelPath, intraOpThreads: Math.max(1, opts.intraOpThreads) } },
       });
       const ready = new Promise<{ inputs: string[]; outputs: string[] }>((resolve, reject) => {
         const onMsg = (m: WorkerResponse) => {

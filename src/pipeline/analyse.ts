@@ -4,7 +4,9 @@
  * permutation family-wise error. Clusters and topography are cheap and always computed; reliability
  * and permutations need the stimuli × units matrix and are opt-in.
  */
-import type { SheetLayout } from '../sheet/layout.ts';
+import type { AnalysisOptions, AnalysisSummary, ClusterRow, LayerAnalysis } from '../domain/analysis.ts';
+import type { SheetLayout } from '../domain/sheet.ts';
+import { toSheet } from '../sheet/layout.ts';
 import { findClusters, type ClusterScale, type Connectivity } from '../stats/clusters.ts';
 import { moranPermutation, type Contiguity } from '../stats/moran.ts';
 import { permutationTest, type PermutationResult } from '../stats/permutation.ts';
@@ -12,54 +14,36 @@ import { permutationTestOrt } from './permutation-engine.ts';
 import { splitHalfReliability } from '../stats/reliability.ts';
 import { smoothnessCurve } from '../stats/smoothness.ts';
 import { tfce } from '../stats/tfce.ts';
+import { quantileSorted } from 'simple-statistics';
 import type { TestKind } from '../stats/ttest.ts';
-
-export interface AnalysisOptions {
-  seed: number;
-  clusters: { threshold: number; scale: ClusterScale; connectivity: Connectivity; minSize: number; tfce: boolean };
-  topography: { permutations: number; contiguity: Contiguity; bins: number };
-  permutations: { n: number } | null;
-  reliability: { splits: number; threshold: number } | null;
-}
-
-export const DEFAULT_ANALYSIS: AnalysisOptions = {
-  seed: 1,
-  clusters: { threshold: 0.001, scale: 'p', connectivity: 8, minSize: 1, tfce: false },
-  topography: { permutations: 999, contiguity: 'queen', bins: 20 },
-  permutations: null,
-  reliability: null,
-};
-
-export interface ClusterRow {
-  id: number;
-  sign: 1 | -1;
-  size: number;
-  mass: number;
-  peakT: number;
-  peakUnit: number;
-  peakRow: number;
-  peakCol: number;
-  centroidRow: number;
-  centroidCol: number;
-  pMass: number | null;
-  pSize: number | null;
-}
-
-export interface LayerAnalysis {
-  clusters: ClusterRow[];
-  /** Per unit: 0 = in no cluster, else the cluster id. */
-  clusterLabels: Int32Array;
-  tfce: Float64Array | null;
-  pFWE: Float64Array | null;
-  /** JSON stored with the layer. */
-  summary: Record<string, unknown>;
-}
 
 /** The pooled stimuli × units matrix of one layer, with each row's condition (1 = A). */
 export interface LayerMatrix {
   data: Float32Array;
   rows: number;
   labels: Uint8Array;
+}
+
+/** The rows of a job's matrix that belong to one contrast, labelled 1 for A (no copy when all do). */
+export function contrastMatrix(m: { data: Float32Array; rows: number; sets: Int32Array }, units: number, a: number[], b: number[]): LayerMatrix {
+  const inA = new Set(a);
+  const inB = new Set(b);
+  let n = 0;
+  for (let r = 0; r < m.rows; r++) if (inA.has(m.sets[r]) || inB.has(m.sets[r])) n++;
+  if (n === m.rows) {
+    const labels = new Uint8Array(m.rows);
+    for (let r = 0; r < m.rows; r++) labels[r] = inA.has(m.sets[r]) ? 1 : 0;
+    return { data: m.data, rows: m.rows, labels };
+  }
+  const data = new Float32Array(n * units);
+  const labels = new Uint8Array(n);
+  let k = 0;
+  for (let r = 0; r < m.rows; r++) {
+    if (!inA.has(m.sets[r]) && !inB.has(m.sets[r])) continue;
+    data.set(m.data.subarray(r * units, (r + 1) * units), k * units);
+    labels[k++] = inA.has(m.sets[r]) ? 1 : 0;
+  }
+  return { data, rows: n, labels };
 }
 
 /** A permutation engine with the interface of the reference `permutationTest` (JS or ONNX Runtime). */
@@ -78,11 +62,6 @@ export function ortPermutationEngine(intraOpThreads: number): PermutationEngine 
   return (m, r, u, l, o) => permutationTestOrt(m, r, u, l, { ...o, intraOpThreads });
 }
 
-/** The f-quantile of an ascending array (lower order statistic). */
-function quantile(sorted: Float64Array, f: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))];
-}
-
 function finite(v: number): number | null {
   return Number.isFinite(v) ? v : null;
 }
@@ -96,13 +75,8 @@ export async function analyseLayer(
   engine: PermutationEngine = jsPermutationEngine,
 ): Promise<LayerAnalysis> {
   const { rows, cols, cellOfUnit, unitOfCell } = sheet;
-  const cells = rows * cols;
-  const tSheet = new Float64Array(cells).fill(NaN);
-  const pSheet = new Float64Array(cells).fill(NaN);
-  for (let u = 0; u < layer.units; u++) {
-    tSheet[cellOfUnit[u]] = layer.t[u];
-    pSheet[cellOfUnit[u]] = layer.p[u];
-  }
+  const tSheet = toSheet(layer.t, sheet);
+  const pSheet = toSheet(layer.p, sheet);
   const c = opts.clusters;
   const found = findClusters(tSheet, rows, cols, { threshold: c.threshold, scale: c.scale, pMap: pSheet, connectivity: c.connectivity, minSize: c.minSize });
   const clusterLabels = new Int32Array(layer.units);
@@ -133,14 +107,14 @@ export async function analyseLayer(
   const moran = moranPermutation(tSheet, rows, cols, { contiguity: topo.contiguity, permutations: topo.permutations, seed: opts.seed });
   const smooth = smoothnessCurve(layer.t, sheet.x, sheet.y, { bins: topo.bins, seed: opts.seed, chanceShuffles: 1 });
 
-  const summary: Record<string, unknown> = {
+  const summary: AnalysisSummary = {
     seed: opts.seed,
     clusterParams: { ...c },
     clusterCount: { positive: clusters.filter((k) => k.sign > 0).length, negative: clusters.filter((k) => k.sign < 0).length },
     moran: {
-      statistic: 't',
+      statistic: 't' as const,
       contiguity: topo.contiguity,
-      smoothed: false,
+      smoothed: false as const,
       I: finite(moran.I),
       expected: finite(moran.expected),
       p: finite(moran.p),
@@ -151,8 +125,8 @@ export async function analyseLayer(
       n: moran.n,
     },
     smoothness: {
-      statistic: 't',
-      distance: 'sheet cells (Euclidean)',
+      statistic: 't' as const,
+      distance: sheet.type === 'coordinates' ? 'layout coordinate units (Euclidean)' : 'sheet cells (Euclidean)',
       binCenters: Array.from(smooth.binCenters),
       meanAbsDiff: Array.from(smooth.meanAbsDiff, finite),
       chanceMean: Array.from(smooth.chanceMean, finite),
@@ -175,8 +149,9 @@ export async function analyseLayer(
           : { rows, cols, cellOfUnit, threshold: c.threshold, scale: 'p', connectivity: c.connectivity, minSize: c.minSize },
     });
     pFWE = res.pFWE;
-    const sorted = Float64Array.from(res.maxNull).sort();
-    const q = (f: number) => quantile(sorted, f);
+    // Quantiles as numpy's default (linear interpolation between order statistics).
+    const sorted = Array.from(res.maxNull).sort((x, y) => x - y);
+    const q = (f: number) => quantileSorted(sorted, f);
     let sigFWE = 0;
     for (let u = 0; u < layer.units; u++) if (res.pFWE[u] <= 0.05) sigFWE++;
     summary.permutation = {
@@ -187,7 +162,7 @@ export async function analyseLayer(
       nB: res.nB,
       maxAbsTNull: { q50: q(0.5), q95: q(0.95), q99: q(0.99) },
       unitsFWE05: sigFWE,
-      clusterMassNullQ95: res.cluster ? quantile(Float64Array.from(res.cluster.massNull).sort(), 0.95) : null,
+      clusterMassNullQ95: res.cluster ? quantileSorted(Array.from(res.cluster.massNull).sort((x, y) => x - y), 0.95) : null,
     };
     // The permutation engine's observed clusters are the same components (same threshold, same map up to
     // float error); attach their FWE p by matching peak cells.
@@ -216,7 +191,7 @@ export async function analyseLayer(
       splits: opts.reliability.splits,
       seed: opts.seed,
       threshold: opts.reliability.threshold,
-      thresholdScale: 'abs-t',
+      thresholdScale: 'abs-t' as const,
       meanR: finite(rel.meanR),
       meanSpearmanBrown: finite(rel.meanSpearmanBrown),
       spearmanBrownOfMeanR: finite(rel.spearmanBrownOfMeanR),

@@ -3,10 +3,12 @@
  * reliability, permutation FWE) on a worker thread, so that a contrast's statistics never stall the
  * HTTP server. Permutations go one thread further, to ONNX Runtime's own worker.
  */
-import { parentPort, Worker, workerData } from 'node:worker_threads';
-import type { SheetLayout } from '../sheet/layout.ts';
-import type { TestKind } from '../stats/ttest.ts';
-import { analyseLayer, jsPermutationEngine, ortPermutationEngine, type AnalysisOptions, type LayerAnalysis, type LayerMatrix } from './analyse.ts';
+import { parentPort, workerData, type Worker } from 'node:worker_threads';
+import { moduleUrl, startWorker } from '../inference/threads.ts';
+import type { AnalysisOptions, LayerAnalysis } from '../domain/analysis.ts';
+import type { SheetLayout } from '../domain/sheet.ts';
+import type { TestKind } from '../domain/stats.ts';
+import { analyseLayer, jsPermutationEngine, ortPermutationEngine, type LayerMatrix } from './analyse.ts';
 
 export type EngineSpec = { kind: 'ort'; threads: number } | { kind: 'js' };
 
@@ -22,11 +24,10 @@ interface Request {
 
 type Response = { id: number; ok: true; result: LayerAnalysis } | { id: number; ok: false; error: string };
 
-const BOOT = new URL('../inference/worker-boot.mjs', import.meta.url);
-const ENTRY = new URL('./analysis-worker.ts', import.meta.url).href;
+const ENTRY = moduleUrl('./analysis-worker.ts', import.meta.url);
 
 // Only the thread started by AnalysisRunner (whose entry is this file) listens for requests.
-if (parentPort && (workerData as { entry?: string } | null)?.entry === ENTRY) {
+if (parentPort && (workerData as { entry?: string } | null)?.entry === ENTRY.href) {
   const port = parentPort;
   port.on('message', (m: Request | { kind?: string }) => {
     if (!('id' in m)) return;
@@ -47,7 +48,7 @@ export class AnalysisRunner {
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    const w = new Worker(BOOT, { workerData: { entry: ENTRY } });
+    const w = startWorker(ENTRY);
     w.on('message', (m: Response) => {
       const p = this.pending.get(m.id);
       if (!p) return;

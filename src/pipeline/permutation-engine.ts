@@ -39,7 +39,7 @@
  * 64·ε of float64); this only matters for |t| above ≈ √(df / ZERO_VAR_TOL), i.e. in the hundreds to thousands.
  */
 import os from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { moduleUrl, startWorker } from '../inference/threads.ts';
 import { OnnxGraphBuilder, int, ints } from '../onnx/build.ts';
 import { ClusterScratch, findClusters, maxClusterStats, type Cluster, type ClusterOptions, type MaxClusterStats } from '../stats/clusters.ts';
 import { countAtLeast, LabelPermuter, type PermutationClusterOptions, type PermutationOptions, type PermutationResult } from '../stats/permutation.ts';
@@ -634,8 +634,7 @@ export async function runPermutationCore(
 
 // ------------------------------------------------------------------------------------------------ worker
 
-const BOOT = new URL('../inference/worker-boot.mjs', import.meta.url);
-const ENTRY = new URL('./permutation-worker.ts', import.meta.url).href;
+const ENTRY = moduleUrl('./permutation-worker.ts', import.meta.url);
 
 /** Messages from the permutation worker. */
 export type PermutationWorkerMessage =
@@ -694,7 +693,7 @@ export function permutationTestOrtTimed(
   }
   return new Promise((resolve, reject) => {
     let settled = false;
-    const worker = new Worker(BOOT, { workerData: { entry: ENTRY, job }, transferList: transfer });
+    const worker = startWorker(ENTRY, { workerData: { job }, transferList: transfer });
     const finish = (err: Error | null, value?: { result: PermutationResult; timings: CoreTimings }) => {
       if (settled) return;
       settled = true;

@@ -1,7 +1,7 @@
 /**
  * Worker thread of {@link permutationTestOrt}: runs the whole permutation test (model building, ONNX
  * Runtime sessions, cluster statistics) off the caller's thread and posts progress and the result.
- * Started through src/models/worker-boot.mjs with workerData { entry, job }.
+ * Started by startWorker (src/inference/threads.ts) with workerData { entry, job }.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';

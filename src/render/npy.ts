@@ -50,17 +50,14 @@ export function npyHeaderDict(descr: string, shape: readonly number[], fortranOr
   return `{'descr': '${descr}', 'fortran_order': ${fortranOrder ? 'True' : 'False'}, 'shape': ${shapeText}, }`;
 }
 
-/** Encode a C-order array as a .npy file. `shape` must multiply to `data.length` ([] = a scalar). */
-export function encodeNpy(data: NpyEncodable, shape: number[]): Buffer {
-  const descr = descrOf(data);
+/**
+ * The header bytes (magic, version, length, padded dict) numpy writes for this dtype and shape. The
+ * first dimension has room to grow to 21 digits, so a streaming writer can rewrite it in place.
+ */
+export function npyHeader(descr: string, shape: readonly number[]): Buffer {
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) throw new RangeError(`expected non-negative integer dimensions, found shape [${shape.join(', ')}]`);
   }
-  const size = shape.reduce((a, b) => a * b, 1);
-  if (size !== data.length) throw new RangeError(`shape [${shape.join(', ')}] holds ${size} values, found ${data.length}`);
-
-  // Like np.save, leave room for the first dimension to grow to 21 digits, so files are byte-identical
-  // to NumPy's own and can be appended to in place.
   const dict = npyHeaderDict(descr, shape) + (shape.length > 0 ? ' '.repeat(Math.max(0, GROWTH_AXIS_MAX_DIGITS - String(shape[0]).length)) : '');
   let version = 1;
   let prefix = MAGIC.length + 2 + 2;
@@ -71,7 +68,7 @@ export function encodeNpy(data: NpyEncodable, shape: number[]): Buffer {
     prefix = MAGIC.length + 2 + 4;
     headerLen = Math.ceil((prefix + dict.length + 1) / ALIGN) * ALIGN - prefix;
   }
-  const out = Buffer.alloc(prefix + headerLen + data.byteLength);
+  const out = Buffer.alloc(prefix + headerLen);
   MAGIC.copy(out, 0);
   out[6] = version;
   out[7] = 0;
@@ -80,10 +77,18 @@ export function encodeNpy(data: NpyEncodable, shape: number[]): Buffer {
   out.write(dict, prefix, 'latin1');
   out.fill(0x20, prefix + dict.length, prefix + headerLen - 1);
   out[prefix + headerLen - 1] = 0x0a;
+  return out;
+}
 
-  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  const start = prefix + headerLen;
-  out.set(bytes, start);
+/** Encode a C-order array as a .npy file. `shape` must multiply to `data.length` ([] = a scalar). */
+export function encodeNpy(data: NpyEncodable, shape: number[]): Buffer {
+  const header = npyHeader(descrOf(data), shape);
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (size !== data.length) throw new RangeError(`shape [${shape.join(', ')}] holds ${size} values, found ${data.length}`);
+  const out = Buffer.alloc(header.length + data.byteLength);
+  header.copy(out, 0);
+  const start = header.length;
+  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), start);
   const width = data.BYTES_PER_ELEMENT;
   if (!LITTLE_ENDIAN && width > 1) swapInPlace(out.subarray(start), width);
   return out;

@@ -7,6 +7,7 @@
  * are handled the same way downstream.
  */
 import type { Layout } from '../domain/manifest.ts';
+import type { SheetLayout } from '../domain/sheet.ts';
 
 /** A layout that cannot be used for the layer it was given for. `field` names the offending field. */
 export class LayoutError extends Error {
@@ -18,22 +19,10 @@ export class LayoutError extends Error {
   }
 }
 
-export interface SheetLayout {
-  /** How the units were placed. */
-  type: 'grid' | 'coordinates';
-  rows: number;
-  cols: number;
-  /** unit → row-major cell index (row * cols + col). */
-  cellOfUnit: Int32Array;
-  /** row-major cell → unit, or −1 for an empty cell. */
-  unitOfCell: Int32Array;
-  /** Sheet x of every unit: the column for grids, the given coordinate for explicit layouts. */
-  x: Float64Array;
-  /** Sheet y of every unit: the row for grids, the given coordinate for explicit layouts. */
-  y: Float64Array;
-  /** Coordinates layouts only: the raster cell size used (cell (0, 0) is centred on (min x, min y)). */
-  cellSize?: number;
-}
+export type { SheetLayout };
+
+/** The part of a layout that scatter and gather need (stored layer results carry it too). */
+export type CellMap = Pick<SheetLayout, 'rows' | 'cols' | 'cellOfUnit'>;
 
 /** Largest side of a raster made from explicit coordinates. */
 export const MAX_RASTER_SIDE = 1024;
@@ -291,19 +280,19 @@ export function medianNearestNeighbourDistance(x: ArrayLike<number>, y: ArrayLik
   return n % 2 === 1 ? nn[(n - 1) / 2] : (nn[n / 2 - 1] + nn[n / 2]) / 2;
 }
 
-/** Paint per-unit values on the sheet: a rows*cols row-major array, NaN in empty cells. */
-export function toSheet(values: ArrayLike<number>, layout: SheetLayout): Float64Array {
+/** Paint per-unit values on the sheet: a rows*cols row-major array, `fill` (NaN) in empty cells. */
+export function toSheet(values: ArrayLike<number>, layout: CellMap, fill = NaN): Float64Array {
   const n = layout.cellOfUnit.length;
   if (values.length !== n) {
     throw new LayoutError('values', `expected ${n} values (one per unit), found ${values.length}`);
   }
-  const sheet = new Float64Array(layout.rows * layout.cols).fill(NaN);
+  const sheet = new Float64Array(layout.rows * layout.cols).fill(fill);
   for (let i = 0; i < n; i++) sheet[layout.cellOfUnit[i]] = values[i];
   return sheet;
 }
 
 /** Read per-unit values back from a rows*cols row-major sheet (the inverse of `toSheet`). */
-export function fromSheet(sheet: ArrayLike<number>, layout: SheetLayout): Float64Array {
+export function fromSheet(sheet: ArrayLike<number>, layout: CellMap): Float64Array {
   const nCells = layout.rows * layout.cols;
   if (sheet.length !== nCells) {
     throw new LayoutError('sheet', `expected ${nCells} sheet cells (${layout.rows}×${layout.cols}), found ${sheet.length}`);
@@ -311,5 +300,19 @@ export function fromSheet(sheet: ArrayLike<number>, layout: SheetLayout): Float6
   const n = layout.cellOfUnit.length;
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) out[i] = sheet[layout.cellOfUnit[i]];
+  return out;
+}
+
+/** Integer labels per unit on the sheet (0 in empty cells): cluster labels, masks. */
+export function labelsToSheet(labels: ArrayLike<number>, layout: CellMap): Int32Array {
+  const out = new Int32Array(layout.rows * layout.cols);
+  for (let i = 0; i < layout.cellOfUnit.length; i++) out[layout.cellOfUnit[i]] = labels[i];
+  return out;
+}
+
+/** A 0/1 sheet marking the cells of the given units. */
+export function unitsToSheetMask(units: ArrayLike<number>, layout: CellMap): Uint8Array {
+  const out = new Uint8Array(layout.rows * layout.cols);
+  for (let i = 0; i < units.length; i++) out[layout.cellOfUnit[units[i]]] = 1;
   return out;
 }

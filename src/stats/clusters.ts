@@ -5,8 +5,11 @@
  * Maps are rows×cols Float64Arrays in row-major order; NaN cells (no unit there) are never part of a cluster.
  */
 
-export type ClusterScale = 'abs-t' | 'p';
-export type Connectivity = 4 | 8;
+import type { Connectivity, ThresholdScale } from '../domain/stats.ts';
+
+/** Scale of a cluster-forming threshold. */
+export type ClusterScale = ThresholdScale;
+export type { Connectivity };
 
 export interface ClusterOptions {
   /** Cluster-forming threshold: |t| ≥ threshold (scale 'abs-t', threshold > 0) or p ≤ threshold (scale 'p'). */

@@ -8,7 +8,9 @@
  * order as R's so results agree to the last bit in ordinary cases.
  */
 
-export type Correction = 'bh' | 'by' | 'holm' | 'bonferroni' | 'none';
+import type { Correction } from '../domain/stats.ts';
+
+export type { Correction };
 
 export const CORRECTIONS: readonly Correction[] = ['bh', 'by', 'holm', 'bonferroni', 'none'];
 
@@ -71,6 +73,62 @@ export function adjustP(p: Float64Array, method: Correction): Float64Array {
     }
     default:
       throw new Error(`adjustP: unknown correction '${String(method)}'`);
+  }
+}
+
+/**
+ * The same adjustments in log10 space, from log10 p: log10 q stays finite where q underflows (tiny p).
+ * 10^result equals `adjustP(10^log10p)` up to rounding wherever that does not underflow.
+ */
+export function adjustLog10P(log10p: Float64Array, method: Correction): Float64Array {
+  const n = log10p.length;
+  const out = new Float64Array(n);
+  let m = 0;
+  for (let i = 0; i < n; i++) if (!Number.isNaN(log10p[i])) m++;
+  const idx = new Int32Array(m);
+  for (let i = 0, k = 0; i < n; i++) {
+    if (Number.isNaN(log10p[i])) out[i] = NaN;
+    else idx[k++] = i;
+  }
+  if (m === 0) return out;
+  const lm = Math.log10(m);
+  switch (method) {
+    case 'none':
+      for (let k = 0; k < m; k++) out[idx[k]] = log10p[idx[k]];
+      return out;
+    case 'bonferroni':
+      for (let k = 0; k < m; k++) out[idx[k]] = Math.min(0, lm + log10p[idx[k]]);
+      return out;
+    case 'holm': {
+      const o = sortedIndices(log10p, idx, true);
+      let run = -Infinity;
+      for (let k = 0; k < m; k++) {
+        const v = Math.log10(m - k) + log10p[o[k]];
+        if (v > run) run = v;
+        out[o[k]] = Math.min(0, run);
+      }
+      return out;
+    }
+    case 'bh':
+    case 'by': {
+      let lc = 0;
+      if (method === 'by') {
+        let c = 0;
+        for (let k = m; k >= 1; k--) c += 1 / k;
+        lc = Math.log10(c);
+      }
+      const o = sortedIndices(log10p, idx, false);
+      let run = Infinity;
+      for (let k = 0; k < m; k++) {
+        const i = m - k;
+        const v = lc + lm - Math.log10(i) + log10p[o[k]];
+        if (v < run) run = v;
+        out[o[k]] = Math.min(0, run);
+      }
+      return out;
+    }
+    default:
+      throw new Error(`adjustLog10P: unknown correction '${String(method)}'`);
   }
 }
 

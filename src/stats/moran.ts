@@ -8,7 +8,9 @@
  */
 import { Rng } from './rng.ts';
 
-export type Contiguity = 'queen' | 'rook';
+import type { Contiguity } from '../domain/stats.ts';
+
+export type { Contiguity };
 
 export interface ContiguityGraph {
   /** Number of occupied cells. */

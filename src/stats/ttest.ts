@@ -5,7 +5,9 @@
 import { hedgesJ } from './special.ts';
 import { log10TwoSidedP, twoSidedP, zFromP } from './tdist.ts';
 
-export type TestKind = 'welch' | 'student';
+import type { TestKind } from '../domain/stats.ts';
+
+export type { TestKind };
 
 /** Sufficient statistics of one condition. {@link Moments} satisfies it. */
 export interface GroupMoments {

@@ -1,44 +1,7 @@
-/** The `jobs`, `job_sets`, `job_stimuli`, `layer_results` and `activations` tables. */
+/** The `jobs` and `job_sets` tables: the job state machine. */
 import type { DB } from './db.ts';
-import { blob, fromBlob, nowIso } from './db.ts';
-import type { LayerOutcome, LayerSummary } from '../pipeline/contrast.ts';
-import type { AnalysisOptions, ClusterRow } from '../pipeline/analyse.ts';
-
-export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-
-export interface ContrastParams {
-  model: string;
-  layers: string[];
-  a: string[];
-  b: string[];
-  pooling: string | null;
-  test: 'welch' | 'student';
-  correction: 'bh' | 'by' | 'holm' | 'bonferroni' | 'none';
-  correctionScope: 'layer' | 'all';
-  alpha: number;
-  keepActivations: boolean;
-  label: string | null;
-  analysis: AnalysisOptions;
-}
-
-export interface JobRecord {
-  id: string;
-  kind: string;
-  modelId: string;
-  state: JobState;
-  params: ContrastParams;
-  provenance: Record<string, unknown>;
-  progressDone: number;
-  progressTotal: number;
-  error: string | null;
-  timings: Record<string, number> | null;
-  attempts: number;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  seq: number;
-  batteryId: string | null;
-}
+import { nowIso } from './db.ts';
+import type { ContrastParams, JobRecord, JobState } from '../domain/records.ts';
 
 interface JobRow {
   id: string;
@@ -164,198 +127,20 @@ export function finishJob(db: DB, id: string, state: 'failed' | 'cancelled', err
   );
 }
 
-/** Stores every layer's result and marks the job succeeded, atomically; false if it was cancelled meanwhile. */
-export function storeSuccess(
-  db: DB,
-  id: string,
-  layers: LayerOutcome[],
-  stimuli: { condition: 'a' | 'b'; setId: string; sha256: string; label: string | null }[],
-  activations: { layer: string; rows: number; units: number; path: string; rowIndexPath: string }[],
-  timings: Record<string, number>,
-): boolean {
-  const insLayer = db.prepare(
-    `INSERT INTO layer_results (job_id, layer, position, units, rows, cols, n_a, n_b, summary, cell_of_unit,
-       t, df, p, log10p, q, d, g, mean_a, mean_b, var_a, var_b, analysis)
-     VALUES (@job, @layer, @position, @units, @rows, @cols, @nA, @nB, @summary, @cell,
-       @t, @df, @p, @log10p, @q, @d, @g, @meanA, @meanB, @varA, @varB, @analysis)`,
-  );
-  const insCluster = db.prepare(
-    `INSERT INTO layer_clusters (job_id, layer, cluster_id, sign, size, mass, peak_t, peak_unit, peak_row, peak_col, centroid_row, centroid_col, p_mass, p_size)
-     VALUES (@job, @layer, @id, @sign, @size, @mass, @peakT, @peakUnit, @peakRow, @peakCol, @centroidRow, @centroidCol, @pMass, @pSize)`,
-  );
-  const insArray = db.prepare('INSERT INTO layer_arrays (job_id, layer, name, dtype, data) VALUES (?, ?, ?, ?, ?)');
-  const insStim = db.prepare('INSERT INTO job_stimuli (job_id, idx, condition, set_id, item_sha256, label) VALUES (?, ?, ?, ?, ?, ?)');
-  const insAct = db.prepare('INSERT INTO activations (job_id, layer, rows, units, path, row_index_path) VALUES (?, ?, ?, ?, ?, ?)');
-  const f32 = (a: Float64Array) => blob(Float32Array.from(a));
-  return db.transaction(() => {
-    const cur = db.prepare('SELECT state FROM jobs WHERE id = ?').get(id) as { state: JobState } | undefined;
-    if (!cur || cur.state !== 'running') return false;
-    db.prepare('DELETE FROM layer_results WHERE job_id = ?').run(id);
-    db.prepare('DELETE FROM job_stimuli WHERE job_id = ?').run(id);
-    db.prepare('DELETE FROM activations WHERE job_id = ?').run(id);
-    db.prepare('DELETE FROM layer_clusters WHERE job_id = ?').run(id);
-    db.prepare('DELETE FROM layer_arrays WHERE job_id = ?').run(id);
-    layers.forEach((l, i) =>
-      insLayer.run({
-        job: id,
-        layer: l.name,
-        position: i,
-        units: l.units,
-        rows: l.rows,
-        cols: l.cols,
-        nA: l.nA,
-        nB: l.nB,
-        summary: JSON.stringify(l.summary),
-        cell: blob(l.cellOfUnit),
-        t: f32(l.t),
-        df: f32(l.df),
-        p: blob(l.p),
-        log10p: blob(l.log10p),
-        q: blob(l.q),
-        d: f32(l.d),
-        g: f32(l.g),
-        meanA: f32(l.meanA),
-        meanB: f32(l.meanB),
-        varA: f32(l.varA),
-        varB: f32(l.varB),
-        analysis: JSON.stringify(l.analysis?.summary ?? {}),
-      }),
-    );
-    for (const l of layers) {
-      if (!l.analysis) continue;
-      for (const c of l.analysis.clusters) insCluster.run({ job: id, layer: l.name, ...c });
-      insArray.run(id, l.name, 'cluster_label', 'i32', blob(l.analysis.clusterLabels));
-      if (l.analysis.pFWE) insArray.run(id, l.name, 'p_fwe', 'f64', blob(l.analysis.pFWE));
-      if (l.analysis.tfce) insArray.run(id, l.name, 'tfce', 'f32', blob(Float32Array.from(l.analysis.tfce)));
-    }
-    stimuli.forEach((s, i) => insStim.run(id, i, s.condition, s.setId, s.sha256, s.label));
-    for (const a of activations) insAct.run(id, a.layer, a.rows, a.units, a.path, a.rowIndexPath);
-    db.prepare(`UPDATE jobs SET state = 'succeeded', finished_at = ?, timings = ?, progress_done = progress_total, error = NULL WHERE id = ?`).run(
-      nowIso(),
-      JSON.stringify(timings),
-      id,
-    );
-    return true;
-  })();
-}
-
-export interface StoredLayer {
-  name: string;
-  position: number;
-  units: number;
-  rows: number;
-  cols: number;
-  nA: number;
-  nB: number;
-  summary: LayerSummary;
-  cellOfUnit: Int32Array;
-  t: Float32Array;
-  df: Float32Array;
-  p: Float64Array;
-  log10p: Float64Array;
-  q: Float64Array;
-  d: Float32Array;
-  g: Float32Array;
-  meanA: Float32Array;
-  meanB: Float32Array;
-  varA: Float32Array;
-  varB: Float32Array;
-  analysis: Record<string, unknown>;
-}
-
-interface LayerRow {
-  layer: string;
-  position: number;
-  units: number;
-  rows: number;
-  cols: number;
-  n_a: number;
-  n_b: number;
-  summary: string;
-  cell_of_unit: Buffer;
-  t: Buffer;
-  df: Buffer;
-  p: Buffer;
-  log10p: Buffer;
-  q: Buffer;
-  d: Buffer;
-  g: Buffer;
-  mean_a: Buffer;
-  mean_b: Buffer;
-  var_a: Buffer;
-  var_b: Buffer;
-  analysis: string;
-}
-
-export function layerSummaries(db: DB, jobId: string): { name: string; summary: LayerSummary }[] {
-  const rows = db.prepare('SELECT layer, summary FROM layer_results WHERE job_id = ? ORDER BY position').all(jobId) as { layer: string; summary: string }[];
-  return rows.map((r) => ({ name: r.layer, summary: JSON.parse(r.summary) as LayerSummary }));
-}
-
-export function getLayerResult(db: DB, jobId: string, layer: string): StoredLayer | null {
-  const r = db.prepare('SELECT * FROM layer_results WHERE job_id = ? AND layer = ?').get(jobId, layer) as LayerRow | undefined;
-  if (!r) return null;
-  return {
-    name: r.layer,
-    position: r.position,
-    units: r.units,
-    rows: r.rows,
-    cols: r.cols,
-    nA: r.n_a,
-    nB: r.n_b,
-    summary: JSON.parse(r.summary) as LayerSummary,
-    cellOfUnit: fromBlob.i32(r.cell_of_unit),
-    t: fromBlob.f32(r.t),
-    df: fromBlob.f32(r.df),
-    p: fromBlob.f64(r.p),
-    log10p: fromBlob.f64(r.log10p),
-    q: fromBlob.f64(r.q),
-    d: fromBlob.f32(r.d),
-    g: fromBlob.f32(r.g),
-    meanA: fromBlob.f32(r.mean_a),
-    meanB: fromBlob.f32(r.mean_b),
-    varA: fromBlob.f32(r.var_a),
-    varB: fromBlob.f32(r.var_b),
-    analysis: JSON.parse(r.analysis) as Record<string, unknown>,
-  };
-}
-
-export function layerClusters(db: DB, jobId: string, layer: string): ClusterRow[] {
-  const rows = db
-    .prepare(
-      `SELECT cluster_id AS id, sign, size, mass, peak_t AS peakT, peak_unit AS peakUnit, peak_row AS peakRow, peak_col AS peakCol,
-              centroid_row AS centroidRow, centroid_col AS centroidCol, p_mass AS pMass, p_size AS pSize
-       FROM layer_clusters WHERE job_id = ? AND layer = ? ORDER BY cluster_id`,
-    )
-    .all(jobId, layer) as ClusterRow[];
-  return rows;
-}
-
-/** Extra per-unit arrays of a layer (cluster_label, p_fwe, tfce), decoded. */
-export function layerArrays(db: DB, jobId: string, layer: string): Record<string, Float32Array | Float64Array | Int32Array> {
-  const rows = db.prepare('SELECT name, dtype, data FROM layer_arrays WHERE job_id = ? AND layer = ?').all(jobId, layer) as { name: string; dtype: string; data: Buffer }[];
-  const out: Record<string, Float32Array | Float64Array | Int32Array> = {};
-  for (const r of rows) out[r.name] = r.dtype === 'f64' ? fromBlob.f64(r.data) : r.dtype === 'i32' ? fromBlob.i32(r.data) : fromBlob.f32(r.data);
-  return out;
-}
-
-export function getActivations(db: DB, jobId: string, layer: string): { rows: number; units: number; path: string; rowIndexPath: string } | null {
-  const r = db.prepare('SELECT rows, units, path, row_index_path AS rowIndexPath FROM activations WHERE job_id = ? AND layer = ?').get(jobId, layer) as
-    | { rows: number; units: number; path: string; rowIndexPath: string }
-    | undefined;
-  return r ?? null;
-}
-
-export function jobStimuli(db: DB, jobId: string): { idx: number; condition: string; setId: string; sha256: string; label: string | null }[] {
-  return db
-    .prepare('SELECT idx, condition, set_id AS setId, item_sha256 AS sha256, label FROM job_stimuli WHERE job_id = ? ORDER BY idx')
-    .all(jobId) as { idx: number; condition: string; setId: string; sha256: string; label: string | null }[];
-}
-
 export function runningJobs(db: DB): JobRecord[] {
   return (db.prepare(`SELECT * FROM jobs WHERE state = 'running' ORDER BY seq`).all() as JobRow[]).map(toJob);
 }
 
 export function requeue(db: DB, id: string, note: string): void {
   db.prepare(`UPDATE jobs SET state = 'queued', progress_done = 0, started_at = NULL, error = ? WHERE id = ? AND state = 'running'`).run(note, id);
+}
+
+/** Deletes a finished job and its results (cascade). */
+export function deleteJob(db: DB, id: string): void {
+  db.prepare('DELETE FROM jobs WHERE id = ?').run(id);
+}
+
+export function queueCounts(db: DB): { queued: number; running: number } {
+  const r = db.prepare(`SELECT SUM(state = 'queued') AS queued, SUM(state = 'running') AS running FROM jobs`).get() as { queued: number | null; running: number | null };
+  return { queued: r.queued ?? 0, running: r.running ?? 0 };
 }

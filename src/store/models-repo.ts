@@ -1,43 +1,9 @@
 /** The `models` table. */
 import type { DB } from './db.ts';
+import { blob, fromBlob } from './db.ts';
 import type { Manifest } from '../domain/manifest.ts';
-
-export interface LayerInfo {
-  name: string;
-  tensor: string;
-  unitAxis: number;
-  pooling: string;
-  units: number;
-  rows: number;
-  cols: number;
-  /** Shape ORT reported for the probe input. */
-  probeShape: number[];
-}
-
-export interface ModelInfoJson {
-  inputs: { name: string; type: string; dims: (number | string | null)[] }[];
-  outputs: { name: string; type: string; dims: (number | string | null)[] }[];
-  opsets: { domain: string; version: number }[];
-  externalDataFiles: string[];
-  /** Whether the batch axis of the inputs is dynamic (else inference runs one stimulus at a time). */
-  dynamicBatch: boolean;
-  layers: LayerInfo[];
-  files: { name: string; sha256: string; bytes: number }[];
-}
-
-export interface ModelRecord {
-  id: string;
-  hash: string;
-  name: string;
-  modality: 'image' | 'text';
-  manifest: Manifest;
-  onnxSha256: string;
-  dir: string;
-  sizeBytes: number;
-  info: ModelInfoJson;
-  source: string;
-  createdAt: string;
-}
+import type { ModelRecord } from '../domain/records.ts';
+import type { SheetLayout } from '../domain/sheet.ts';
 
 interface Row {
   id: string;
@@ -63,7 +29,7 @@ function toRecord(r: Row): ModelRecord {
     onnxSha256: r.onnx_sha256,
     dir: r.dir,
     sizeBytes: r.size_bytes,
-    info: JSON.parse(r.info) as ModelInfoJson,
+    info: JSON.parse(r.info) as ModelRecord['info'],
     source: r.source,
     createdAt: r.created_at,
   };
@@ -103,14 +69,43 @@ export function listModels(db: DB, opts: { limit: number; offset: number; modali
   return { items: rows.map(toRecord), total };
 }
 
-export function deleteModelRow(db: DB, id: string): void {
-  db.prepare('DELETE FROM models WHERE id = ?').run(id);
-}
-
 export function activeJobsForModel(db: DB, id: string): number {
   return (db.prepare(`SELECT COUNT(*) AS n FROM jobs WHERE model_id = ? AND state IN ('queued', 'running')`).get(id) as { n: number }).n;
 }
 
 export function jobsForModel(db: DB, id: string): number {
   return (db.prepare('SELECT COUNT(*) AS n FROM jobs WHERE model_id = ?').get(id) as { n: number }).n;
+}
+
+/** Deletes a model with every job made on it, in one transaction; returns the ids of the jobs removed. */
+export function deleteModelAndJobs(db: DB, id: string): string[] {
+  return db.transaction(() => {
+    const jobs = (db.prepare('SELECT id FROM jobs WHERE model_id = ?').all(id) as { id: string }[]).map((r) => r.id);
+    db.prepare('DELETE FROM jobs WHERE model_id = ?').run(id);
+    db.prepare('DELETE FROM models WHERE id = ?').run(id);
+    return jobs;
+  })();
+}
+
+export function putSheets(db: DB, modelId: string, sheets: { layer: string; sheet: SheetLayout }[]): void {
+  const ins = db.prepare(
+    `INSERT OR REPLACE INTO model_sheets (model_id, layer, type, rows, cols, cell_size, cell_of_unit, x, y) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  db.transaction(() => {
+    for (const { layer, sheet: s } of sheets) ins.run(modelId, layer, s.type, s.rows, s.cols, s.cellSize ?? null, blob(s.cellOfUnit), blob(s.x), blob(s.y));
+  })();
+}
+
+/** The stored sheet of a layer, or null (models registered before sheets were stored). */
+export function getSheet(db: DB, modelId: string, layer: string): SheetLayout | null {
+  const r = db.prepare('SELECT * FROM model_sheets WHERE model_id = ? AND layer = ?').get(modelId, layer) as
+    | { type: 'grid' | 'coordinates'; rows: number; cols: number; cell_size: number | null; cell_of_unit: Buffer; x: Buffer; y: Buffer }
+    | undefined;
+  if (!r) return null;
+  const cellOfUnit = fromBlob.i32(r.cell_of_unit);
+  const unitOfCell = new Int32Array(r.rows * r.cols).fill(-1);
+  for (let u = 0; u < cellOfUnit.length; u++) unitOfCell[cellOfUnit[u]] = u;
+  const s: SheetLayout = { type: r.type, rows: r.rows, cols: r.cols, cellOfUnit, unitOfCell, x: fromBlob.f64(r.x), y: fromBlob.f64(r.y) };
+  if (r.cell_size !== null) s.cellSize = r.cell_size;
+  return s;
 }

@@ -4,26 +4,65 @@
  * Comparisons are stored so they can be cited later.
  */
 import crypto from 'node:crypto';
-import type { Context } from '../store/context.ts';
+import { Type } from '@sinclair/typebox';
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../domain/errors.ts';
+import type { ComparisonRecord } from '../domain/records.ts';
+import { MapStatSchema, type MapStat } from '../domain/stats.ts';
 import { similarityMatrix } from '../stats/compare.ts';
+import * as comparisons from '../store/comparisons-repo.ts';
+import type { Context } from '../store/context.ts';
 import { nowIso } from '../store/db.ts';
-import { getJob, getLayerResult, layerArrays } from '../store/jobs-repo.ts';
-import { onSheet, statValues, type MapStat } from './results.ts';
+import { getJob } from '../store/jobs-repo.ts';
+import { getLayerResult, layerArrays } from '../store/results-repo.ts';
+import { onSheet, statValues } from './results.ts';
+
+export type { ComparisonRecord };
+
+export const ComparisonSchema = Type.Object(
+  {
+    id: Type.String(),
+    maps: Type.Array(Type.Object({ contrast: Type.String(), layer: Type.String(), stat: Type.String(), rows: Type.Integer(), cols: Type.Integer(), label: Type.Union([Type.String(), Type.Null()]) })),
+    pearson: Type.Array(Type.Array(Type.Union([Type.Number(), Type.Null()]))),
+    ssim: Type.Array(Type.Array(Type.Union([Type.Number(), Type.Null()]))),
+    ssimOptions: Type.Object({ window: Type.String(), sigma: Type.Number(), size: Type.Integer({ description: 'Window side in cells.' }), dataRange: Type.String() }),
+    createdAt: Type.String({ format: 'date-time' }),
+  },
+  {
+    $id: 'Comparison',
+    examples: [
+      {
+        id: 'cmp_1c2d3e4f5a6b7c8d',
+        maps: [
+          { contrast: 'c_faces', layer: 'conv4', stat: 't', rows: 16, cols: 16, label: 'faces > rest' },
+          { contrast: 'c_bodies', layer: 'conv4', stat: 't', rows: 16, cols: 16, label: 'bodies > rest' },
+        ],
+        pearson: [[1, 0.62], [0.62, 1]],
+        ssim: [[1, 0.55], [0.55, 1]],
+        ssimOptions: { window: 'gaussian', sigma: 1.5, size: 11, dataRange: 'joint range of each pair' },
+        createdAt: '2026-11-25T06:00:00.000Z',
+      },
+    ],
+  },
+);
+
+export const ComparisonRequestSchema = Type.Object(
+  {
+    maps: Type.Array(
+      Type.Object(
+        { contrast: Type.String({ minLength: 1, maxLength: 128 }), layer: Type.String({ minLength: 1, maxLength: 200 }), stat: Type.Optional(MapStatSchema) },
+        { additionalProperties: false },
+      ),
+      { minItems: 2, maxItems: 64 },
+    ),
+  },
+  { additionalProperties: false, examples: [{ maps: [{ contrast: 'c_faces', layer: 'conv4' }, { contrast: 'c_bodies', layer: 'conv4' }] }] },
+);
+
 
 export interface MapRef {
   contrast: string;
   layer: string;
   stat?: MapStat;
-}
-
-export interface ComparisonRecord {
-  id: string;
-  maps: (MapRef & { rows: number; cols: number; label: string | null })[];
-  pearson: number[][];
-  ssim: number[][];
-  ssimOptions: Record<string, unknown>;
-  createdAt: string;
 }
 
 function matrix(m: Float64Array, k: number): number[][] {
@@ -48,24 +87,23 @@ export function compareMaps(ctx: Context, refs: MapRef[]): ComparisonRecord {
     }
   });
   const sheets = loaded.map((m) => m.sheet);
-  const ssimOptions = { window: 'gaussian', sigma: 1.5, size: 7, dataRange: 'joint range of each pair' };
+  // A Gaussian window of σ = 1.5 cells truncated at radius round(3.5σ) = 5: 11 × 11 cells.
+  const sigma = 1.5;
+  const ssimOptions = { window: 'gaussian', sigma, size: 2 * Math.round(3.5 * sigma) + 1, dataRange: 'joint range of each pair' };
   const rec: ComparisonRecord = {
     id: `cmp_${crypto.randomBytes(8).toString('hex')}`,
     maps: loaded.map((m) => m.ref),
     pearson: matrix(similarityMatrix(sheets, rows, cols, 'pearson'), sheets.length),
-    ssim: matrix(similarityMatrix(sheets, rows, cols, 'ssim', { window: 'gaussian', sigma: 1.5, size: 7 }), sheets.length),
+    ssim: matrix(similarityMatrix(sheets, rows, cols, 'ssim', { window: 'gaussian', sigma }), sheets.length),
     ssimOptions,
     createdAt: nowIso(),
   };
-  ctx.db
-    .prepare('INSERT INTO comparisons (id, spec, result, created_at) VALUES (?, ?, ?, ?)')
-    .run(rec.id, JSON.stringify(rec.maps), JSON.stringify({ pearson: rec.pearson, ssim: rec.ssim, ssimOptions }), rec.createdAt);
+  comparisons.insertComparison(ctx.db, rec);
   return rec;
 }
 
 export function getComparison(ctx: Context, id: string): ComparisonRecord {
-  const r = ctx.db.prepare('SELECT * FROM comparisons WHERE id = ?').get(id) as { id: string; spec: string; result: string; created_at: string } | undefined;
-  if (!r) throw new NotFoundError('comparison', id);
-  const res = JSON.parse(r.result) as { pearson: number[][]; ssim: number[][]; ssimOptions: Record<string, unknown> };
-  return { id: r.id, maps: JSON.parse(r.spec) as ComparisonRecord['maps'], ...res, createdAt: r.created_at };
+  const c = comparisons.getComparison(ctx.db, id);
+  if (!c) throw new NotFoundError('comparison', id);
+  return c;
 }

@@ -5,52 +5,48 @@
  * (same count per layer, drawn from outside the mask, seeded) for lesion studies.
  */
 import crypto from 'node:crypto';
-import type { Context } from '../store/context.ts';
+import { Type, type Static } from '@sinclair/typebox';
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../domain/errors.ts';
-import { adjustP, type Correction } from '../stats/correction.ts';
+import type { MaskKind, MaskRecord } from '../domain/records.ts';
+import type { Correction } from '../domain/stats.ts';
 import { matchedRandomMask, topKCount } from '../stats/masks.ts';
-import { blob, fromBlob, nowIso } from '../store/db.ts';
-import { getJob, getLayerResult, layerArrays, layerSummaries } from '../store/jobs-repo.ts';
+import { correct } from '../pipeline/test.ts';
+import type { Context } from '../store/context.ts';
+import { getJob } from '../store/jobs-repo.ts';
+import * as masks from '../store/masks-repo.ts';
 import { findModel } from '../store/models-repo.ts';
+import { getLayerResult, layerArrays, layerSummaries } from '../store/results-repo.ts';
+import { renderMapPng } from '../render/raster.ts';
+import { toSheet, unitsToSheetMask } from '../sheet/layout.ts';
+import { sheetOf } from './models.ts';
+import { layerMapPng } from './results.ts';
 
-export type MaskKind = 'top-percent' | 'significant' | 'cluster' | 'explicit' | 'random-control';
+export type { MaskKind, MaskRecord };
 
-export interface MaskRequest {
-  name: string;
-  kind: Exclude<MaskKind, 'random-control'>;
-  /** Contrast the mask is made from (all kinds but explicit). */
-  contrast?: string;
-  /** Layers to draw from (default: all layers of the contrast / given in `units`). */
-  layers?: string[];
-  /** top-percent: k in percent (llm-localization uses 1). */
-  percent?: number;
-  /** top-percent: rank within each layer, or across all chosen layers together. */
-  scope?: 'layer' | 'all';
-  /** top-percent / significant: which tail (positive t = A > B). */
-  sign?: 'positive' | 'negative' | 'both';
-  /** significant: correction applied to the stored p, and the level. */
-  correction?: Correction;
-  alpha?: number;
-  /** cluster: the layer and cluster id from the contrast's cluster table. */
-  layer?: string;
-  cluster?: number;
-  /** explicit: model and units per layer. */
-  model?: string;
-  units?: Record<string, number[]>;
-}
+export const MaskRequestSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 128 }),
+    kind: Type.Union([Type.Literal('top-percent'), Type.Literal('significant'), Type.Literal('cluster'), Type.Literal('explicit')]),
+    contrast: Type.Optional(Type.String({ maxLength: 128, description: 'The contrast to select from (all kinds but explicit).' })),
+    layers: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 1000, description: 'Layers to select from; default all of the contrast.' })),
+    percent: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 100, description: 'top-percent: k in percent of units (default 1).' })),
+    scope: Type.Optional(Type.Union([Type.Literal('layer'), Type.Literal('all')], { description: 'top-percent: rank within each layer (default) or across all chosen layers.' })),
+    sign: Type.Optional(Type.Union([Type.Literal('positive'), Type.Literal('negative'), Type.Literal('both')], { description: 'Which tail of t (default positive: A > B).' })),
+    correction: Type.Optional(Type.Union([Type.Literal('bh'), Type.Literal('by'), Type.Literal('holm'), Type.Literal('bonferroni'), Type.Literal('none')], { description: "significant: correction of the stored p, over the same family as the contrast (its layers, or all its layers) (default: the contrast's)." })),
+    alpha: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 })),
+    layer: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'cluster: the layer.' })),
+    cluster: Type.Optional(Type.Integer({ minimum: 1, maximum: 1e7, description: 'cluster: the id from the cluster table.' })),
+    model: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'explicit: the model.' })),
+    units: Type.Optional(Type.Record(Type.String(), Type.Array(Type.Integer({ minimum: 0, maximum: 1e9 }), { maxItems: 1e6 }), { description: 'explicit: units per layer.' })),
+    control: Type.Optional(Type.Object({ seed: Type.Integer({ minimum: 0, maximum: 4294967295 }) }, { additionalProperties: false, description: 'Also create a matched random control mask with this seed.' })),
+  },
+  { additionalProperties: false, examples: [{ name: 'face units', kind: 'top-percent', contrast: 'c_3b91283dcc6bafe7', percent: 1, scope: 'all', control: { seed: 1 } }] },
+);
 
-export interface MaskRecord {
-  id: string;
-  name: string;
-  modelId: string;
-  contrast: string | null;
-  kind: MaskKind;
-  spec: Record<string, unknown>;
-  controlOf: string | null;
-  nUnits: number;
-  createdAt: string;
-  layers: { layer: string; nUnits: number; units: number[] }[];
-}
+export type MaskBody = Static<typeof MaskRequestSchema>;
+
+
+export type MaskRequest = Omit<MaskBody, 'control'>;
 
 function newId(): string {
   return `m_${crypto.randomBytes(8).toString('hex')}`;
@@ -61,58 +57,31 @@ function storeMask(
   m: { name: string; modelId: string; contrast: string | null; kind: MaskKind; spec: Record<string, unknown>; controlOf?: string | null },
   layers: Map<string, Int32Array>,
 ): MaskRecord {
-  const id = newId();
   let total = 0;
   for (const u of layers.values()) total += u.length;
   if (total === 0) throw new UnprocessableError('the mask would be empty: no unit meets the criterion');
-  ctx.db.transaction(() => {
-    ctx.db
-      .prepare('INSERT INTO masks (id, name, model_id, job_id, kind, spec, control_of, n_units, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(id, m.name, m.modelId, m.contrast, m.kind, JSON.stringify(m.spec), m.controlOf ?? null, total, nowIso());
-    const ins = ctx.db.prepare('INSERT INTO mask_layers (mask_id, layer, n_units, units) VALUES (?, ?, ?, ?)');
-    for (const [layer, units] of layers) ins.run(id, layer, units.length, blob(units));
-  })();
-  return getMask(ctx, id)!;
+  const id = newId();
+  masks.insertMask(ctx.db, { id, ...m, controlOf: m.controlOf ?? null }, layers);
+  return masks.getMask(ctx.db, id)!;
 }
 
 export function getMask(ctx: Context, id: string): MaskRecord | null {
-  const r = ctx.db.prepare('SELECT * FROM masks WHERE id = ?').get(id) as
-    | { id: string; name: string; model_id: string; job_id: string | null; kind: MaskKind; spec: string; control_of: string | null; n_units: number; created_at: string }
-    | undefined;
-  if (!r) return null;
-  const layers = (ctx.db.prepare('SELECT layer, n_units, units FROM mask_layers WHERE mask_id = ? ORDER BY rowid').all(id) as { layer: string; n_units: number; units: Buffer }[]).map(
-    (l) => ({ layer: l.layer, nUnits: l.n_units, units: Array.from(fromBlob.i32(l.units)) }),
-  );
-  return {
-    id: r.id,
-    name: r.name,
-    modelId: r.model_id,
-    contrast: r.job_id,
-    kind: r.kind,
-    spec: JSON.parse(r.spec) as Record<string, unknown>,
-    controlOf: r.control_of,
-    nUnits: r.n_units,
-    createdAt: r.created_at,
-    layers,
-  };
+  return masks.getMask(ctx.db, id);
 }
 
 export function requireMask(ctx: Context, id: string): MaskRecord {
-  const m = getMask(ctx, id);
+  const m = masks.getMask(ctx.db, id);
   if (!m) throw new NotFoundError('mask', id);
   return m;
 }
 
 export function listMasks(ctx: Context, opts: { model?: string; limit: number; offset: number }): { items: MaskRecord[]; total: number } {
-  const where = opts.model ? 'WHERE model_id = @model' : '';
-  const total = (ctx.db.prepare(`SELECT COUNT(*) AS n FROM masks ${where}`).get(opts) as { n: number }).n;
-  const ids = ctx.db.prepare(`SELECT id FROM masks ${where} ORDER BY created_at, rowid LIMIT @limit OFFSET @offset`).all(opts) as { id: string }[];
-  return { items: ids.map((r) => getMask(ctx, r.id)!), total };
+  return masks.listMasks(ctx.db, opts);
 }
 
 export function deleteMask(ctx: Context, id: string): void {
   requireMask(ctx, id);
-  ctx.db.prepare('DELETE FROM masks WHERE id = ?').run(id);
+  masks.deleteMask(ctx.db, id);
 }
 
 function signed(t: number, sign: 'positive' | 'negative' | 'both'): number {
@@ -181,13 +150,21 @@ export function createMask(ctx: Context, req: MaskRequest): MaskRecord {
     const correction = req.correction ?? job.params.correction;
     const alpha = req.alpha ?? job.params.alpha;
     if (!(alpha > 0 && alpha < 1)) throw new ValidationError('alpha must be in (0, 1)', 'alpha');
+    // The same family as the contrast: per layer, or across all of its layers.
+    const scope = job.params.correctionScope;
+    const family = scope === 'all' ? available.map((l) => getLayerResult(ctx.db, job.id, l)!) : results;
+    const qs = correct(
+      family.map((r) => ({ p: Float64Array.from(r.p), log10p: Float64Array.from(r.log10p) })),
+      correction,
+      scope,
+    );
     for (const r of results) {
-      const q = adjustP(r.p, correction);
+      const q = qs[family.findIndex((f) => f.name === r.name)].q;
       const units: number[] = [];
       for (let u = 0; u < r.units; u++) if (q[u] <= alpha && signed(r.t[u], sign) > 0) units.push(u);
       if (units.length) layers.set(r.name, Int32Array.from(units));
     }
-    spec = { kind: 'significant', correction, correctionScope: 'layer', alpha, sign, layers: chosen };
+    spec = { kind: 'significant', correction, correctionScope: scope, alpha, sign, layers: chosen };
   } else if (req.kind === 'cluster') {
     if (!Number.isInteger(req.cluster)) throw new ValidationError("a cluster mask needs 'layer' and 'cluster' (an id from the cluster table)", 'cluster');
     const labels = layerArrays(ctx.db, job.id, chosen[0]).cluster_label as Int32Array | undefined;
@@ -196,7 +173,7 @@ export function createMask(ctx: Context, req: MaskRequest): MaskRecord {
     for (let u = 0; u < labels.length; u++) if (labels[u] === req.cluster) units.push(u);
     if (units.length === 0) throw new UnprocessableError(`layer '${chosen[0]}' of contrast '${job.id}' has no cluster ${req.cluster}`, 'cluster');
     layers.set(chosen[0], Int32Array.from(units));
-    spec = { kind: 'cluster', layer: chosen[0], cluster: req.cluster, clusterParams: results[0].analysis.clusterParams ?? null };
+    spec = { kind: 'cluster', layer: chosen[0], cluster: req.cluster, clusterParams: results[0].analysis.clusterParams };
   } else {
     throw new ValidationError(`unknown mask kind '${String(req.kind)}'`, 'kind');
   }
@@ -223,4 +200,39 @@ export function createControlMask(ctx: Context, id: string, seed: number, name?:
     { name: name ?? `${m.name} (random control, seed ${seed})`, modelId: m.modelId, contrast: m.contrast, kind: 'random-control', spec: { kind: 'random-control', seed, of: m.id }, controlOf: m.id },
     layers,
   );
+}
+
+/** A mask and, when asked for, its matched random control. */
+export function createMaskWithControl(ctx: Context, body: MaskBody): { mask: MaskRecord; control: MaskRecord | null } {
+  const { control, ...spec } = body;
+  const mask = createMask(ctx, spec);
+  return { mask, control: control ? createControlMask(ctx, mask.id, control.seed) : null };
+}
+
+export function listMaskViews(ctx: Context, q: { model?: string; limit?: number; offset?: number }) {
+  const model = q.model ? (findModel(ctx.db, q.model)?.id ?? q.model) : undefined;
+  return masks.listMasks(ctx.db, { model, limit: q.limit ?? 50, offset: q.offset ?? 0 });
+}
+
+/** A mask on the sheet: outlined over its contrast's t-map, or as a binary map for explicit masks. */
+export async function maskMapPng(ctx: Context, id: string, layer: string): Promise<Buffer> {
+  const m = requireMask(ctx, id);
+  const ml = m.layers.find((l) => l.layer === layer);
+  if (!ml) throw new NotFoundError(`layer of mask ${id}`, layer);
+  const title = `mask ${m.name} / ${layer}: ${ml.nUnits} units (${m.kind})`;
+  const result = m.contrast ? getLayerResult(ctx.db, m.contrast, layer) : null;
+  if (result) return layerMapPng(result, 't', { title, subtitle: `outlined over the t-map of ${m.contrast}`, mask: Int32Array.from(ml.units) });
+  const model = findModel(ctx.db, m.modelId)!;
+  const sheet = sheetOf(ctx, model, layer);
+  const inMask = new Float64Array(sheet.cellOfUnit.length);
+  for (const u of ml.units) inMask[u] = 1;
+  return renderMapPng({
+    values: toSheet(inMask, sheet),
+    rows: sheet.rows,
+    cols: sheet.cols,
+    title,
+    statLabel: 'in mask',
+    vmax: 1,
+    outlineMask: unitsToSheetMask(ml.units, sheet),
+  });
 }

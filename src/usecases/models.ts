@@ -4,34 +4,25 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Context } from '../store/context.ts';
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../domain/errors.ts';
 import { LayoutError, resolveLayout } from '../sheet/layout.ts';
 import { ELEM_TYPE_NAMES, OnnxFormatError, exposeTensors, inspectModel, producedTensors, pruneToTensors, type ModelInfo } from '../onnx/model.ts';
 import { nowIso } from '../store/db.ts';
-import {
-  activeJobsForModel,
-  deleteModelRow,
-  findModel,
-  getModelByHash,
-  insertModel,
-  jobsForModel,
-  type LayerInfo,
-  type ModelInfoJson,
-  type ModelRecord,
-} from '../store/models-repo.ts';
+import type { LayerInfo, ModelInfoJson, ModelRecord } from '../domain/records.ts';
+import type { SheetLayout } from '../domain/sheet.ts';
+import { activeJobsForModel, deleteModelAndJobs, findModel, getModelByHash, getSheet, insertModel, jobsForModel, listModels, putSheets } from '../store/models-repo.ts';
 import { TextEncoder as TextIds, StimulusError } from '../inference/encode.ts';
-import { resolveInsideRoots, rmrf, sha256, sha256File, tmpDir } from '../store/files.ts';
+import { activationsDir, EXPOSED_FILE, MANIFEST_FILE, MODEL_FILE, modelDir, resolveInsideRoots, rmrf, sha256, sha256File, tmpDir } from '../store/files.ts';
 import { ManifestSchema, type Manifest } from '../domain/manifest.ts';
 import { SessionPool } from '../inference/pool.ts';
 import type { FeedSpec } from '../inference/worker-protocol.ts';
 
 const manifestCheck = TypeCompiler.Compile(ManifestSchema);
 
-export const MODEL_FILE = 'model.onnx';
-export const MANIFEST_FILE = 'manifest.json';
-export const EXPOSED_FILE = 'exposed.onnx';
+export { EXPOSED_FILE, MANIFEST_FILE, MODEL_FILE, modelDir };
 
 function jsonPointerToField(p: string): string {
   let out = 'manifest';
@@ -127,7 +118,7 @@ function isDynamic(d: number | string | null | undefined): boolean {
 }
 
 /** Validates a model folder (model.onnx + manifest.json + side files) and returns its info. */
-export async function validateModelDir(ctx: Context, dir: string): Promise<{ manifest: Manifest; info: ModelInfoJson }> {
+export async function validateModelDir(ctx: Context, dir: string): Promise<{ manifest: Manifest; info: ModelInfoJson; sheets: { layer: string; sheet: SheetLayout }[] }> {
   const manifestPath = path.join(dir, MANIFEST_FILE);
   const onnxPath = path.join(dir, MODEL_FILE);
   if (!fs.existsSync(manifestPath)) throw new ValidationError('manifest.json is missing', 'manifest');
@@ -204,6 +195,7 @@ export async function validateModelDir(ctx: Context, dir: string): Promise<{ man
     throw new ValidationError(`model.onnx does not load in ONNX Runtime: ${(e as Error).message}`, 'model');
   }
   const layers: LayerInfo[] = [];
+  const sheets: { layer: string; sheet: SheetLayout }[] = [];
   try {
     const batch = dynamicBatch ? 2 : 1;
     let probe: { feeds: Record<string, FeedSpec>; lengths: Int32Array | null };
@@ -244,6 +236,7 @@ export async function validateModelDir(ctx: Context, dir: string): Promise<{ man
         }
         throw e;
       }
+      sheets.push({ layer: l.name, sheet });
       layers.push({
         name: l.name,
         tensor: l.tensor,
@@ -261,6 +254,7 @@ export async function validateModelDir(ctx: Context, dir: string): Promise<{ man
   const dt = (t: number | null) => (t === null ? 'unknown' : (ELEM_TYPE_NAMES[t] ?? `type ${t}`));
   return {
     manifest,
+    sheets,
     info: {
       inputs: info.inputs.map((i) => ({ name: i.name, type: dt(i.elemType), dims: i.dims ?? [] })),
       outputs: info.outputs.map((i) => ({ name: i.name, type: dt(i.elemType), dims: i.dims ?? [] })),
@@ -331,7 +325,7 @@ export async function registerStagedModel(
     const { hash, manifest, files } = known ?? (await modelHashOf(staging));
     const existing = getModelByHash(ctx.db, hash);
     if (existing) return { model: existing, created: false };
-    const { info } = await validateModelDir(ctx, staging);
+    const { info, sheets } = await validateModelDir(ctx, staging);
     info.files = files;
     const id = hash.slice(0, 16);
     const dirRel = path.join('models', hash);
@@ -353,7 +347,10 @@ export async function registerStagedModel(
       createdAt: nowIso(),
     };
     try {
-      insertModel(ctx.db, record);
+      ctx.db.transaction(() => {
+        insertModel(ctx.db, record);
+        putSheets(ctx.db, record.id, sheets);
+      })();
     } catch (e) {
       // A concurrent registration of the same model won the race.
       const again = getModelByHash(ctx.db, hash);
@@ -403,6 +400,82 @@ export async function registerModelFromFolder(
   return registerStagedModel(ctx, staging, opts.source ?? `folder:${dir}`, known);
 }
 
+const SAFE_NAME = /^[A-Za-z0-9_.-]{1,200}$/;
+
+/** One part of a multipart upload: a text field or a file stream. */
+export type UploadPart =
+  | { type: 'field'; fieldname: string; value: unknown }
+  | { type: 'file'; fieldname: string; filename: string; file: NodeJS.ReadableStream };
+
+/** Streams a multipart model upload into a staging folder. */
+async function stageUpload(parts: AsyncIterable<UploadPart>, staging: string): Promise<void> {
+  let sawModel = false;
+  let sawManifest = false;
+  for await (const part of parts) {
+    if (part.type === 'field') {
+      if (part.fieldname === 'manifest') {
+        fs.writeFileSync(path.join(staging, MANIFEST_FILE), String(part.value));
+        sawManifest = true;
+        continue;
+      }
+      throw new ValidationError(`unknown form field '${part.fieldname}'; send 'model' (file), 'manifest' (file or text) and side files`, part.fieldname);
+    }
+    let name: string;
+    if (part.fieldname === 'model') name = MODEL_FILE;
+    else if (part.fieldname === 'manifest') name = MANIFEST_FILE;
+    else {
+      name = path.basename(part.filename || part.fieldname);
+      if (!SAFE_NAME.test(name) || name === MODEL_FILE || name === MANIFEST_FILE || name.startsWith('.')) {
+        throw new ValidationError(`side file name '${part.filename}' is not allowed: use letters, digits, '.', '_' and '-'`, part.fieldname);
+      }
+    }
+    await pipeline(part.file, fs.createWriteStream(path.join(staging, name)));
+    if (name === MODEL_FILE) sawModel = true;
+    if (name === MANIFEST_FILE) sawManifest = true;
+  }
+  if (!sawModel) throw new ValidationError("the upload has no 'model' file (model.onnx)", 'model');
+  if (!sawManifest) throw new ValidationError("the upload has no 'manifest' (manifest.json)", 'manifest');
+  if (fs.statSync(path.join(staging, MODEL_FILE)).size === 0) throw new ValidationError('the uploaded model file is empty', 'model');
+  if (fs.statSync(path.join(staging, MANIFEST_FILE)).size === 0) throw new ValidationError('the uploaded manifest is empty', 'manifest');
+}
+
+/** Registers a model sent as a multipart upload (model, manifest, side files). */
+export async function registerUpload(ctx: Context, parts: AsyncIterable<UploadPart>): Promise<{ model: ModelRecord; created: boolean }> {
+  const staging = tmpDir(ctx.paths.tmp, 'upload-');
+  try {
+    await stageUpload(parts, staging);
+  } catch (e) {
+    rmrf(staging);
+    throw e;
+  }
+  return registerStagedModel(ctx, staging, 'upload');
+}
+
+/** A model as the API shows it. */
+export function modelView(m: ModelRecord) {
+  return {
+    id: m.id,
+    hash: m.hash,
+    name: m.name,
+    modality: m.modality,
+    source: m.source,
+    sizeBytes: m.sizeBytes,
+    createdAt: m.createdAt,
+    manifest: m.manifest,
+    inputs: m.info.inputs,
+    dynamicBatch: m.info.dynamicBatch,
+    layers: m.info.layers,
+    files: m.info.files,
+  };
+}
+
+export function listModelViews(ctx: Context, q: { limit?: number; offset?: number; modality?: 'image' | 'text' }) {
+  const limit = q.limit ?? 50;
+  const offset = q.offset ?? 0;
+  const r = listModels(ctx.db, { limit, offset, modality: q.modality });
+  return { items: r.items.map(modelView), total: r.total, limit, offset };
+}
+
 /** By id, or else the latest model registered under that name. */
 export function requireModel(ctx: Context, id: string): ModelRecord {
   const m = findModel(ctx.db, id);
@@ -410,9 +483,6 @@ export function requireModel(ctx: Context, id: string): ModelRecord {
   return m;
 }
 
-export function modelDir(ctx: Context, m: ModelRecord): string {
-  return path.join(ctx.paths.data, m.dir);
-}
 
 /** Deletes a model. Refused while a job uses it; finished contrasts go too only with `cascade`. */
 export function deleteModel(ctx: Context, ref: string, cascade: boolean): void {
@@ -424,12 +494,7 @@ export function deleteModel(ctx: Context, ref: string, cascade: boolean): void {
   if (done > 0 && !cascade) {
     throw new ConflictError(`model '${id}' has ${done} stored contrast(s); delete with ?cascade=true to remove them too`);
   }
-  const jobIds = (ctx.db.prepare('SELECT id FROM jobs WHERE model_id = ?').all(id) as { id: string }[]).map((r) => r.id);
-  ctx.db.transaction(() => {
-    ctx.db.prepare('DELETE FROM jobs WHERE model_id = ?').run(id);
-    deleteModelRow(ctx.db, id);
-  })();
-  for (const j of jobIds) rmrf(path.join(ctx.paths.activations, j));
+  for (const j of deleteModelAndJobs(ctx.db, id)) rmrf(activationsDir(ctx, j));
   rmrf(modelDir(ctx, m));
 }
 
@@ -472,4 +537,32 @@ export async function listTensors(ctx: Context, m: ModelRecord): Promise<TensorL
   });
   fs.writeFileSync(cache, JSON.stringify(out));
   return out;
+}
+
+/** A layer's sheet, as stored at registration. */
+export function sheetOf(ctx: Context, m: ModelRecord, layer: string): SheetLayout {
+  const s = getSheet(ctx.db, m.id, layer);
+  if (!s) throw new NotFoundError(`sheet of model ${m.id}`, layer);
+  return s;
+}
+
+/** Stores the sheets of models registered before sheets were stored (once, at start-up). */
+export function backfillSheets(ctx: Context): number {
+  let n = 0;
+  for (const m of listModels(ctx.db, { limit: 1e9, offset: 0 }).items) {
+    const missing = m.info.layers.filter((l) => !getSheet(ctx.db, m.id, l.name));
+    if (missing.length === 0) continue;
+    putSheets(
+      ctx.db,
+      m.id,
+      missing.map((l) => ({ layer: l.name, sheet: resolveLayout(m.manifest.layers.find((x) => x.name === l.name)?.layout, l.units) })),
+    );
+    n += missing.length;
+  }
+  return n;
+}
+
+/** By id, or else the latest model registered under that name; null when there is none. */
+export function findModelRecord(ctx: Context, ref: string): ModelRecord | null {
+  return findModel(ctx.db, ref);
 }

@@ -1,27 +1,14 @@
 /** From a stored layer result to a statistic on the sheet, and to its PNG / NPY renderings. */
-import { renderMapPng } from '../render/raster.ts';
-import { encodeNpy } from '../render/npy.ts';
-import type { StoredLayer } from '../store/jobs-repo.ts';
-import type { ClusterRow } from '../pipeline/analyse.ts';
-
-import { renderLinePlotPng } from '../render/raster.ts';
+import type { ClusterRow } from '../domain/analysis.ts';
 import { ConflictError } from '../domain/errors.ts';
-
-export type MapStat = 't' | 'd' | 'log10p' | 'q' | 'tfce' | 'pfwe';
-
-export const STAT_LABELS: Record<MapStat, string> = {
-  t: 't',
-  d: "Cohen's d",
-  log10p: 'signed -log10 p',
-  q: 'signed -log10 q',
-  tfce: 'TFCE',
-  pfwe: 'signed -log10 p(FWE)',
-};
-
-export type LayerExtras = Record<string, Float32Array | Float64Array | Int32Array>;
+import type { LayerExtras, LayerResult } from '../domain/records.ts';
+import { MAP_STATS, UNIT_STATS, type MapStat } from '../domain/stats.ts';
+import { encodeNpy } from '../render/npy.ts';
+import { renderLinePlotPng, renderMapPng } from '../render/raster.ts';
+import { labelsToSheet, toSheet, unitsToSheetMask } from '../sheet/layout.ts';
 
 /** Per-unit values of the statistic. log10p, q and pfwe are signed by t: sign(t)·(−log10 p). */
-export function statValues(l: StoredLayer, stat: MapStat, extras: LayerExtras = {}): Float64Array {
+export function statValues(l: LayerResult, stat: MapStat, extras: LayerExtras = {}): Float64Array {
   const out = new Float64Array(l.units);
   if (stat === 'tfce' || stat === 'pfwe') {
     const a = extras[stat === 'tfce' ? 'tfce' : 'p_fwe'];
@@ -49,7 +36,7 @@ export function statValues(l: StoredLayer, stat: MapStat, extras: LayerExtras = 
         out[u] = s * -l.log10p[u];
         break;
       case 'q':
-        out[u] = s * (l.q[u] > 0 ? -Math.log10(l.q[u]) : 325);
+        out[u] = s * -l.log10q[u];
         break;
     }
   }
@@ -57,36 +44,26 @@ export function statValues(l: StoredLayer, stat: MapStat, extras: LayerExtras = 
 }
 
 /** Unit values on the rows×cols sheet (row-major), NaN where no unit sits. */
-export function onSheet(l: StoredLayer, values: Float64Array): Float64Array {
-  const sheet = new Float64Array(l.rows * l.cols).fill(NaN);
-  for (let u = 0; u < l.units; u++) sheet[l.cellOfUnit[u]] = values[u];
-  return sheet;
+export function onSheet(l: LayerResult, values: Float64Array): Float64Array {
+  return toSheet(values, l);
 }
 
 export async function layerMapPng(
-  l: StoredLayer,
+  l: LayerResult,
   stat: MapStat,
   opts: { title: string; subtitle?: string; threshold?: number; vmax?: number; clusterLabels?: Int32Array; mask?: Int32Array },
   extras: LayerExtras = {},
 ): Promise<Buffer> {
   const sheet = onSheet(l, statValues(l, stat, extras));
-  let clusterLabels: Int32Array | undefined;
-  if (opts.clusterLabels) {
-    clusterLabels = new Int32Array(l.rows * l.cols);
-    for (let u = 0; u < l.units; u++) clusterLabels[l.cellOfUnit[u]] = opts.clusterLabels[u];
-  }
-  let outlineMask: Uint8Array | undefined;
-  if (opts.mask) {
-    outlineMask = new Uint8Array(l.rows * l.cols);
-    for (const u of opts.mask) outlineMask[l.cellOfUnit[u]] = 1;
-  }
+  const clusterLabels = opts.clusterLabels ? labelsToSheet(opts.clusterLabels, l) : undefined;
+  const outlineMask = opts.mask ? unitsToSheetMask(opts.mask, l) : undefined;
   return renderMapPng({
     values: sheet,
     rows: l.rows,
     cols: l.cols,
     title: opts.title,
     subtitle: opts.subtitle,
-    statLabel: STAT_LABELS[stat],
+    statLabel: MAP_STATS[stat].label,
     symmetric: true,
     vmax: opts.vmax,
     threshold: opts.threshold,
@@ -95,21 +72,20 @@ export async function layerMapPng(
   });
 }
 
-export function layerMapNpy(l: StoredLayer, stat: MapStat, extras: LayerExtras = {}): Buffer {
+export function layerMapNpy(l: LayerResult, stat: MapStat, extras: LayerExtras = {}): Buffer {
   const sheet = onSheet(l, statValues(l, stat, extras));
   return encodeNpy(Float32Array.from(sheet), [l.rows, l.cols]);
 }
 
 /** The smoothness curve stored with a layer as a line plot (observed vs shuffled-position chance). */
-export async function smoothnessPng(l: StoredLayer, title: string): Promise<Buffer> {
-  const s = (l.analysis as { smoothness?: { binCenters: number[]; meanAbsDiff: (number | null)[]; chanceMean: (number | null)[] } }).smoothness;
-  if (!s) throw new ConflictError('this layer has no smoothness curve (results from an older version)');
+export async function smoothnessPng(l: LayerResult, title: string): Promise<Buffer> {
+  const s = l.analysis.smoothness;
   const keep = s.binCenters.map((_, i) => s.meanAbsDiff[i] !== null && s.chanceMean[i] !== null);
   const pick = (a: (number | null)[]) => Float64Array.from(a.filter((_, i) => keep[i]) as number[]);
   const x = Float64Array.from(s.binCenters.filter((_, i) => keep[i]));
   return renderLinePlotPng({
     title,
-    xLabel: 'distance on the sheet (cells)',
+    xLabel: s.distance.startsWith('layout') ? 'distance on the sheet (layout units)' : 'distance on the sheet (cells)',
     yLabel: 'mean |delta t|',
     series: [
       { name: 'observed', x, y: pick(s.meanAbsDiff), color: [178, 24, 43], markers: true },
@@ -121,11 +97,17 @@ export async function smoothnessPng(l: StoredLayer, title: string): Promise<Buff
 /** Per-unit numbers as JSON: non-finite values become null. */
 const finiteArray = (a: ArrayLike<number>) => Array.from(a, (v) => (Number.isFinite(v) ? v : null));
 
+function unitStatArrays(l: LayerResult) {
+  const out = {} as Record<(typeof UNIT_STATS)[number]['field'], (number | null)[]>;
+  for (const s of UNIT_STATS) out[s.field] = finiteArray(l[s.field]);
+  return out;
+}
+
 /**
  * The per-unit document of one layer: sheet layout, every statistic, the summary and the analysis.
  * The HTTP layer endpoint and the CLI's `<layer>.json` both write this.
  */
-export function layerDocument(contrast: string, l: StoredLayer, clusters: ClusterRow[], extras: LayerExtras) {
+export function layerDocument(contrast: string, l: LayerResult, clusters: ClusterRow[], extras: LayerExtras) {
   return {
     contrast,
     layer: l.name,
@@ -135,17 +117,7 @@ export function layerDocument(contrast: string, l: StoredLayer, clusters: Cluste
     nA: l.nA,
     nB: l.nB,
     cellOfUnit: Array.from(l.cellOfUnit),
-    t: finiteArray(l.t),
-    df: finiteArray(l.df),
-    p: finiteArray(l.p),
-    log10p: finiteArray(l.log10p),
-    q: finiteArray(l.q),
-    d: finiteArray(l.d),
-    g: finiteArray(l.g),
-    meanA: finiteArray(l.meanA),
-    meanB: finiteArray(l.meanB),
-    varA: finiteArray(l.varA),
-    varB: finiteArray(l.varB),
+    ...unitStatArrays(l),
     summary: { ...l.summary, name: l.name },
     analysis: l.analysis,
     clusters,

@@ -5,53 +5,15 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Context } from '../store/context.ts';
 import { ConflictError, NotFoundError, TooLargeError, ValidationError } from '../domain/errors.ts';
-import { nowIso } from '../store/db.ts';
-import { resolveInsideRoots, sha256 } from '../store/files.ts';
+import type { Modality, StimulusItem, StimulusSet } from '../domain/records.ts';
 import { probeImage, StimulusError } from '../inference/encode.ts';
+import type { Context } from '../store/context.ts';
+import { nowIso } from '../store/db.ts';
+import { blobPath, readItemBytes, resolveInsideRoots, sha256, writeBlob } from '../store/files.ts';
+import * as sets from '../store/sets-repo.ts';
 
-export type Modality = 'image' | 'text';
-
-export interface StimulusSet {
-  id: string;
-  hash: string;
-  name: string;
-  modality: Modality;
-  nItems: number;
-  source: string;
-  createdAt: string;
-}
-
-export interface StimulusItem {
-  position: number;
-  sha256: string;
-  label: string | null;
-  kind: Modality;
-  mediaType: string;
-  text: string | null;
-  path: string | null;
-}
-
-interface SetRow {
-  id: string;
-  hash: string;
-  name: string;
-  modality: Modality;
-  n_items: number;
-  source: string;
-  created_at: string;
-}
-
-const toSet = (r: SetRow): StimulusSet => ({
-  id: r.id,
-  hash: r.hash,
-  name: r.name,
-  modality: r.modality,
-  nItems: r.n_items,
-  source: r.source,
-  createdAt: r.created_at,
-});
+export type { StimulusItem, StimulusSet };
 
 const NAME_RE = /^[A-Za-z0-9_.:+-]{1,128}$/;
 
@@ -75,40 +37,17 @@ function storeSet(ctx: Context, name: string, modality: Modality, items: Prepare
   checkName(name);
   if (items.length === 0) throw new ValidationError('a stimulus set needs at least one item; the upload had none', 'items');
   const hash = sha256(`${modality}\n${name}\n${items.map((i) => i.sha256).join('\n')}`);
-  const existing = ctx.db.prepare('SELECT * FROM stimulus_sets WHERE hash = ?').get(hash) as SetRow | undefined;
-  if (existing) return { set: toSet(existing), created: false };
+  const existing = sets.getSetByHash(ctx.db, hash);
+  if (existing) return { set: existing, created: false };
   // Blobs first (content-addressed, written atomically); rows in one transaction after.
-  const now = nowIso();
-  for (const it of items) {
-    if (!it.data) continue;
-    const rel = blobPath(it.sha256, it.mediaType);
-    const abs = path.join(ctx.paths.data, rel);
-    if (fs.existsSync(abs)) continue;
-    fs.mkdirSync(path.dirname(abs), { recursive: true });
-    const tmp = `${abs}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, it.data);
-    fs.renameSync(tmp, abs);
-  }
-  const id = hash.slice(0, 16);
-  const insItem = ctx.db.prepare(
-    `INSERT OR IGNORE INTO stimulus_items (sha256, kind, media_type, size_bytes, text, path, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  for (const it of items) if (it.data) writeBlob(ctx, blobPath(it.sha256, it.mediaType), it.data);
+  const set: StimulusSet = { id: hash.slice(0, 16), hash, name, modality, nItems: items.length, source, createdAt: nowIso() };
+  sets.insertSet(
+    ctx.db,
+    set,
+    items.map((it) => ({ sha256: it.sha256, label: it.label, kind: it.kind, mediaType: it.mediaType, bytes: it.bytes, text: it.text ?? null, path: it.data ? blobPath(it.sha256, it.mediaType) : null })),
   );
-  const insLink = ctx.db.prepare('INSERT INTO stimulus_set_items (set_id, position, item_sha256, label) VALUES (?, ?, ?, ?)');
-  ctx.db.transaction(() => {
-    ctx.db
-      .prepare('INSERT INTO stimulus_sets (id, hash, name, modality, n_items, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(id, hash, name, modality, items.length, source, now);
-    items.forEach((it, i) => {
-      insItem.run(it.sha256, it.kind, it.mediaType, it.bytes, it.text ?? null, it.data ? blobPath(it.sha256, it.mediaType) : null, now);
-      insLink.run(id, i, it.sha256, it.label);
-    });
-  })();
-  return { set: getSet(ctx, id)!, created: true };
-}
-
-function blobPath(hash: string, mediaType: string): string {
-  const ext = mediaType === 'image/png' ? 'png' : mediaType === 'image/jpeg' ? 'jpg' : 'bin';
-  return path.join('stimuli', hash.slice(0, 2), `${hash}.${ext}`);
+  return { set, created: true };
 }
 
 export async function createImageSet(ctx: Context, name: string, files: { name: string; data: Buffer }[], source = 'upload'): Promise<{ set: StimulusSet; created: boolean }> {
@@ -179,54 +118,83 @@ export async function createSetFromPath(ctx: Context, given: string, name?: stri
   throw new ValidationError(`path '${given}' is neither a folder of images nor a .txt/.json file of texts`, 'path');
 }
 
-export function getSet(ctx: Context, id: string): StimulusSet | null {
-  const r = ctx.db.prepare('SELECT * FROM stimulus_sets WHERE id = ?').get(id) as SetRow | undefined;
-  return r ? toSet(r) : null;
-}
-
-/** By id, or else the most recently created set with that name. */
 export function findSet(ctx: Context, idOrName: string): StimulusSet | null {
-  const byId = getSet(ctx, idOrName);
-  if (byId) return byId;
-  const r = ctx.db.prepare('SELECT * FROM stimulus_sets WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1').get(idOrName) as SetRow | undefined;
-  return r ? toSet(r) : null;
+  return sets.findSet(ctx.db, idOrName);
 }
 
 export function requireSet(ctx: Context, id: string): StimulusSet {
-  const s = findSet(ctx, id);
+  const s = sets.findSet(ctx.db, id);
   if (!s) throw new NotFoundError('stimulus set', id);
   return s;
 }
 
 export function listSets(ctx: Context, opts: { limit: number; offset: number; modality?: string }): { items: StimulusSet[]; total: number } {
-  const where = opts.modality ? 'WHERE modality = @modality' : '';
-  const total = (ctx.db.prepare(`SELECT COUNT(*) AS n FROM stimulus_sets ${where}`).get({ modality: opts.modality }) as { n: number }).n;
-  const rows = ctx.db
-    .prepare(`SELECT * FROM stimulus_sets ${where} ORDER BY created_at, rowid LIMIT @limit OFFSET @offset`)
-    .all({ modality: opts.modality, limit: opts.limit, offset: opts.offset }) as SetRow[];
-  return { items: rows.map(toSet), total };
+  return sets.listSets(ctx.db, opts);
 }
 
 export function setItems(ctx: Context, setId: string): StimulusItem[] {
-  const rows = ctx.db
-    .prepare(
-      `SELECT l.position, l.item_sha256 AS sha256, l.label, i.kind, i.media_type AS mediaType, i.text, i.path
-       FROM stimulus_set_items l JOIN stimulus_items i ON i.sha256 = l.item_sha256
-       WHERE l.set_id = ? ORDER BY l.position`,
-    )
-    .all(setId) as StimulusItem[];
-  return rows;
-}
-
-export function readItemBytes(ctx: Context, item: StimulusItem): Buffer {
-  if (item.text !== null) return Buffer.from(item.text, 'utf8');
-  return fs.readFileSync(path.join(ctx.paths.data, item.path!));
+  return sets.setItems(ctx.db, setId);
 }
 
 export function deleteSet(ctx: Context, ref: string): void {
   const id = requireSet(ctx, ref).id;
-  const used = (ctx.db.prepare('SELECT COUNT(*) AS n FROM job_sets WHERE set_id = ?').get(id) as { n: number }).n;
+  const used = sets.jobsUsingSet(ctx.db, id);
   if (used > 0) throw new ConflictError(`stimulus set '${id}' is used by ${used} contrast(s); delete those first`);
-  ctx.db.prepare('DELETE FROM stimulus_sets WHERE id = ?').run(id);
+  sets.deleteSet(ctx.db, id);
   // Items stay: they are content-addressed and may belong to other sets.
+}
+
+/** `{name, texts}` makes a text set; `{path, name?}` reads a server-side folder or file. */
+export async function createSet(ctx: Context, body: { name?: string; texts?: string[]; path?: string }): Promise<{ set: StimulusSet; created: boolean }> {
+  if (body.path !== undefined) return createSetFromPath(ctx, body.path, body.name);
+  if (body.name === undefined) throw new ValidationError("a text set needs 'name'", 'name');
+  if (body.texts === undefined) throw new ValidationError("a text set needs 'texts'", 'texts');
+  return createTextSet(ctx, body.name, body.texts);
+}
+
+/** One part of a multipart set upload. */
+export type SetUploadPart =
+  | { type: 'field'; fieldname: string; value: unknown }
+  | { type: 'file'; fieldname: string; filename: string; toBuffer: () => Promise<Buffer> };
+
+/** A set from a multipart upload: `name`, then many image `files` or one `texts` file. */
+export async function createSetFromUpload(ctx: Context, parts: AsyncIterable<SetUploadPart>): Promise<{ set: StimulusSet; created: boolean }> {
+  let name: string | undefined;
+  const files: { name: string; data: Buffer }[] = [];
+  let texts: string[] | null = null;
+  let total = 0;
+  for await (const part of parts) {
+    if (part.type === 'field') {
+      if (part.fieldname === 'name') name = String(part.value);
+      else if (part.fieldname === 'texts') texts = parseTextBody(String(part.value));
+      else throw new ValidationError(`unknown form field '${part.fieldname}'; send name and files (or texts)`, part.fieldname);
+      continue;
+    }
+    const data = await part.toBuffer();
+    total += data.length;
+    if (total > ctx.config.maxUploadBytes) throw new TooLargeError(`the upload exceeds ${ctx.config.maxUploadBytes} bytes in total (TOPOSCOPE_MAX_UPLOAD_BYTES)`);
+    if (part.fieldname === 'texts') texts = parseTextBody(data.toString('utf8'));
+    else if (part.fieldname === 'files' || part.fieldname === 'file') files.push({ name: part.filename || `file${files.length}`, data });
+    else throw new ValidationError(`unknown file field '${part.fieldname}'; use 'files' for images or 'texts' for a text file`, part.fieldname);
+  }
+  if (!name) throw new ValidationError("the upload has no 'name' field", 'name');
+  if (texts && files.length) throw new ValidationError('send either image files or a texts file, not both', 'files');
+  return texts ? createTextSet(ctx, name, texts) : createImageSet(ctx, name, files);
+}
+
+/** A page of a set's items (texts inline, images by hash). */
+export function listItems(ctx: Context, ref: string, page: { limit?: number; offset?: number }) {
+  const s = requireSet(ctx, ref);
+  const all = sets.setItems(ctx.db, s.id);
+  const offset = page.offset ?? 0;
+  const items = all.slice(offset, offset + (page.limit ?? 50)).map((i) => ({ position: i.position, sha256: i.sha256, label: i.label, mediaType: i.mediaType, text: i.text }));
+  return { items, total: all.length };
+}
+
+/** The raw bytes of one item and its media type. */
+export function itemBytes(ctx: Context, ref: string, position: number): { mediaType: string; data: Buffer } {
+  const s = requireSet(ctx, ref);
+  const item = sets.setItems(ctx.db, s.id).find((i) => i.position === position);
+  if (!item) throw new ValidationError(`set '${ref}' has ${s.nItems} items; position ${position} is out of range`, 'position');
+  return { mediaType: item.mediaType, data: readItemBytes(ctx, item) };
 }

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, PROJECT_ROOT, type Config } from '../../src/config.ts';
-import { closeContext, createContext, type Context } from '../../src/store/context.ts';
+import { closeService, openService, type Context, type Service } from '../../src/usecases/service.ts';
 import { buildApp } from '../../src/http/app.ts';
 
 export const FIXTURES = path.join(PROJECT_ROOT, 'fixtures');
@@ -34,20 +34,23 @@ export function testConfig(over: Partial<Config> = {}): Config {
 
 export interface TestApp {
   ctx: Context;
+  service: Service;
   app: FastifyInstance;
   close: () => Promise<void>;
 }
 
 export async function startApp(over: Partial<Config> = {}): Promise<TestApp> {
-  const ctx = createContext(testConfig(over));
-  const app = await buildApp(ctx);
+  const service = openService(testConfig(over));
+  const ctx = service.ctx;
+  const app = await buildApp(service);
   await app.ready();
   return {
     ctx,
+    service,
     app,
     close: async () => {
       await app.close();
-      closeContext(ctx);
+      await closeService(service);
       fs.rmSync(ctx.config.dataDir, { recursive: true, force: true });
     },
   };

@@ -1,11 +1,9 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { VERSION } from '../../config.ts';
+import { health } from '../../usecases/health.ts';
 import { errors } from '../schemas.ts';
 
-const started = Date.now();
-
-export async function healthRoutes(app: FastifyInstance): Promise<void> {
+export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/health',
     {
@@ -26,16 +24,6 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
         },
       },
     },
-    async () => {
-      const counts = app.ctx.db
-        .prepare(`SELECT SUM(state = 'queued') AS queued, SUM(state = 'running') AS running FROM jobs`)
-        .get() as { queued: number | null; running: number | null };
-      return {
-        status: 'ok' as const,
-        version: VERSION,
-        uptimeSeconds: (Date.now() - started) / 1000,
-        jobs: { queued: counts.queued ?? 0, running: counts.running ?? 0 },
-      };
-    },
+    async () => health(app.ctx),
   );
-}
+};

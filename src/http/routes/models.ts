@@ -1,74 +1,10 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { ValidationError } from '../../domain/errors.ts';
-import {
-  MANIFEST_FILE,
-  MODEL_FILE,
-  deleteModel,
-  listTensors,
-  registerModelFromFolder,
-  registerStagedModel,
-  requireModel,
-} from '../../usecases/models.ts';
-import { listModels, type ModelRecord } from '../../store/models-repo.ts';
-import { rmrf, tmpDir } from '../../store/files.ts';
+import { deleteModel, listModelViews, listTensors, modelView, registerModelFromFolder, registerUpload, requireModel, type UploadPart } from '../../usecases/models.ts';
 import { IdParam, ModelListSchema, Page, RegisterModelBody, TensorSchema, errors } from '../schemas.ts';
 
-export function modelView(m: ModelRecord) {
-  return {
-    id: m.id,
-    hash: m.hash,
-    name: m.name,
-    modality: m.modality,
-    source: m.source,
-    sizeBytes: m.sizeBytes,
-    createdAt: m.createdAt,
-    manifest: m.manifest,
-    inputs: m.info.inputs,
-    dynamicBatch: m.info.dynamicBatch,
-    layers: m.info.layers,
-    files: m.info.files,
-  };
-}
-
-const SAFE_NAME = /^[A-Za-z0-9_.-]{1,200}$/;
-
-/** Streams a multipart model upload into a staging folder. */
-async function stageUpload(req: FastifyRequest, staging: string): Promise<void> {
-  let sawModel = false;
-  let sawManifest = false;
-  for await (const part of req.parts()) {
-    if (part.type === 'field') {
-      if (part.fieldname === 'manifest') {
-        fs.writeFileSync(path.join(staging, MANIFEST_FILE), String(part.value));
-        sawManifest = true;
-        continue;
-      }
-      throw new ValidationError(`unknown form field '${part.fieldname}'; send 'model' (file), 'manifest' (file or text) and side files`, part.fieldname);
-    }
-    let name: string;
-    if (part.fieldname === 'model') name = MODEL_FILE;
-    else if (part.fieldname === 'manifest') name = MANIFEST_FILE;
-    else {
-      name = path.basename(part.filename || part.fieldname);
-      if (!SAFE_NAME.test(name) || name === MODEL_FILE || name === MANIFEST_FILE || name.startsWith('.')) {
-        throw new ValidationError(`side file name '${part.filename}' is not allowed: use letters, digits, '.', '_' and '-'`, part.fieldname);
-      }
-    }
-    await pipeline(part.file, fs.createWriteStream(path.join(staging, name)));
-    if (name === MODEL_FILE) sawModel = true;
-    if (name === MANIFEST_FILE) sawManifest = true;
-  }
-  if (!sawModel) throw new ValidationError("the upload has no 'model' file (model.onnx)", 'model');
-  if (!sawManifest) throw new ValidationError("the upload has no 'manifest' (manifest.json)", 'manifest');
-  if (fs.statSync(path.join(staging, MODEL_FILE)).size === 0) throw new ValidationError('the uploaded model file is empty', 'model');
-  if (fs.statSync(path.join(staging, MANIFEST_FILE)).size === 0) throw new ValidationError('the uploaded manifest is empty', 'manifest');
-}
-
-export async function modelRoutes(app: FastifyInstance): Promise<void> {
+export const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const ctx = app.ctx;
 
   app.get(
@@ -81,13 +17,7 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
         response: { 200: ModelListSchema, ...errors(400) },
       },
     },
-    async (req) => {
-      const q = req.query as { limit?: number; offset?: number; modality?: string };
-      const limit = q.limit ?? 50;
-      const offset = q.offset ?? 0;
-      const r = listModels(ctx.db, { limit, offset, modality: q.modality });
-      return { items: r.items.map(modelView), total: r.total, limit, offset };
-    },
+    async (req) => listModelViews(ctx, req.query),
   );
 
   app.post(
@@ -105,8 +35,7 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (req, reply) => {
-      const { path: p } = req.body as { path: string };
-      const { model, created } = await registerModelFromFolder(ctx, p);
+      const { model, created } = await registerModelFromFolder(ctx, req.body.path);
       if (created) void reply.header('Location', `/v1/models/${model.id}`);
       return reply.status(created ? 201 : 200).send(modelView(model));
     },
@@ -134,14 +63,7 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
     },
     async (req, reply) => {
       if (!req.isMultipart()) throw new ValidationError('send the model as multipart/form-data with fields model and manifest', 'body');
-      const staging = tmpDir(ctx.paths.tmp, 'upload-');
-      try {
-        await stageUpload(req, staging);
-      } catch (e) {
-        rmrf(staging);
-        throw e;
-      }
-      const { model, created } = await registerStagedModel(ctx, staging, 'upload');
+      const { model, created } = await registerUpload(ctx, req.parts() as AsyncIterable<UploadPart>);
       if (created) void reply.header('Location', `/v1/models/${model.id}`);
       return reply.status(created ? 201 : 200).send(modelView(model));
     },
@@ -150,7 +72,7 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
   app.get(
     '/models/:id',
     { schema: { tags: ['models'], summary: 'Get a model', params: IdParam, response: { 200: Type.Ref('Model'), ...errors(404) } } },
-    async (req) => modelView(requireModel(ctx, (req.params as { id: string }).id)),
+    async (req) => modelView(requireModel(ctx, req.params.id)),
   );
 
   app.delete(
@@ -167,8 +89,8 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (req, reply) => {
-      deleteModel(ctx, (req.params as { id: string }).id, (req.query as { cascade?: boolean }).cascade ?? false);
-      return reply.status(204).send();
+      deleteModel(ctx, req.params.id, req.query.cascade ?? false);
+      return reply.status(204).send(null);
     },
   );
 
@@ -187,8 +109,8 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (req) => {
-      const m = requireModel(ctx, (req.params as { id: string }).id);
+      const m = requireModel(ctx, req.params.id);
       return { model: m.id, tensors: await listTensors(ctx, m) };
     },
   );
-}
+};

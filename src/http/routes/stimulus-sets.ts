@@ -1,20 +1,10 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { TooLargeError, ValidationError } from '../../domain/errors.ts';
-import {
-  createImageSet,
-  createSetFromPath,
-  createTextSet,
-  deleteSet,
-  listSets,
-  parseTextBody,
-  readItemBytes,
-  requireSet,
-  setItems,
-} from '../../usecases/stimulus-sets.ts';
-import { CreateSetBody, IdParam, ItemSchema, Page, errors } from '../schemas.ts';
+import { ValidationError } from '../../domain/errors.ts';
+import { createSet, createSetFromUpload, deleteSet, itemBytes, listItems, listSets, requireSet, type SetUploadPart } from '../../usecases/stimulus-sets.ts';
+import { Binary, CreateSetBody, IdParam, ItemSchema, Page, errors } from '../schemas.ts';
 
-export async function stimulusSetRoutes(app: FastifyInstance): Promise<void> {
+export const stimulusSetRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const ctx = app.ctx;
 
   app.get(
@@ -34,10 +24,8 @@ export async function stimulusSetRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (req) => {
-      const q = req.query as { limit?: number; offset?: number; modality?: string };
-      const limit = q.limit ?? 50;
-      const offset = q.offset ?? 0;
-      return { ...listSets(ctx, { limit, offset, modality: q.modality }), limit, offset };
+      const { limit = 50, offset = 0, modality } = req.query;
+      return { ...listSets(ctx, { limit, offset, modality }), limit, offset };
     },
   );
 
@@ -57,8 +45,7 @@ export async function stimulusSetRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (req, reply) => {
-      const body = req.body as { name?: string; texts?: string[]; path?: string };
-      const r = body.path !== undefined ? await createSetFromPath(ctx, body.path, body.name) : createTextSet(ctx, body.name!, body.texts!);
+      const r = await createSet(ctx, req.body);
       if (r.created) void reply.header('Location', `/v1/stimulus-sets/${r.set.id}`);
       return reply.status(r.created ? 201 : 200).send(r.set);
     },
@@ -86,27 +73,7 @@ export async function stimulusSetRoutes(app: FastifyInstance): Promise<void> {
     },
     async (req, reply) => {
       if (!req.isMultipart()) throw new ValidationError('send the set as multipart/form-data with fields name and files (or texts)', 'body');
-      let name: string | undefined;
-      const files: { name: string; data: Buffer }[] = [];
-      let texts: string[] | null = null;
-      let total = 0;
-      for await (const part of req.parts()) {
-        if (part.type === 'field') {
-          if (part.fieldname === 'name') name = String(part.value);
-          else if (part.fieldname === 'texts') texts = parseTextBody(String(part.value));
-          else throw new ValidationError(`unknown form field '${part.fieldname}'; send name and files (or texts)`, part.fieldname);
-          continue;
-        }
-        const data = await part.toBuffer();
-        total += data.length;
-        if (total > ctx.config.maxUploadBytes) throw new TooLargeError(`the upload exceeds ${ctx.config.maxUploadBytes} bytes in total (TOPOSCOPE_MAX_UPLOAD_BYTES)`);
-        if (part.fieldname === 'texts') texts = parseTextBody(data.toString('utf8'));
-        else if (part.fieldname === 'files' || part.fieldname === 'file') files.push({ name: part.filename || `file${files.length}`, data });
-        else throw new ValidationError(`unknown file field '${part.fieldname}'; use 'files' for images or 'texts' for a text file`, part.fieldname);
-      }
-      if (!name) throw new ValidationError("the upload has no 'name' field", 'name');
-      if (texts && files.length) throw new ValidationError('send either image files or a texts file, not both', 'files');
-      const r = texts ? createTextSet(ctx, name, texts) : await createImageSet(ctx, name, files);
+      const r = await createSetFromUpload(ctx, req.parts() as AsyncIterable<SetUploadPart>);
       if (r.created) void reply.header('Location', `/v1/stimulus-sets/${r.set.id}`);
       return reply.status(r.created ? 201 : 200).send(r.set);
     },
@@ -117,7 +84,7 @@ export async function stimulusSetRoutes(app: FastifyInstance): Promise<void> {
     {
       schema: { tags: ['stimulus-sets'], summary: 'Get a stimulus set', params: IdParam, response: { 200: Type.Ref('StimulusSet'), ...errors(404) } },
     },
-    async (req) => requireSet(ctx, (req.params as { id: string }).id),
+    async (req) => requireSet(ctx, req.params.id),
   );
 
   app.get(
@@ -131,14 +98,7 @@ export async function stimulusSetRoutes(app: FastifyInstance): Promise<void> {
         response: { 200: Type.Object({ items: Type.Array(ItemSchema), total: Type.Integer() }), ...errors(404) },
       },
     },
-    async (req) => {
-      const s = requireSet(ctx, (req.params as { id: string }).id);
-      const q = req.query as { limit?: number; offset?: number };
-      const all = setItems(ctx, s.id);
-      const offset = q.offset ?? 0;
-      const items = all.slice(offset, offset + (q.limit ?? 50)).map((i) => ({ position: i.position, sha256: i.sha256, label: i.label, mediaType: i.mediaType, text: i.text }));
-      return { items, total: all.length };
-    },
+    async (req) => listItems(ctx, req.params.id, req.query),
   );
 
   app.get(
@@ -148,15 +108,12 @@ export async function stimulusSetRoutes(app: FastifyInstance): Promise<void> {
         tags: ['stimulus-sets'],
         summary: 'The raw bytes of one item (PNG/JPEG or UTF-8 text)',
         params: Type.Object({ id: Type.String({ examples: ['faces'] }), position: Type.Integer({ minimum: 0, examples: [0] }) }),
-        response: { 200: Type.String({ format: 'binary' }), ...errors(404) },
+        response: { 200: Binary(), ...errors(404) },
       },
     },
     async (req, reply) => {
-      const { id, position } = req.params as { id: string; position: number };
-      const s = requireSet(ctx, id);
-      const item = setItems(ctx, s.id).find((i) => i.position === position);
-      if (!item) throw new ValidationError(`set '${id}' has ${s.nItems} items; position ${position} is out of range`, 'position');
-      return reply.type(item.mediaType).send(readItemBytes(ctx, item));
+      const item = itemBytes(ctx, req.params.id, req.params.position);
+      return reply.type(item.mediaType).send(item.data);
     },
   );
 
@@ -172,8 +129,8 @@ export async function stimulusSetRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (req, reply) => {
-      deleteSet(ctx, (req.params as { id: string }).id);
-      return reply.status(204).send();
+      deleteSet(ctx, req.params.id);
+      return reply.status(204).send(null);
     },
   );
-}
+};
