@@ -17,6 +17,7 @@ import { stimulusSetRoutes } from './routes/stimulus-sets.ts';
 import { contrastRoutes } from './routes/contrasts.ts';
 import { healthRoutes } from './routes/health.ts';
 import { maskRoutes } from './routes/masks.ts';
+import { viewerPlugin } from './plugins/viewer.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -149,6 +150,7 @@ export async function buildApp(ctx: Context, opts: AppOptions = {}): Promise<Fas
   await app.register(stimulusSetRoutes, { prefix: '/v1' });
   await app.register(contrastRoutes, { prefix: '/v1' });
   await app.register(maskRoutes, { prefix: '/v1' });
+  await app.register(viewerPlugin);
 
   if (opts.startQueue !== false) {
     app.addHook('onReady', async () => {
