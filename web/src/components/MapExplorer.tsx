@@ -292,19 +292,7 @@ export function MapExplorer({ c, query }: { c: Contrast; query: URLSearchParams 
             data-testid="threshold"
             class="grow"
           />
-          <input
-            type="number"
-            min={0}
-            step={range.step}
-            value={Number(view.thr.toPrecision(6))}
-            onChange={(e) => {
-              const x = Number(e.currentTarget.value);
-              if (Number.isFinite(x) && x >= 0) update({ thr: x });
-            }}
-            class="w-num"
-            aria-label="threshold value"
-            data-testid="threshold-value"
-          />
+          <NumberBox value={view.thr} step={range.step} onValue={(thr) => update({ thr })} label="threshold value" testid="threshold-value" />
         </div>
         <div class="tool-group">
           <span class="tool-label">Zoom</span>
@@ -413,13 +401,20 @@ export function MapExplorer({ c, query }: { c: Contrast; query: URLSearchParams 
               <div class="compare-metrics" data-testid="compare-metrics">
                 <ErrorBox error={comparison.error} testid="compare-error" />
                 {comparison.data && (
-                  <span>
-                    Pearson r = <strong data-testid="compare-r">{fmt(comparison.data.pearson[0][1], 3)}</strong> · SSIM ={' '}
-                    <strong data-testid="compare-ssim">{fmt(comparison.data.ssim[0][1], 3)}</strong>{' '}
-                    <span class="muted small">
-                      on {STATS[stat].label}, Gaussian window σ 1.5 (comparison <span class="mono">{comparison.data.id}</span>)
+                  <div class="row gap wrap">
+                    <span>
+                      Pearson r = <strong data-testid="compare-r">{fmt(comparison.data.pearson[0][1], 3)}</strong> · SSIM ={' '}
+                      <strong data-testid="compare-ssim">{fmt(comparison.data.ssim[0][1], 3)}</strong>
                     </span>
-                  </span>
+                    {cmpLayer && (
+                      <span>
+                        · Moran's I {fmt(layer.analysis.moran?.I, 3)} (left) vs {fmt(cmpLayer.analysis.moran?.I, 3)} (right)
+                      </span>
+                    )}
+                    <span class="muted small">
+                      on {STATS[stat].label}, SSIM with a Gaussian window σ 1.5 · comparison <span class="mono">{comparison.data.id}</span>
+                    </span>
+                  </div>
                 )}
               </div>
             )}
@@ -526,6 +521,32 @@ export function MapExplorer({ c, query }: { c: Contrast; query: URLSearchParams 
   );
 }
 
+/** A number box that lets the user type freely and reports each valid non-negative value. */
+function NumberBox({ value, step, onValue, label, testid }: { value: number; step: number; onValue: (v: number) => void; label: string; testid: string }) {
+  const [text, setText] = useState(String(Number(value.toPrecision(6))));
+  useEffect(() => {
+    if (Number(text) !== value) setText(String(Number(value.toPrecision(6))));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [value]);
+  return (
+    <input
+      type="number"
+      min={0}
+      step={step}
+      value={text}
+      onInput={(e) => {
+        const t = e.currentTarget.value;
+        setText(t);
+        const x = Number(t);
+        if (t.trim() !== '' && Number.isFinite(x) && x >= 0) onValue(x);
+      }}
+      class="w-num"
+      aria-label={label}
+      data-testid={testid}
+    />
+  );
+}
+
 function Tooltip({ x, y, l, u, conds, other, stat }: { x: number; y: number; l: LayerResult; u: number; conds: [string, string]; other: MapData | null; stat: Stat }) {
   const cell = l.cellOfUnit[u];
   const row = Math.floor(cell / l.cols);
@@ -623,6 +644,9 @@ export function ContrastPage({ id, query }: { id: string; query: URLSearchParams
         </div>
         <div class="row gap">
           <StateBadge state={c.state} />
+          <div class="head-progress">
+            <Progress c={c} />
+          </div>
           {active(c) && (
             <button class="btn btn-small" onClick={cancel} data-testid="cancel">
               Cancel
@@ -630,14 +654,14 @@ export function ContrastPage({ id, query }: { id: string; query: URLSearchParams
           )}
         </div>
       </div>
-      {c.state !== 'succeeded' && (
+      {(c.state === 'failed' || c.state === 'cancelled' || cancelErr) && (
         <Card>
-          <Progress c={c} />
           {c.state === 'failed' && <ErrorBox error={new Error(c.error ?? 'failed')} testid="contrast-error" />}
           {c.state === 'cancelled' && <p class="muted">This contrast was cancelled.</p>}
           <ErrorBox error={cancelErr} />
         </Card>
       )}
+      {active(c) && <Card><p class="muted">The map appears here when the contrast has finished: the stimuli go through the model first, then the statistics are computed per layer.</p></Card>}
       {c.state === 'succeeded' && <MapExplorer c={c} query={query} />}
     </div>
   );

@@ -35,9 +35,9 @@ export function StateBadge({ state }: { state: JobState }) {
   );
 }
 
-/** The progress of a job: stimuli through the model, then the statistics. */
+/** The progress of a job: stimuli through the model, then the statistics; 100 % only once it succeeded. */
 export function Progress({ c }: { c: Contrast }) {
-  const pct = c.state === 'succeeded' ? 100 : Math.round(100 * c.progress.fraction);
+  const pct = c.state === 'succeeded' ? 100 : Math.min(99, Math.round(100 * c.progress.fraction));
   const text =
     c.state === 'running' && c.progress.total > 0 && c.progress.done >= c.progress.total
       ? 'computing statistics…'
