@@ -37,6 +37,7 @@ let context: BrowserContext;
 let page: Page;
 let contrastId: string;
 let conv4: Layer;
+const foreign: string[] = [];
 
 async function api<T>(method: string, url: string, body?: unknown): Promise<T> {
   const r = await fetch(server.url + url, {
@@ -123,6 +124,9 @@ describe('map viewer in Chromium', () => {
     if (started[2].status === 'fulfilled') browser = started[2].value;
     for (const s of started) if (s.status === 'rejected') throw s.reason;
     context = browser.context;
+    context.on('request', (r) => {
+      if (!r.url().startsWith(server.url + '/') && !r.url().startsWith('data:')) foreign.push(r.url());
+    });
     page = context.pages()[0] ?? (await context.newPage());
     const c = await api<{ id: string }>('POST', '/v1/contrasts', { model: 'topo-cnn', a: 'faces', b: 'objects', keepActivations: true });
     contrastId = c.id;
@@ -346,5 +350,9 @@ describe('map viewer in Chromium', () => {
     expect(Math.abs(num(await page.getByTestId('compare-ssim').textContent()) - cmp.ssim[0][1])).toBeLessThanOrEqual(0.0005);
     expect(Number(await page.getByTestId('region-count-compare').getAttribute('data-regions'))).toBe(countRegions(flat4, 3));
     await shot('compare', page, true);
+  });
+
+  it('loaded nothing from anywhere but the server (no CDN, no web fonts)', () => {
+    expect(foreign).toEqual([]);
   });
 });

@@ -508,7 +508,7 @@ export function MapExplorer({ c, query }: { c: Contrast; query: URLSearchParams 
               <p class="muted small">Click a unit or a cluster on the map, or a row of the cluster table, to inspect it.</p>
             </Card>
           )}
-          <Card title="Topography of the t-map">
+          <Card title={view.cmp ? 'Topography of the left t-map' : 'Topography of the t-map'}>
             <Topography a={layer.analysis} />
           </Card>
         </div>
