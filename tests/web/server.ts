@@ -47,6 +47,7 @@ export async function startServer(apiKey = 'viewer-test-key'): Promise<Server> {
       TOPOSCOPE_HOST: '127.0.0.1',
       TOPOSCOPE_PORT: '0',
       TOPOSCOPE_API_KEY: apiKey,
+      TOPOSCOPE_REGISTER_FIXTURES: '1',
       TOPOSCOPE_LOG_LEVEL: 'warn',
       TOPOSCOPE_WORKERS: '1',
       TOPOSCOPE_ORT_THREADS: '1',

@@ -152,6 +152,11 @@ describe('map viewer in Chromium', () => {
       expect((await r.json()).code).toBe('NOT_FOUND');
     }
     expect((await (await fetch(server.url + '/health', { headers: html })).json()).status).toBe('ok');
+    // Nothing outside dist/web is reachable.
+    for (const p of ['/..%2Fpackage.json', '/%2e%2e/%2e%2e/package.json']) {
+      const r = await fetch(server.url + p, { headers: html });
+      expect(await r.text(), p).not.toContain('"name": "toposcope"');
+    }
   });
 
   it('browses models with their sheets and stimulus sets with thumbnails', async () => {

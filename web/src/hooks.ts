@@ -39,7 +39,6 @@ export function useAsync<T>(fn: () => Promise<T>, deps: unknown[], poll?: { ms: 
       alive = false;
       if (timer) clearTimeout(timer);
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [...deps, tick]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
   return { data: state.data, error: state.error, loading: state.loading, reload };

@@ -106,7 +106,13 @@ export function MapExplorer({ c, query }: { c: Contrast; query: URLSearchParams 
   }, [queryText, c.id]);
 
   const layerName = view.layer && c.layers.some((l) => l.name === view.layer) ? view.layer : (c.layers[0]?.name ?? null);
-  const resolved: MapView = { ...view, layer: layerName, model: model?.name ?? view.model };
+  const layerRes = useAsync(() => (layerName ? api.layer(c.id, layerName) : Promise.resolve(null)), [c.id, layerName]);
+  const layer = layerRes.data ?? null;
+  const stats = layer ? availableStats(layer) : ['t' as Stat];
+  const stat: Stat = stats.includes(view.stat) ? view.stat : 't';
+
+  // The URL follows the view (shortly after it settles, so dragging the slider does not flood history).
+  const resolved: MapView = { ...view, layer: layerName, model: model?.name ?? view.model, stat: layer ? stat : view.stat };
   const url = viewUrl(resolved);
   useEffect(() => {
     const t = setTimeout(() => {
@@ -116,11 +122,6 @@ export function MapExplorer({ c, query }: { c: Contrast; query: URLSearchParams 
     return () => clearTimeout(t);
   }, [url]);
   const update = (patch: Partial<MapView>) => setView((v) => ({ ...v, ...patch }));
-
-  const layerRes = useAsync(() => (layerName ? api.layer(c.id, layerName) : Promise.resolve(null)), [c.id, layerName]);
-  const layer = layerRes.data ?? null;
-  const stats = layer ? availableStats(layer) : ['t' as Stat];
-  const stat: Stat = stats.includes(view.stat) ? view.stat : 't';
 
   // The map beside this one.
   const cmpC = useAsync(() => (view.cmp ? api.contrast(view.cmp.contrast) : Promise.resolve(null)), [view.cmp?.contrast], {
@@ -526,7 +527,6 @@ function NumberBox({ value, step, onValue, label, testid }: { value: number; ste
   const [text, setText] = useState(String(Number(value.toPrecision(6))));
   useEffect(() => {
     if (Number(text) !== value) setText(String(Number(value.toPrecision(6))));
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [value]);
   return (
     <input

@@ -16,7 +16,6 @@ export function Plot({ opts, data, height, testid }: { opts: Omit<uPlot.Options,
       p.destroy();
       plot.current = null;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [opts, data, ready]);
   useEffect(() => {
     if (plot.current && width > 0) plot.current.setSize({ width, height });
