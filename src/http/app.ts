@@ -18,6 +18,7 @@ import { contrastRoutes } from './routes/contrasts.ts';
 import { healthRoutes } from './routes/health.ts';
 import { maskRoutes } from './routes/masks.ts';
 import { comparisonRoutes } from './routes/comparisons.ts';
+import { viewerPlugin } from './plugins/viewer.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -152,6 +153,7 @@ export async function buildApp(service: Service, opts: AppOptions = {}): Promise
   await app.register(contrastRoutes, { prefix: '/v1' });
   await app.register(maskRoutes, { prefix: '/v1' });
   await app.register(comparisonRoutes, { prefix: '/v1' });
+  await app.register(viewerPlugin);
 
   if (opts.startQueue !== false) {
     app.addHook('onReady', async () => {
