@@ -28,8 +28,8 @@ export const ALLOWED: Record<string, readonly string[]> = {
 
 const SPEC = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|new URL\(\s*)['"](\.{1,2}\/[^'"]+)['"]/g;
 
-function moduleOf(file: string): string {
-  return path.relative(SRC, file).split(path.sep)[0];
+function moduleOf(src: string, file: string): string {
+  return path.relative(src, file).split(path.sep)[0];
 }
 
 function* walk(dir: string): Generator<string> {
@@ -49,13 +49,13 @@ export interface Violation {
 export function checkLayers(src = SRC): Violation[] {
   const out: Violation[] = [];
   for (const file of walk(src)) {
-    const from = moduleOf(file);
+    const from = moduleOf(src, file);
     const allowed = ALLOWED[from];
     const text = fs.readFileSync(file, 'utf8');
     for (const m of text.matchAll(SPEC)) {
       const target = path.resolve(path.dirname(file), m[1]);
       if (!target.startsWith(src + path.sep)) continue;
-      const to = moduleOf(target);
+      const to = moduleOf(src, target);
       if (to === from) continue;
       if (!allowed) {
         out.push({ file: path.relative(src, file), imports: m[1], rule: `module '${from}' has no entry in the layer table` });

@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { encode as gpt2Encode } from 'gpt-tokenizer/encoding/r50k_base';
 import type { ImageInput, TextInput } from '../domain/manifest.ts';
+import { torchvisionPixels } from './resize.ts';
 import type { FeedSpec } from './worker-protocol.ts';
 
 export class StimulusError extends Error {}
@@ -17,12 +18,15 @@ async function imageInto(buf: Buffer, spec: ImageInput, out: Float32Array, o: nu
   const [h, w] = spec.size;
   const bg = spec.background ?? [255, 255, 255];
   const background = { r: bg[0], g: bg[1], b: bg[2] };
-  let raw: Buffer;
+  let raw: Buffer | Uint8Array;
   try {
-    let img = sharp(buf, { failOn: 'error' }).flatten({ background });
-    img = img.resize(w, h, { fit: spec.resize === 'stretch' ? 'fill' : spec.resize === 'cover' ? 'cover' : 'contain', background, kernel: 'lanczos3' });
-    if (spec.channels === 1) img = img.greyscale();
-    raw = await img.removeAlpha().raw().toBuffer();
+    if (spec.resize === 'torchvision') raw = (await torchvisionPixels(buf, spec.size, spec.resizeTo ?? spec.size, spec.channels, background)).data;
+    else {
+      let img = sharp(buf, { failOn: 'error' }).flatten({ background });
+      img = img.resize(w, h, { fit: spec.resize === 'stretch' ? 'fill' : spec.resize === 'cover' ? 'cover' : 'contain', background, kernel: 'lanczos3' });
+      if (spec.channels === 1) img = img.greyscale();
+      raw = await img.removeAlpha().raw().toBuffer();
+    }
   } catch (e) {
     throw new StimulusError(`image ${label} could not be decoded: ${(e as Error).message}`);
   }

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Context } from '../store/context.ts';
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../domain/errors.ts';
@@ -16,7 +17,7 @@ import type { SheetLayout } from '../domain/sheet.ts';
 import { activeJobsForModel, deleteModelAndJobs, findModel, getModelByHash, getSheet, insertModel, jobsForModel, listModels, putSheets } from '../store/models-repo.ts';
 import { TextEncoder as TextIds, StimulusError } from '../inference/encode.ts';
 import { activationsDir, EXPOSED_FILE, MANIFEST_FILE, MODEL_FILE, modelDir, resolveInsideRoots, rmrf, sha256, sha256File, tmpDir } from '../store/files.ts';
-import { ManifestSchema, type Manifest } from '../domain/manifest.ts';
+import { LayerSchema, ManifestSchema, type Manifest } from '../domain/manifest.ts';
 import { SessionPool } from '../inference/pool.ts';
 import type { FeedSpec } from '../inference/worker-protocol.ts';
 
@@ -65,6 +66,7 @@ export function parseManifest(raw: string | Buffer | object): Manifest {
   });
   if (m.input.image) {
     const im = m.input.image;
+    if (im.resizeTo !== undefined && im.resize !== 'torchvision') throw new ValidationError("manifest.input.image.resizeTo is only used with resize 'torchvision'", 'manifest.input.image.resizeTo');
     for (const k of ['mean', 'std'] as const) {
       if (im[k].length !== 1 && im[k].length !== im.channels) {
         throw new ValidationError(`manifest.input.image.${k} has ${im[k].length} values for ${im.channels} channels`, `manifest.input.image.${k}`);
@@ -507,36 +509,100 @@ export interface TensorListing {
   isLayer: string | null;
 }
 
-/** Every intermediate tensor with its op type and the shape ORT reports on a probe input (cached). */
+/** Every tensor the graph produces, with its op type and the shape ORT reports on a probe input built from `manifest` (batch of 1). */
+async function probeTensors(ctx: Context, bytes: Uint8Array, info: ModelInfo, manifest: Manifest, dir: string): Promise<TensorListing[]> {
+  const produced = producedTensors(info);
+  const names = [...produced.keys()];
+  const probePath = path.join(dir, 'probe-all.onnx');
+  await fs.promises.writeFile(probePath, exposeTensors(bytes, names));
+  let shapes;
+  try {
+    let pool: SessionPool;
+    try {
+      pool = await SessionPool.create(probePath, { workers: 1, intraOpThreads: ctx.config.intraOpThreads });
+    } catch (e) {
+      throw new ValidationError(`model.onnx does not load in ONNX Runtime: ${(e as Error).message}`, 'model');
+    }
+    try {
+      shapes = await pool.probe(probeFeeds(manifest, info, 1, dir).feeds, names);
+    } catch (e) {
+      if (e instanceof StimulusError) throw new ValidationError(e.message, 'manifest.input.text.tokenizer');
+      throw new UnprocessableError(`probing the model's tensors failed: ${(e as Error).message}`);
+    } finally {
+      await pool.close();
+    }
+  } finally {
+    fs.rmSync(probePath, { force: true });
+  }
+  const layerOf = new Map(manifest.layers.map((l) => [l.tensor, l.name]));
+  return names.map((name, i) => {
+    const node = produced.get(name)!;
+    return { name, opType: node.opType, node: node.name, type: shapes[i].type, shape: shapes[i].dims, isLayer: layerOf.get(name) ?? null };
+  });
+}
+
+/** Every intermediate tensor of a registered model with its op type and probe shape (cached). */
 export async function listTensors(ctx: Context, m: ModelRecord): Promise<TensorListing[]> {
   const dir = modelDir(ctx, m);
   const cache = path.join(dir, 'tensors.json');
   if (fs.existsSync(cache)) return JSON.parse(fs.readFileSync(cache, 'utf8')) as TensorListing[];
   const bytes = await fs.promises.readFile(path.join(dir, MODEL_FILE));
-  const info = inspectModel(bytes);
-  const produced = producedTensors(info);
-  const names = [...produced.keys()];
-  const all = exposeTensors(bytes, names);
-  const probePath = path.join(dir, 'probe-all.onnx');
-  fs.writeFileSync(probePath, all);
-  const pool = await SessionPool.create(probePath, { workers: 1, intraOpThreads: ctx.config.intraOpThreads });
-  let shapes;
-  try {
-    const probe = probeFeeds(m.manifest, info, 1, dir);
-    shapes = await pool.probe(probe.feeds, names);
-  } catch (e) {
-    throw new UnprocessableError(`probing the model's tensors failed: ${(e as Error).message}`);
-  } finally {
-    await pool.close();
-    fs.rmSync(probePath, { force: true });
-  }
-  const layerOf = new Map(m.manifest.layers.map((l) => [l.tensor, l.name]));
-  const out: TensorListing[] = names.map((name, i) => {
-    const node = produced.get(name)!;
-    return { name, opType: node.opType, node: node.name, type: shapes[i].type, shape: shapes[i].dims, isLayer: layerOf.get(name) ?? null };
-  });
+  const out = await probeTensors(ctx, bytes, inspectModel(bytes), m.manifest, dir);
   fs.writeFileSync(cache, JSON.stringify(out));
   return out;
+}
+
+/** A manifest whose `layers` may be missing or empty (for inspecting a model before choosing layers). */
+const InspectManifestCheck = TypeCompiler.Compile(Type.Object({ ...ManifestSchema.properties, layers: Type.Optional(Type.Array(LayerSchema)) }, { additionalProperties: false }));
+
+/**
+ * Lists the tensors of an uploaded model without registering it: the manifest needs `input`; its
+ * `layers` may be empty. Nothing is stored.
+ */
+export async function inspectUpload(ctx: Context, parts: AsyncIterable<UploadPart>) {
+  const staging = tmpDir(ctx.paths.tmp, 'inspect-');
+  try {
+    await stageUpload(parts, staging);
+    let value: unknown;
+    try {
+      value = JSON.parse(fs.readFileSync(path.join(staging, MANIFEST_FILE), 'utf8'));
+    } catch (e) {
+      throw new ValidationError(`manifest.json is not valid JSON: ${(e as Error).message}`, 'manifest');
+    }
+    if (!InspectManifestCheck.Check(value)) {
+      const e = [...InspectManifestCheck.Errors(value)].sort((x, y) => y.path.length - x.path.length)[0];
+      const field = jsonPointerToField(e.path);
+      throw new ValidationError(`${field}: ${e.message}`, field);
+    }
+    const manifest = { ...(value as Manifest), layers: (value as Partial<Manifest>).layers ?? [] };
+    if (!manifest.input[manifest.modality]) throw new ValidationError(`manifest.input.${manifest.modality} is required for a ${manifest.modality} model`, `manifest.input.${manifest.modality}`);
+    const bytes = await fs.promises.readFile(path.join(staging, MODEL_FILE));
+    let info: ModelInfo;
+    try {
+      info = inspectModel(bytes);
+    } catch (e) {
+      if (e instanceof OnnxFormatError) throw new ValidationError(`model.onnx: ${e.message}`, 'model');
+      throw e;
+    }
+    for (const f of info.externalDataFiles) {
+      if (!fs.existsSync(path.join(staging, f))) throw new ValidationError(`model.onnx keeps weights in the external data file '${f}', which was not provided beside it`, 'model');
+    }
+    const inputNames = info.inputs.map((i) => i.name);
+    const fed = [manifest.input.image?.name, manifest.input.text?.idsInput, manifest.input.text?.maskInput].filter((n): n is string => !!n);
+    for (const n of fed) {
+      if (!inputNames.includes(n)) throw new ValidationError(`the model has no input '${n}'; its inputs are ${inputNames.map((x) => `'${x}'`).join(', ')}`, 'manifest.input');
+    }
+    const unfed = inputNames.filter((n) => !fed.includes(n));
+    if (unfed.length) throw new ValidationError(`the model has inputs the manifest does not feed: ${unfed.map((n) => `'${n}'`).join(', ')}`, 'manifest.input');
+    const dt = (t: number | null) => (t === null ? 'unknown' : (ELEM_TYPE_NAMES[t] ?? `type ${t}`));
+    return {
+      inputs: info.inputs.map((i) => ({ name: i.name, type: dt(i.elemType), dims: i.dims ?? [] })),
+      outputs: info.outputs.map((i) => ({ name: i.name, type: dt(i.elemType), dims: i.dims ?? [] })),
+      tensors: await probeTensors(ctx, bytes, info, manifest, staging),
+    };
+  } finally {
+    rmrf(staging);
+  }
 }
 
 /** A layer's sheet, as stored at registration. */

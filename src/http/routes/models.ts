@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { ValidationError } from '../../domain/errors.ts';
-import { deleteModel, listModelViews, listTensors, modelView, registerModelFromFolder, registerUpload, requireModel, type UploadPart } from '../../usecases/models.ts';
+import { deleteModel, inspectUpload, listModelViews, listTensors, modelView, registerModelFromFolder, registerUpload, requireModel, type UploadPart } from '../../usecases/models.ts';
 import { IdParam, ModelListSchema, Page, RegisterModelBody, TensorSchema, errors } from '../schemas.ts';
 
 export const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -66,6 +66,47 @@ export const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { model, created } = await registerUpload(ctx, req.parts() as AsyncIterable<UploadPart>);
       if (created) void reply.header('Location', `/v1/models/${model.id}`);
       return reply.status(created ? 201 : 200).send(modelView(model));
+    },
+  );
+
+  const Dims = Type.Array(Type.Union([Type.Integer(), Type.String(), Type.Null()]));
+  const Io = Type.Array(Type.Object({ name: Type.String(), type: Type.String(), dims: Dims }));
+  app.post(
+    '/models/inspect',
+    {
+      schema: {
+        tags: ['models'],
+        summary: 'List the tensors of a model without registering it',
+        description:
+          'The same multipart fields as `/v1/models/upload`; the manifest needs `input` but its `layers` may be empty or missing. ' +
+          'Answers every intermediate tensor with its op type and the shape ONNX Runtime reports on a probe input (batch of 1). Nothing is stored.',
+        consumes: ['multipart/form-data'],
+        body: Type.Object({
+          model: Type.String({ format: 'binary', description: 'model.onnx' }),
+          manifest: Type.String({ format: 'binary', description: 'manifest.json (layers may be empty)' }),
+        }),
+        security: [{ bearer: [] }],
+        response: {
+          200: Type.Object(
+            { inputs: Io, outputs: Io, tensors: Type.Array(TensorSchema) },
+            {
+              examples: [
+                {
+                  inputs: [{ name: 'input', type: 'float32', dims: ['batch', 3, 224, 224] }],
+                  outputs: [{ name: 'logits', type: 'float32', dims: ['batch', 1000] }],
+                  tensors: [{ name: '/layer4/layer4.1/relu_1/Relu_output_0', opType: 'Relu', node: '/layer4/layer4.1/relu_1/Relu', type: 'float32', shape: [1, 512, 7, 7], isLayer: null }],
+                },
+              ],
+            },
+          ),
+          ...errors(400, 401, 413, 422),
+        },
+      },
+      validatorCompiler: () => () => true,
+    },
+    async (req) => {
+      if (!req.isMultipart()) throw new ValidationError('send the model as multipart/form-data with fields model and manifest', 'body');
+      return inspectUpload(ctx, req.parts() as AsyncIterable<UploadPart>);
     },
   );
 
