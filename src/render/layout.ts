@@ -27,6 +27,15 @@ export interface Rect {
   height: number;
 }
 
+/** A drawn figure: the SVG document and where its parts are. */
+export interface Figure<L> {
+  svg: string;
+  width: number;
+  height: number;
+  /** Where things are, in px (for callers and tests). */
+  layout: L;
+}
+
 export interface TitleBlock {
   lines: string[];
   sublines: string[];

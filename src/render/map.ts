@@ -4,20 +4,12 @@
  */
 import { colorFor, colormapAt, fraction, NAN_COLOR, qualitativePalette, sequentialColorFor, type RGB } from './colormap.ts';
 import { textWidth } from './font.ts';
-import { baseline, drawFrame, drawTitle, lineHeight, STYLE, titleBlock, type Rect } from './layout.ts';
+import { baseline, drawFrame, drawTitle, lineHeight, STYLE, titleBlock, type Figure, type Rect } from './layout.ts';
 import { svgToPng } from './png.ts';
 import { cellColors, checkSheet, drawCells, drawOutlines, drawsRects, type SheetRect } from './sheet.ts';
 import { hex, num, SvgDoc } from './svg.ts';
 import { truncate } from './text.ts';
 import { formatTick, formatValue, niceTicks } from './ticks.ts';
-
-export interface Figure<L> {
-  svg: string;
-  width: number;
-  height: number;
-  /** Where things are, in px (for callers and tests). */
-  layout: L;
-}
 
 const OUTLINE: RGB = [0, 0, 0];
 const MAX = Number.MAX_VALUE;
