@@ -105,12 +105,12 @@ export function fraction(v: number, lo: number, hi: number): number {
 
 /**
  * Diverging colour of `v` on a scale symmetric about 0: −vmax → dark blue, 0 → white, +vmax → dark red.
- * Values beyond ±vmax saturate; NaN gives `NAN_COLOR`. With vmax not a positive number only the sign is shown.
+ * Values beyond ±vmax saturate; NaN gives `NAN_COLOR`. With vmax not a finite positive number only the sign is shown.
  */
 export function colorFor(v: number, vmax: number): RGB {
   if (Number.isNaN(v)) return [...NAN_COLOR];
-  if (!(vmax > 0 && vmax < Infinity) || !Number.isFinite(v)) return lookup(DIVERGING_LUT, v > 0 ? 1 : v < 0 ? 0 : 0.5);
-  return lookup(DIVERGING_LUT, 0.5 + 0.5 * (v / vmax));
+  if (!(vmax > 0 && vmax < Infinity)) return lookup(DIVERGING_LUT, v > 0 ? 1 : v < 0 ? 0 : 0.5);
+  return lookup(DIVERGING_LUT, fraction(v, -vmax, vmax));
 }
 
 /** Sequential colour of `v` on [vmin, vmax]: vmin → near-white, vmax → dark plum. NaN → `NAN_COLOR`. */
@@ -118,6 +118,30 @@ export function sequentialColorFor(v: number, vmin: number, vmax: number): RGB {
   if (Number.isNaN(v)) return [...NAN_COLOR];
   if (!(vmax > vmin) || !Number.isFinite(vmin) || !Number.isFinite(vmax)) return lookup(SEQUENTIAL_LUT, v > vmin ? 1 : 0);
   return lookup(SEQUENTIAL_LUT, fraction(v, vmin, vmax));
+}
+
+/**
+ * RGB bytes (3 per value) of `values` on a map over finite [lo, hi], lo < hi: the same colours as
+ * `colorFor(v, hi)` (diverging, lo = −hi) or `sequentialColorFor(v, lo, hi)`, without an allocation per value.
+ */
+export function mapColors(values: ArrayLike<number>, map: ColormapName, lo: number, hi: number): Uint8Array {
+  const lut = map === 'diverging' ? DIVERGING_LUT : SEQUENTIAL_LUT;
+  const out = new Uint8Array(3 * values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (Number.isNaN(v)) {
+      out[3 * i] = NAN_COLOR[0];
+      out[3 * i + 1] = NAN_COLOR[1];
+      out[3 * i + 2] = NAN_COLOR[2];
+      continue;
+    }
+    const f = fraction(v, lo, hi);
+    const o = 3 * Math.round((f > 1 ? 1 : f > 0 ? f : 0) * (LUT_SIZE - 1));
+    out[3 * i] = lut[o];
+    out[3 * i + 1] = lut[o + 1];
+    out[3 * i + 2] = lut[o + 2];
+  }
+  return out;
 }
 
 /** Okabe & Ito's colour-blind-safe palette, reordered so the first colours are the most distinct on white. */

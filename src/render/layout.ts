@@ -156,7 +156,7 @@ export function linearAxis(values: Iterable<number>, includeZero = false, maxTic
   }
   if (!(lo <= hi)) [lo, hi] = [0, 1];
   if (lo === hi) {
-    const pad = lo === 0 ? 1 : Math.abs(lo) * 0.1;
+    const pad = Math.abs(lo) > 1e-200 ? Math.abs(lo) * 0.1 : 1;
     [lo, hi] = [clamp(lo - pad), clamp(hi + pad)];
   }
   const nice = niceTicks(lo, hi, 3, maxTicks, 6);
@@ -176,7 +176,7 @@ export function linearAxis(values: Iterable<number>, includeZero = false, maxTic
     ticks = nice.ticks;
     return { lo, hi, log: false, ticks, labels: ticks.map((t) => formatTick(t, step)) };
   }
-  return { lo: Math.min(a, ticks[0]), hi: Math.max(b, ticks[ticks.length - 1]), log: false, ticks, labels: ticks.map((t) => formatTick(t, step)) };
+  return { lo: Math.min(lo, a, ticks[0]), hi: Math.max(hi, b, ticks[ticks.length - 1]), log: false, ticks, labels: ticks.map((t) => formatTick(t, step)) };
 }
 
 /** A log10 axis over the positive finite `values`; 1…10 when there are none. */

@@ -2,7 +2,7 @@
  * Maps on the sheet: a statistic with a colorbar (diverging about 0 or sequential), optional threshold
  * and cluster outlines; and a categorical map (one category per cell) with a legend.
  */
-import { colorFor, colormapAt, fraction, NAN_COLOR, qualitativePalette, sequentialColorFor, type RGB } from './colormap.ts';
+import { colormapAt, fraction, mapColors, NAN_COLOR, qualitativePalette, type RGB } from './colormap.ts';
 import { textWidth } from './font.ts';
 import { baseline, drawFrame, drawTitle, lineHeight, STYLE, titleBlock, type Figure, type Rect } from './layout.ts';
 import { svgToPng } from './png.ts';
@@ -100,7 +100,6 @@ export function mapFigure(o: MapOptions): Figure<MapLayout> {
   const n = rows * cols;
   const symmetric = o.symmetric ?? true;
   const [vmin, vmax] = colourLimits(o, symmetric);
-  const colour = (v: number): RGB => (symmetric ? colorFor(v, vmax) : sequentialColorFor(v, vmin, vmax));
   const m = STYLE.margin;
   const ts = STYLE.tickSize;
 
@@ -143,7 +142,7 @@ export function mapFigure(o: MapOptions): Figure<MapLayout> {
     mask = new Uint8Array(n);
     for (let i = 0; i < n; i++) mask[i] = Math.abs(values[i]) >= threshold ? 1 : 0; // NaN → 0
   }
-  drawSheet(doc, sheet, rows, cols, cellColors(n, (i) => colour(values[i])), { mask, clusters: o.clusterLabels });
+  drawSheet(doc, sheet, rows, cols, mapColors(values, symmetric ? 'diverging' : 'sequential', vmin, vmax), { mask, clusters: o.clusterLabels });
 
   // Colorbar: label, gradient, frame, ticks, end labels, threshold marks.
   doc.text(bar.x, plotTop + baseline(STYLE.textSize), statLabel, { size: STYLE.textSize });

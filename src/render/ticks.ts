@@ -80,8 +80,8 @@ export function niceTicks(lo: number, hi: number, minCount = 5, maxCount = 11, p
 }
 
 /**
- * Ticks for a log10 axis over [lo, hi] (both clamped into [Number.MIN_VALUE, MAX]): 1-2-5 × 10^k over
- * spans of up to two decades, else whole powers of ten, thinned to at most maxCount.
+ * Ticks for a log10 axis over [lo, hi] (both clamped into [Number.MIN_VALUE, MAX]): 1-2-5 × 10^k when
+ * at most maxCount of them fall inside, else whole powers of ten, thinned to at most maxCount.
  */
 export function logTicks(lo: number, hi: number, maxCount = 8): number[] {
   const cap = clampCount(maxCount, 2, MAX_TICKS, 8);
@@ -95,7 +95,7 @@ export function logTicks(lo: number, hi: number, maxCount = 8): number[] {
   const push = (v: number): void => {
     if (v >= a * (1 - 1e-12) && v <= b * (1 + 1e-12) && Number.isFinite(v) && v > 0 && (out.length === 0 || v > out[out.length - 1])) out.push(v);
   };
-  if (e1 - e0 <= 2) {
+  if (e1 - e0 <= cap) {
     for (let e = e0; e <= e1; e++) for (const m of [1, 2, 5]) push(clean(m * Math.pow(10, e)));
     if (out.length <= cap && out.length >= 2) return out;
     out.length = 0;
