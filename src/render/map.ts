@@ -66,7 +66,8 @@ function colourLimits(o: MapOptions, symmetric: boolean): [number, number] {
   let maxAbs = 0;
   let lo = Infinity;
   let hi = -Infinity;
-  for (const v of o.values) {
+  for (let i = 0; i < o.values.length; i++) {
+    const v = o.values[i];
     if (!Number.isFinite(v)) continue;
     maxAbs = Math.max(maxAbs, Math.abs(v));
     lo = Math.min(lo, v);
@@ -87,10 +88,16 @@ function drawSheet(doc: SvgDoc, sheet: SheetRect, rows: number, cols: number, co
   drawCells(doc, sheet, rows, cols, colors);
   drawFrame(doc, sheet);
   const lw = sheet.cellPx >= 8 ? 2 : 1;
-  const m = outlines.mask;
-  if (m) drawOutlines(doc, sheet, rows, cols, OUTLINE, lw, (i) => (m[i] ? 1 : 0), (a, b) => a !== b);
-  const lab = outlines.clusters;
-  if (lab) drawOutlines(doc, sheet, rows, cols, OUTLINE, lw, (i) => Math.max(0, lab[i]), (a, b) => a !== b && (a > 0 || b > 0));
+  const { mask, clusters } = outlines;
+  const keys = new Int32Array(rows * cols);
+  if (mask) {
+    for (let i = 0; i < keys.length; i++) keys[i] = mask[i] ? 1 : 0;
+    drawOutlines(doc, sheet, rows, cols, OUTLINE, lw, keys);
+  }
+  if (clusters) {
+    for (let i = 0; i < keys.length; i++) keys[i] = clusters[i] > 0 ? clusters[i] : 0;
+    drawOutlines(doc, sheet, rows, cols, OUTLINE, lw, keys);
+  }
 }
 
 /** A statistic on the sheet with a colorbar, as SVG with its layout. */

@@ -79,57 +79,46 @@ export function cellColors(n: number, color: (i: number) => RGB): Uint8Array {
 }
 
 /**
- * Outline the edges between neighbouring cells whose keys differ (`differs`), and the sheet-border
- * edges of cells whose key differs from 0. With `width` 2 the line straddles the edge; with 1 it lies
- * inside the cell with the larger key. Collinear neighbouring edges are merged into one segment.
+ * Outline the edges between neighbouring cells whose keys differ, and the sheet-border edges of cells
+ * with a key other than 0 (keys ≥ 0, one per cell). With `width` 2 the line straddles the edge; with 1
+ * it lies inside the cell with the larger key. Collinear neighbouring edges are merged into one segment.
  */
-export function drawOutlines(
-  doc: SvgDoc,
-  s: SheetRect,
-  rows: number,
-  cols: number,
-  color: RGB,
-  width: 1 | 2,
-  key: (i: number) => number,
-  differs: (a: number, b: number) => boolean,
-): void {
+export function drawOutlines(doc: SvgDoc, s: SheetRect, rows: number, cols: number, color: RGB, width: 1 | 2, keys: Int32Array): void {
   const cp = s.cellPx;
-  const at = (r: number, c: number): number => (r < 0 || c < 0 || r >= rows || c >= cols ? 0 : key(r * cols + c));
   const segs: string[] = [];
   // Offset of the line from the edge: 0 (straddling), or half a pixel into the larger-key side.
   const offset = (a: number, b: number): number => (width === 2 ? 0 : a > b ? -0.5 : 0.5);
-  // Horizontal edges between rows r−1 and r, then vertical edges between columns c−1 and c.
+  // Horizontal edges between rows r−1 and r: runs along c.
   for (let r = 0; r <= rows; r++) {
     let start = -1;
     let off = 0;
     for (let c = 0; c <= cols; c++) {
-      const a = c < cols ? at(r - 1, c) : 0;
-      const b = c < cols ? at(r, c) : 0;
-      const on = c < cols && differs(a, b);
-      const o = on ? offset(a, b) : 0;
-      if (start >= 0 && (!on || o !== off)) {
-        segs.push(`M${num(s.x + start * cp)} ${num(s.y + r * cp + off)}H${num(s.x + c * cp)}`);
+      const a = c < cols && r > 0 ? keys[(r - 1) * cols + c] : 0;
+      const b = c < cols && r < rows ? keys[r * cols + c] : 0;
+      const o = a !== b ? offset(a, b) : NaN;
+      if (start >= 0 && o !== off) {
+        segs.push(`M${num(s.x + start * cp)} ${num(s.y + r * cp + off)}H${s.x + c * cp}`);
         start = -1;
       }
-      if (on && start < 0) {
+      if (a !== b && start < 0) {
         start = c;
         off = o;
       }
     }
   }
+  // Vertical edges between columns c−1 and c: runs along r.
   for (let c = 0; c <= cols; c++) {
     let start = -1;
     let off = 0;
     for (let r = 0; r <= rows; r++) {
-      const a = r < rows ? at(r, c - 1) : 0;
-      const b = r < rows ? at(r, c) : 0;
-      const on = r < rows && differs(a, b);
-      const o = on ? offset(a, b) : 0;
-      if (start >= 0 && (!on || o !== off)) {
-        segs.push(`M${num(s.x + c * cp + off)} ${num(s.y + start * cp)}V${num(s.y + r * cp)}`);
+      const a = r < rows && c > 0 ? keys[r * cols + c - 1] : 0;
+      const b = r < rows && c < cols ? keys[r * cols + c] : 0;
+      const o = a !== b ? offset(a, b) : NaN;
+      if (start >= 0 && o !== off) {
+        segs.push(`M${num(s.x + c * cp + off)} ${num(s.y + start * cp)}V${s.y + r * cp}`);
         start = -1;
       }
-      if (on && start < 0) {
+      if (a !== b && start < 0) {
         start = r;
         off = o;
       }

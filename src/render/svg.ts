@@ -99,7 +99,7 @@ export class SvgDoc {
   toString(): string {
     const head =
       `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${this.width}" height="${this.height}" ` +
-      `viewBox="0 0 ${this.width} ${this.height}" font-family="${FONT_FAMILY}" fill="#191919">`;
+      `viewBox="0 0 ${this.width} ${this.height}" font-family="${FONT_FAMILY}, sans-serif" fill="#191919">`;
     const defs = this.defs.length ? `<defs>${this.defs.join('')}</defs>` : '';
     return `${head}${defs}<rect width="100%" height="100%" fill="#ffffff"/>${this.parts.join('')}</svg>\n`;
   }
