@@ -1,6 +1,7 @@
 /** PNG in and out of figures: a small encoder for embedded cell rasters, and SVG → PNG with resvg. */
 import zlib from 'node:zlib';
 import { renderAsync, type ResvgRenderOptions } from '@resvg/resvg-js';
+import sharp from 'sharp';
 import { FONT_FAMILY, fontFiles } from './font.ts';
 
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -32,7 +33,8 @@ let options: ResvgRenderOptions | undefined;
 
 /**
  * Rasterise an SVG of this module at its own size, with the bundled font only (no system fonts) and
- * nearest-neighbour image scaling, off the main thread. The same SVG always gives the same bytes.
+ * nearest-neighbour image scaling, off the main thread; encoded as an opaque RGB PNG by sharp (a third
+ * smaller than resvg's RGBA PNG, and no slower). The same SVG always gives the same bytes.
  */
 export async function svgToPng(svg: string): Promise<Buffer> {
   options ??= {
@@ -42,5 +44,9 @@ export async function svgToPng(svg: string): Promise<Buffer> {
     background: '#ffffff',
     logLevel: 'off',
   };
-  return (await renderAsync(svg, options)).asPng();
+  const img = await renderAsync(svg, options);
+  return sharp(img.pixels, { raw: { width: img.width, height: img.height, channels: 4 } })
+    .removeAlpha()
+    .png({ compressionLevel: 6 })
+    .toBuffer();
 }
