@@ -82,7 +82,7 @@ export function legendLayout(entries: LegendEntry[], width: number): LegendLayou
   let x = 0;
   let row = 0;
   for (const entry of entries) {
-    const label = truncate(entry.name, Math.max(40, width - SWATCH - 6), STYLE.tickSize);
+    const label = truncate(entry.name, Math.max(40, Math.min(220, width - SWATCH - 6)), STYLE.tickSize);
     const w = SWATCH + 6 + textWidth(label, STYLE.tickSize);
     if (x > 0 && x + w > width) {
       row++;
@@ -95,7 +95,7 @@ export function legendLayout(entries: LegendEntry[], width: number): LegendLayou
 }
 
 /** A swatch of `kind` centred vertically at `cy`, from `x` to `x + w`. */
-export function drawSwatch(doc: SvgDoc, x: number, cy: number, w: number, color: RGB, kind: SwatchKind): void {
+function drawSwatch(doc: SvgDoc, x: number, cy: number, w: number, color: RGB, kind: SwatchKind): void {
   const c = hex(color);
   switch (kind) {
     case 'line':

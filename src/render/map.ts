@@ -242,8 +242,9 @@ export function categoricalMapFigure(o: CategoricalMapOptions): Figure<Categoric
   const cellPx = checkSheet(rows, cols, [['categories', categories], ['outlineMask', o.outlineMask], ['clusterLabels', o.clusterLabels]], o.cellPx);
   const k = labels.length;
   if (!(k >= 1 && k <= MAX_CATEGORIES)) throw new RangeError(`expected 1 to ${MAX_CATEGORIES} category labels, found ${k}`);
-  const colors = o.colors ?? qualitativePalette(k);
-  if (colors.length !== k) throw new RangeError(`expected ${k} colours, found ${colors.length}`);
+  if (o.colors && o.colors.length !== k) throw new RangeError(`expected ${k} colours, found ${o.colors.length}`);
+  const byte = (v: number): number => (Number.isFinite(v) ? Math.max(0, Math.min(255, Math.round(v))) : 0);
+  const colors = (o.colors ?? qualitativePalette(k)).map((c): RGB => [byte(c[0]), byte(c[1]), byte(c[2])]);
   const n = rows * cols;
   for (let i = 0; i < n; i++) {
     if (categories[i] >= k) throw new RangeError(`cell ${i} has category ${categories[i]}, but there are only ${k} labels`);

@@ -19,8 +19,9 @@ export function num(v: number): string {
   return String(r === 0 ? 0 : Math.abs(r) >= 1e9 ? Math.sign(r) * 1e9 : r);
 }
 
+/** `c` as #rrggbb; each channel rounded and clamped to 0…255 (non-finite → 0). */
 export function hex(c: RGB): string {
-  return `#${c.map((x) => Math.max(0, Math.min(255, Math.round(x))).toString(16).padStart(2, '0')).join('')}`;
+  return `#${[c[0], c[1], c[2]].map((x) => (Number.isFinite(x) ? Math.max(0, Math.min(255, Math.round(x))) : 0).toString(16).padStart(2, '0')).join('')}`;
 }
 
 export type Attrs = Record<string, string | number | undefined>;
