@@ -35,7 +35,7 @@ export function errors(...codes: number[]): Record<number, TSchema> {
 }
 
 /** A binary response body (PNG, .npy, raw item bytes), documented as a binary string. */
-export const Binary = (description?: string) => Type.Unsafe<Buffer | NodeJS.ReadableStream>({ type: 'string', format: 'binary', ...(description ? { description } : {}) });
+export const Binary = (description?: string) => Type.Unsafe<Buffer | NodeJS.ReadableStream | string>({ type: 'string', format: 'binary', ...(description ? { description } : {}) });
 
 export const Page = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),

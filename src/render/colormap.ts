@@ -1,10 +1,8 @@
 /**
- * Colormaps for selectivity maps.
- *
- * Control points are defined in CIELAB and interpolated there, so lightness changes evenly along the
- * scale: the diverging map goes from white (L* 98) at 0 to dark blue / dark red (L* 22) at ∓vmax with
- * the same lightness at +v and −v, so neither sign looks stronger than the other. Each map is sampled
- * into a 1024-entry lookup table once.
+ * Colours of figures. The diverging and sequential maps are defined by control points in CIELAB and
+ * interpolated there, so lightness changes evenly along the scale: the diverging map runs from white
+ * (L* 98) at 0 to dark blue / dark red (L* 22) at ∓vmax with equal lightness at ±v. Each is sampled
+ * into a 1024-entry table once. Categories use colour-blind-safe qualitative palettes.
  */
 
 export type RGB = [number, number, number];
@@ -83,24 +81,104 @@ const DIVERGING_LUT = buildLut(DIVERGING_STOPS);
 const SEQUENTIAL_LUT = buildLut(SEQUENTIAL_STOPS);
 
 function lookup(lut: Uint8Array, f: number): RGB {
-  const i = Math.round(Math.max(0, Math.min(1, f)) * (LUT_SIZE - 1));
+  const i = Math.round((f > 1 ? 1 : f > 0 ? f : 0) * (LUT_SIZE - 1)); // NaN → 0
   return [lut[i * 3], lut[i * 3 + 1], lut[i * 3 + 2]];
+}
+
+export type ColormapName = 'diverging' | 'sequential';
+
+/** Colour at fraction `f` ∈ [0, 1] along a map (clamped; NaN → the low end). */
+export function colormapAt(map: ColormapName, f: number): RGB {
+  return lookup(map === 'diverging' ? DIVERGING_LUT : SEQUENTIAL_LUT, f);
+}
+
+/**
+ * (v − lo) / (hi − lo) without overflow for any finite lo < hi; ±Infinity saturate; NaN stays NaN.
+ */
+export function fraction(v: number, lo: number, hi: number): number {
+  if (v === Infinity) return 1;
+  if (v === -Infinity) return 0;
+  const span = hi - lo;
+  if (Number.isFinite(span)) return (v - lo) / span;
+  return (v / 2 - lo / 2) / (hi / 2 - lo / 2);
 }
 
 /**
  * Diverging colour of `v` on a scale symmetric about 0: −vmax → dark blue, 0 → white, +vmax → dark red.
- * Values beyond ±vmax saturate; NaN gives `NAN_COLOR`. With vmax ≤ 0 only the sign is shown.
+ * Values beyond ±vmax saturate; NaN gives `NAN_COLOR`. With vmax not a finite positive number only the sign is shown.
  */
 export function colorFor(v: number, vmax: number): RGB {
   if (Number.isNaN(v)) return [...NAN_COLOR];
-  if (!(vmax > 0)) return lookup(DIVERGING_LUT, v > 0 ? 1 : v < 0 ? 0 : 0.5);
-  return lookup(DIVERGING_LUT, 0.5 + v / (2 * vmax));
+  if (!(vmax > 0 && vmax < Infinity)) return lookup(DIVERGING_LUT, v > 0 ? 1 : v < 0 ? 0 : 0.5);
+  return lookup(DIVERGING_LUT, fraction(v, -vmax, vmax));
 }
 
 /** Sequential colour of `v` on [vmin, vmax]: vmin → near-white, vmax → dark plum. NaN → `NAN_COLOR`. */
 export function sequentialColorFor(v: number, vmin: number, vmax: number): RGB {
   if (Number.isNaN(v)) return [...NAN_COLOR];
-  const span = vmax - vmin;
-  if (!(span > 0) || !Number.isFinite(span)) return lookup(SEQUENTIAL_LUT, v > vmin ? 1 : 0);
-  return lookup(SEQUENTIAL_LUT, (v - vmin) / span);
+  if (!(vmax > vmin) || !Number.isFinite(vmin) || !Number.isFinite(vmax)) return lookup(SEQUENTIAL_LUT, v > vmin ? 1 : 0);
+  return lookup(SEQUENTIAL_LUT, fraction(v, vmin, vmax));
+}
+
+/**
+ * RGB bytes (3 per value) of `values` on a map over finite [lo, hi], lo < hi: the same colours as
+ * `colorFor(v, hi)` (diverging, lo = −hi) or `sequentialColorFor(v, lo, hi)`, without an allocation per value.
+ */
+export function mapColors(values: ArrayLike<number>, map: ColormapName, lo: number, hi: number): Uint8Array {
+  const lut = map === 'diverging' ? DIVERGING_LUT : SEQUENTIAL_LUT;
+  const out = new Uint8Array(3 * values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (Number.isNaN(v)) {
+      out[3 * i] = NAN_COLOR[0];
+      out[3 * i + 1] = NAN_COLOR[1];
+      out[3 * i + 2] = NAN_COLOR[2];
+      continue;
+    }
+    const f = fraction(v, lo, hi);
+    const o = 3 * Math.round((f > 1 ? 1 : f > 0 ? f : 0) * (LUT_SIZE - 1));
+    out[3 * i] = lut[o];
+    out[3 * i + 1] = lut[o + 1];
+    out[3 * i + 2] = lut[o + 2];
+  }
+  return out;
+}
+
+/** Okabe & Ito's colour-blind-safe palette, reordered so the first colours are the most distinct on white. */
+const OKABE_ITO: RGB[] = [
+  [0, 114, 178],
+  [230, 159, 0],
+  [0, 158, 115],
+  [213, 94, 0],
+  [86, 180, 233],
+  [204, 121, 167],
+  [240, 228, 66],
+  [0, 0, 0],
+];
+
+/** Paul Tol's "muted" scheme: nine colours, distinct under the common colour-vision deficiencies. */
+const TOL_MUTED: RGB[] = [
+  [204, 102, 119],
+  [51, 34, 136],
+  [221, 204, 119],
+  [17, 119, 51],
+  [136, 204, 238],
+  [136, 34, 85],
+  [68, 170, 153],
+  [153, 153, 51],
+  [170, 68, 153],
+];
+
+/**
+ * `k` category colours: Okabe–Ito for k ≤ 8, Tol's muted scheme for k = 9, and beyond that hues evenly
+ * spaced in CIELCh at alternating lightness, which are not guaranteed distinct for colour-blind readers.
+ */
+export function qualitativePalette(k: number): RGB[] {
+  const n = Math.max(0, Math.floor(k));
+  if (n <= OKABE_ITO.length) return OKABE_ITO.slice(0, n).map((c) => [...c]);
+  if (n <= TOL_MUTED.length) return TOL_MUTED.map((c) => [...c]);
+  return Array.from({ length: n }, (_, i) => {
+    const h = (2 * Math.PI * i) / n;
+    return labToRgb(i % 2 ? 52 : 74, 42 * Math.cos(h), 42 * Math.sin(h));
+  });
 }

@@ -20,7 +20,7 @@ import { batteryJobs, deleteJob, getJob, listJobs, type NewJob } from '../store/
 import { findModel, getModel } from '../store/models-repo.ts';
 import { getActivations, getLayerResult, jobStimuli, layerArrays, layerClusters, layerSummaries } from '../store/results-repo.ts';
 import { findSet } from '../store/sets-repo.ts';
-import { layerDocument, layerMapNpy, layerMapPng, smoothnessPng } from './results.ts';
+import { layerDocument, layerMapNpy, layerMapPng, layerMapSvg, smoothnessPng } from './results.ts';
 
 const SetRef = Type.Union([Type.String({ minLength: 1, maxLength: 128 }), Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { minItems: 1, maxItems: 1000 })], {
   description: 'A stimulus set id or name, or a list of them (their union: "one category vs the rest").',
@@ -298,24 +298,34 @@ export interface MapRequest {
   outline?: 'threshold' | 'clusters';
 }
 
-export async function contrastMapPng(ctx: Context, id: string, layer: string, q: MapRequest): Promise<Buffer> {
+function contrastMap(ctx: Context, id: string, layer: string, q: MapRequest) {
   const stat = q.stat ?? 't';
   const { job, layer: l } = requireLayer(ctx, id, layer);
   const extras = layerArrays(ctx.db, id, l.name);
   const clusters = q.outline === 'clusters';
   const outlined = clusters ? ', outlined: clusters' : q.threshold !== undefined ? `, outline ${MAP_STATS[stat].thresholdScale} >= ${q.threshold}` : '';
-  return layerMapPng(
+  return {
     l,
     stat,
-    {
+    extras,
+    opts: {
       title: title(ctx, job, l.name),
       subtitle: `${MAP_STATS[stat].label}, ${job.params.test} test, n=${l.nA} vs ${l.nB}${outlined}`,
       threshold: clusters ? undefined : q.threshold,
       vmax: q.vmax,
       clusterLabels: clusters ? (extras.cluster_label as Int32Array | undefined) : undefined,
     },
-    extras,
-  );
+  };
+}
+
+export function contrastMapPng(ctx: Context, id: string, layer: string, q: MapRequest): Promise<Buffer> {
+  const m = contrastMap(ctx, id, layer, q);
+  return layerMapPng(m.l, m.stat, m.opts, m.extras);
+}
+
+export function contrastMapSvg(ctx: Context, id: string, layer: string, q: MapRequest): string {
+  const m = contrastMap(ctx, id, layer, q);
+  return layerMapSvg(m.l, m.stat, m.opts, m.extras);
 }
 
 export function contrastMapNpy(ctx: Context, id: string, layer: string, stat: MapStat = 't'): { file: string; data: Buffer } {

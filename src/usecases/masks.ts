@@ -16,8 +16,8 @@ import { getJob } from '../store/jobs-repo.ts';
 import * as masks from '../store/masks-repo.ts';
 import { findModel } from '../store/models-repo.ts';
 import { getLayerResult, layerArrays, layerSummaries } from '../store/results-repo.ts';
-import { renderMapPng } from '../render/raster.ts';
-import { toSheet, unitsToSheetMask } from '../sheet/layout.ts';
+import { categoricalMapFigure, svgToPng } from '../render/index.ts';
+import { labelsToSheet, unitsToSheetMask } from '../sheet/layout.ts';
 import { sheetOf } from './models.ts';
 import { layerMapPng } from './results.ts';
 
@@ -224,15 +224,22 @@ export async function maskMapPng(ctx: Context, id: string, layer: string): Promi
   if (result) return layerMapPng(result, 't', { title, subtitle: `outlined over the t-map of ${m.contrast}`, mask: Int32Array.from(ml.units) });
   const model = findModel(ctx.db, m.modelId)!;
   const sheet = sheetOf(ctx, model, layer);
-  const inMask = new Float64Array(sheet.cellOfUnit.length);
+  // Per cell: −1 no unit, 0 a unit outside the mask, 1 a unit in it.
+  const inMask = new Int32Array(sheet.cellOfUnit.length);
   for (const u of ml.units) inMask[u] = 1;
-  return renderMapPng({
-    values: toSheet(inMask, sheet),
+  const categories = labelsToSheet(inMask, sheet);
+  for (let c = 0; c < categories.length; c++) if (sheet.unitOfCell[c] < 0) categories[c] = -1;
+  const fig = categoricalMapFigure({
+    categories,
     rows: sheet.rows,
     cols: sheet.cols,
+    labels: ['not in mask', 'in mask'],
+    colors: [
+      [235, 235, 235],
+      [213, 94, 0],
+    ],
     title,
-    statLabel: 'in mask',
-    vmax: 1,
     outlineMask: unitsToSheetMask(ml.units, sheet),
   });
+  return svgToPng(fig.svg);
 }

@@ -4,7 +4,7 @@ import { ConflictError } from '../domain/errors.ts';
 import type { LayerExtras, LayerResult } from '../domain/records.ts';
 import { MAP_STATS, UNIT_STATS, type MapStat } from '../domain/stats.ts';
 import { encodeNpy } from '../render/npy.ts';
-import { renderLinePlotPng, renderMapPng } from '../render/raster.ts';
+import { linePlotFigure, renderMapPng, renderMapSvg, svgToPng, type MapOptions } from '../render/index.ts';
 import { labelsToSheet, toSheet, unitsToSheetMask } from '../sheet/layout.ts';
 
 /** Per-unit values of the statistic. log10p, q and pfwe are signed by t: sign(t)·(−log10 p). */
@@ -48,17 +48,19 @@ export function onSheet(l: LayerResult, values: Float64Array): Float64Array {
   return toSheet(values, l);
 }
 
-export async function layerMapPng(
-  l: LayerResult,
-  stat: MapStat,
-  opts: { title: string; subtitle?: string; threshold?: number; vmax?: number; clusterLabels?: Int32Array; mask?: Int32Array },
-  extras: LayerExtras = {},
-): Promise<Buffer> {
-  const sheet = onSheet(l, statValues(l, stat, extras));
-  const clusterLabels = opts.clusterLabels ? labelsToSheet(opts.clusterLabels, l) : undefined;
-  const outlineMask = opts.mask ? unitsToSheetMask(opts.mask, l) : undefined;
-  return renderMapPng({
-    values: sheet,
+export interface LayerMapOptions {
+  title: string;
+  subtitle?: string;
+  threshold?: number;
+  vmax?: number;
+  clusterLabels?: Int32Array;
+  mask?: Int32Array;
+}
+
+/** The map figure's options for a statistic of a stored layer. */
+export function layerMapOptions(l: LayerResult, stat: MapStat, opts: LayerMapOptions, extras: LayerExtras = {}): MapOptions {
+  return {
+    values: onSheet(l, statValues(l, stat, extras)),
     rows: l.rows,
     cols: l.cols,
     title: opts.title,
@@ -67,9 +69,17 @@ export async function layerMapPng(
     symmetric: true,
     vmax: opts.vmax,
     threshold: opts.threshold,
-    clusterLabels,
-    outlineMask,
-  });
+    clusterLabels: opts.clusterLabels ? labelsToSheet(opts.clusterLabels, l) : undefined,
+    outlineMask: opts.mask ? unitsToSheetMask(opts.mask, l) : undefined,
+  };
+}
+
+export function layerMapPng(l: LayerResult, stat: MapStat, opts: LayerMapOptions, extras: LayerExtras = {}): Promise<Buffer> {
+  return renderMapPng(layerMapOptions(l, stat, opts, extras));
+}
+
+export function layerMapSvg(l: LayerResult, stat: MapStat, opts: LayerMapOptions, extras: LayerExtras = {}): string {
+  return renderMapSvg(layerMapOptions(l, stat, opts, extras));
 }
 
 export function layerMapNpy(l: LayerResult, stat: MapStat, extras: LayerExtras = {}): Buffer {
@@ -78,20 +88,24 @@ export function layerMapNpy(l: LayerResult, stat: MapStat, extras: LayerExtras =
 }
 
 /** The smoothness curve stored with a layer as a line plot (observed vs shuffled-position chance). */
-export async function smoothnessPng(l: LayerResult, title: string): Promise<Buffer> {
+export function smoothnessFigure(l: LayerResult, title: string): string {
   const s = l.analysis.smoothness;
   const keep = s.binCenters.map((_, i) => s.meanAbsDiff[i] !== null && s.chanceMean[i] !== null);
   const pick = (a: (number | null)[]) => Float64Array.from(a.filter((_, i) => keep[i]) as number[]);
   const x = Float64Array.from(s.binCenters.filter((_, i) => keep[i]));
-  return renderLinePlotPng({
+  return linePlotFigure({
     title,
     xLabel: s.distance.startsWith('layout') ? 'distance on the sheet (layout units)' : 'distance on the sheet (cells)',
-    yLabel: 'mean |delta t|',
+    yLabel: 'mean |Δt|',
     series: [
       { name: 'observed', x, y: pick(s.meanAbsDiff), color: [178, 24, 43], markers: true },
-      { name: 'shuffled positions', x, y: pick(s.chanceMean), color: [90, 90, 90], dashed: true },
+      { name: 'shuffled positions', x, y: pick(s.chanceMean), color: [90, 90, 90], dashed: true, markers: false },
     ],
-  });
+  }).svg;
+}
+
+export function smoothnessPng(l: LayerResult, title: string): Promise<Buffer> {
+  return svgToPng(smoothnessFigure(l, title));
 }
 
 /** Per-unit numbers as JSON: non-finite values become null. */

@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VERSION } from '../../src/config.ts';
 import { decodeNpy } from '../../src/render/npy.ts';
-import { defaultCellPx, renderMapRgba } from '../../src/render/raster.ts';
+import { defaultCellPx, mapFigure } from '../../src/render/index.ts';
 import { MODELS, imageFiles, multipart, startApp, textLines, waitForContrast, type TestApp } from '../support/env.ts';
 import { directImageActivations, directTextActivations, readManifest } from '../support/ort-direct.ts';
 import { close, referenceContrast, type RefStats } from '../support/reference.ts';
@@ -153,9 +153,16 @@ describe('image contrast end to end (topo-cnn, faces vs objects)', () => {
     expect(meta.height!).toBeGreaterThan(info.rows * cell);
     // Same layout as the renderer computes for this sheet and title.
     const title = `${model} / ${layer}: faces > objects`;
-    const raster = renderMapRgba({ values: new Float64Array(info.rows * info.cols), rows: info.rows, cols: info.cols, title, subtitle: 't, welch test, n=1 vs 1, outline |t| >= 2', statLabel: 't', threshold: 2 });
-    expect(meta.width).toBe(raster.width);
-    expect(Math.abs(meta.height! - raster.height)).toBeLessThanOrEqual(12); // subtitle wrapping may differ by a line
+    const values = new Float64Array(info.rows * info.cols).fill(NaN);
+    (info as unknown as { cellOfUnit: number[]; t: number[] }).cellOfUnit.forEach((c, u) => (values[c] = (info as unknown as { t: number[] }).t[u]));
+    const fig = mapFigure({ values, rows: info.rows, cols: info.cols, title, subtitle: `t, welch test, n=${info.nA} vs ${info.nB}, outline |t| >= 2`, statLabel: 't', threshold: 2 });
+    expect(meta.width).toBe(fig.width);
+    expect(Math.abs(meta.height! - fig.height)).toBeLessThanOrEqual(12); // subtitle wrapping may differ by a line
+    const svg = await t.app.inject({ method: 'GET', url: `/v1/contrasts/${contrastId}/layers/${layer}/map.svg?stat=t&threshold=2` });
+    expect(svg.statusCode).toBe(200);
+    expect(svg.headers['content-type']).toMatch(/^image\/svg\+xml/);
+    expect(svg.body).toMatch(/^<svg[^>]* width="\d+" height="\d+"/);
+    expect(svg.body).toContain(title.replace(/>/g, '&gt;'));
     for (const stat of ['d', 'log10p']) {
       const r = await t.app.inject({ method: 'GET', url: `/v1/contrasts/${contrastId}/layers/${layer}/map.png?stat=${stat}` });
       expect(r.statusCode).toBe(200);

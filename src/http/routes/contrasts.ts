@@ -14,6 +14,7 @@ import {
   clusterTable,
   contrastMapNpy,
   contrastMapPng,
+  contrastMapSvg,
   contrastSmoothnessPng,
   contrastStimuli,
   contrastView,
@@ -204,6 +205,20 @@ export const contrastRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const png = await contrastMapPng(ctx, req.params.id, req.params.layer, req.query);
       return reply.type('image/png').header('Cache-Control', 'private, max-age=3600').send(png);
     },
+  );
+
+  app.get(
+    '/contrasts/:id/layers/:layer/map.svg',
+    {
+      schema: {
+        tags: ['contrasts'],
+        summary: 'The selectivity map as an SVG (for papers): the same figure as map.png, cells and outlines as vectors',
+        params: LayerParams,
+        querystring: MapQuery,
+        response: { 200: Binary('image/svg+xml'), ...errors(400, 404, 409) },
+      },
+    },
+    async (req, reply) => reply.type('image/svg+xml; charset=utf-8').header('Cache-Control', 'private, max-age=3600').send(contrastMapSvg(ctx, req.params.id, req.params.layer, req.query)),
   );
 
   app.get(
