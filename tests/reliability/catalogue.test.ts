@@ -93,14 +93,17 @@ describe('the catalogue itself', () => {
 describe('bad-input catalogue', () => {
   for (const row of CATALOGUE) {
     it(row.name, async () => {
+      server.takeLoggedErrors();
       const outcome = await server.send(toRequest(row, world.ids), DEADLINE_MS);
       let problem = mismatch(row, outcome);
+      const logged = server.takeLoggedErrors();
       if (outcome.kind !== 'response' || !(await server.healthy())) {
         problem ??= 'the server stopped answering /health after this request';
         await server.restart(row.name, actualOf(outcome));
       }
-      if (problem) failures.push({ row, actual: actualOf(outcome) });
-      expect(problem, `expected ${expected(row)}, got ${actualOf(outcome)}`).toBeNull();
+      const actual = `${actualOf(outcome)}${logged.length ? ` [server log: ${logged.join('; ').slice(0, 200)}]` : ''}`;
+      if (problem) failures.push({ row, actual });
+      expect(problem, `expected ${expected(row)}, got ${actual}`).toBeNull();
     });
   }
 });

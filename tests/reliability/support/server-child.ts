@@ -8,7 +8,8 @@ import { closeContext, createContext } from '../../../src/context.ts';
 import { buildApp } from '../../../src/http/app.ts';
 
 const ctx = createContext(loadConfig({}, JSON.parse(process.argv[2]) as object));
-const app = await buildApp(ctx);
+// Errors only: the harness reads them from stdout to explain 500s.
+const app = await buildApp(ctx, { logger: { level: 'error' } });
 const url = await app.listen({ port: 0, host: '127.0.0.1' });
 process.stdout.write(`LISTENING ${url}\n`);
 process.once('SIGTERM', () => {

@@ -35,6 +35,7 @@ export class TestServer {
   private proc: ChildProcess | null = null;
   private exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
   private stderrTail = '';
+  private logged: string[] = [];
   base = '';
   /** Every restart, with the reason. */
   readonly events: ServerEvent[] = [];
@@ -65,11 +66,16 @@ export class TestServer {
       const timer = setTimeout(() => reject(new Error(`server did not start in 60 s: ${this.stderrTail}`)), 60_000);
       proc.stdout!.on('data', (b: Buffer) => {
         out += b.toString();
-        const m = /LISTENING (\S+)/.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          this.base = m[1];
-          resolve();
+        let nl: number;
+        while ((nl = out.indexOf('\n')) >= 0) {
+          const line = out.slice(0, nl);
+          out = out.slice(nl + 1);
+          const m = /^LISTENING (\S+)/.exec(line);
+          if (m) {
+            clearTimeout(timer);
+            this.base = m[1];
+            resolve();
+          } else this.onLog(line);
         }
       });
       proc.once('exit', (code, signal) => {
@@ -81,6 +87,21 @@ export class TestServer {
 
   get stderr(): string {
     return this.stderrTail;
+  }
+
+  /** Fastify's JSON log: keep what errors it reports (the 500s say only "internal error"). */
+  private onLog(line: string): void {
+    try {
+      const l = JSON.parse(line) as { level?: number; msg?: string; err?: { type?: string; message?: string } };
+      if ((l.level ?? 0) >= 50) this.logged.push(l.err ? `${l.err.type ?? 'Error'}: ${l.err.message ?? ''}` : (l.msg ?? line));
+    } catch {
+      // not a log line
+    }
+  }
+
+  /** The errors the server logged since the last call. */
+  takeLoggedErrors(): string[] {
+    return this.logged.splice(0);
   }
 
   async send(req: HttpRequest, deadlineMs = 5000): Promise<HttpOutcome> {

@@ -30,7 +30,6 @@ function baseConfig(dataDir: string): Partial<Config> {
     intraOpThreads: 1,
     batchSize: 16,
     jobConcurrency: 1,
-    logLevel: 'warn',
   };
 }
 
