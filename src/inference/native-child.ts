@@ -266,9 +266,8 @@ class Child {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => this.kill({ kind: 'timeout', timeoutMs }), timeoutMs);
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
-      this.proc.send({ ...req, id } as ChildRequest, (err) => {
-        if (err && !this.dead) this.kill({ kind: 'cancelled' });
-      });
+      // A failed send means the child is gone; its exit reports how.
+      this.proc.send({ ...req, id } as ChildRequest, () => {});
     });
   }
 

@@ -85,6 +85,11 @@ export class TestServer {
     });
   }
 
+  /** The pid of the current server process. */
+  get pid(): number {
+    return this.proc!.pid!;
+  }
+
   get stderr(): string {
     return this.stderrTail;
   }

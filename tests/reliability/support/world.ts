@@ -113,3 +113,20 @@ export async function makeWorld(): Promise<World> {
     closeContext(ctx);
   }
 }
+
+/** Just topo-cnn and the faces and objects sets: for tests that run their own jobs. */
+export async function makeSmallWorld(): Promise<World> {
+  const dataDir = tempDir('toposcope-reliability-');
+  const ctx = createContext(loadConfig({}, baseConfig(dataDir)));
+  try {
+    const m = await registerModelFromFolder(ctx, path.join(MODELS, 'topo-cnn'), { trusted: true });
+    const ids: Record<string, string> = { imgModel: m.model.id };
+    for (const name of ['faces', 'objects']) {
+      const files = imageFiles(name).map((f) => ({ name: path.basename(f), data: fs.readFileSync(f) }));
+      ids[name] = (await createImageSet(ctx, name, files)).set.id;
+    }
+    return { dataDir, ids };
+  } finally {
+    closeContext(ctx);
+  }
+}
