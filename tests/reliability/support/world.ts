@@ -108,6 +108,9 @@ export async function makeWorld(): Promise<World> {
         firstFace: path.basename(faces[0]),
       },
     };
+  } catch (e) {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    throw e;
   } finally {
     await app.close();
     closeContext(ctx);
@@ -126,6 +129,9 @@ export async function makeSmallWorld(): Promise<World> {
       ids[name] = (await createImageSet(ctx, name, files)).set.id;
     }
     return { dataDir, ids };
+  } catch (e) {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    throw e;
   } finally {
     closeContext(ctx);
   }
