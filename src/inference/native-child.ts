@@ -271,9 +271,10 @@ class Child {
     });
   }
 
-  /** Asks the child to exit; kills it if it does not within a second. */
+  /** Asks the child to exit; kills it if it does not within a second. Later calls fail as 'cancelled'. */
   async close(): Promise<void> {
     if (!this.dead && this.proc.connected) {
+      this.killedFor ??= { kind: 'cancelled' };
       const t = setTimeout(() => this.proc.kill('SIGKILL'), 1000);
       try {
         await this.call({ op: 'close' });
