@@ -1,0 +1,590 @@
+/**
+ * The bad-input catalogue: one row per case, grouped by route. A row is a request (method, url,
+ * headers, body), the status the service must answer and, for 400/422, the `field` its error names.
+ *
+ * - `{name}` in a url or in any string of a body is replaced by the id of that thing in the test's data
+ *   directory (see support/world.ts: imgModel, textModel, rangeModel, faces, objects, neutral, tinyA,
+ *   tinyB, single, contrast, layer, cancelled, battery, mask, comparison, firstFace).
+ * - Writes carry the API key unless `auth` says otherwise; `auth: 'none'` sends no Authorization,
+ *   any other string is sent as the header.
+ * - A list of statuses means any of them is right (used only where the choice is the implementer's).
+ *
+ * Adding a route: add a group below; catalogue.test.ts fails while an OpenAPI operation has no row.
+ */
+import { BLOBS } from './support/images.ts';
+
+export interface Part {
+  name: string;
+  filename?: string;
+  contentType?: string;
+  data: string | Buffer | (() => Buffer);
+}
+
+export interface Row {
+  name: string;
+  method: string;
+  url: string;
+  /** A JSON body (sent as application/json). */
+  json?: unknown;
+  /** A body sent as is (set content-type in `headers`). */
+  raw?: string | Buffer | (() => Buffer);
+  multipart?: Part[];
+  /** Bytes cut off the end of the multipart body: an upload that stops short of its closing boundary. */
+  truncate?: number;
+  headers?: Record<string, string>;
+  auth?: 'key' | 'none' | string;
+  expect: { status: number | number[]; field?: string; message?: RegExp };
+}
+
+type Extra = Partial<Omit<Row, 'name' | 'method' | 'url' | 'expect'>> & { message?: RegExp };
+
+function r(name: string, method: string, url: string, status: number | number[], field?: string, extra: Extra = {}): Row {
+  const { message, ...req } = extra;
+  return { name, method, url, ...req, expect: { status, field, message } };
+}
+
+const JSON_CT = { 'content-type': 'application/json' };
+/** An id one longer than the schema's 128, and much longer. */
+const L129 = 'x'.repeat(129);
+const L2000 = 'x'.repeat(2000);
+/** Within the schema (≤ 128) but longer than Fastify's default 100-character parameter limit. */
+const L101 = 'x'.repeat(101);
+
+/** The paging parameters, for every list route. */
+function paging(group: string, url: string): Row[] {
+  const q = url.includes('?') ? '&' : '?';
+  return [
+    r(`${group}: limit=0`, 'GET', `${url}${q}limit=0`, 400, 'limit'),
+    r(`${group}: limit=-1`, 'GET', `${url}${q}limit=-1`, 400, 'limit'),
+    r(`${group}: limit=501 (over the maximum)`, 'GET', `${url}${q}limit=501`, 400, 'limit'),
+    r(`${group}: limit=abc`, 'GET', `${url}${q}limit=abc`, 400, 'limit'),
+    r(`${group}: limit=1.5`, 'GET', `${url}${q}limit=1.5`, 400, 'limit'),
+    r(`${group}: limit given twice`, 'GET', `${url}${q}limit=1&limit=2`, 400, 'limit'),
+    r(`${group}: offset=-1`, 'GET', `${url}${q}offset=-1`, 400, 'offset'),
+    r(`${group}: offset=1e20 (no finite maximum today)`, 'GET', `${url}${q}offset=100000000000000000000`, 400, 'offset'),
+    r(`${group}: offset=Infinity`, 'GET', `${url}${q}offset=Infinity`, 400, 'offset'),
+  ];
+}
+
+const health: Row[] = [
+  r('health: GET', 'GET', '/health', 200),
+  r('health: POST is not a route', 'POST', '/health', [404, 405], undefined, { json: {} }),
+  r('unknown route', 'GET', '/v1/nothing', 404),
+  r('unknown method on a known path', 'PUT', '/v1/models', [404, 405], undefined, { json: { path: 'topo-cnn' } }),
+  r('malformed percent-encoding in the path', 'GET', '/v1/models/%E0%A4%A', 400),
+];
+
+const modelsList: Row[] = [
+  ...paging('GET /v1/models', '/v1/models'),
+  r('GET /v1/models: modality=audio', 'GET', '/v1/models?modality=audio', 400, 'modality'),
+  r('GET /v1/models: modality=IMAGE (case matters)', 'GET', '/v1/models?modality=IMAGE', 400, 'modality'),
+  r('GET /v1/models: modality=image', 'GET', '/v1/models?modality=image', 200),
+];
+
+const REG = '/v1/models';
+const modelsRegister: Row[] = [
+  r('POST /v1/models: {}', 'POST', REG, 400, 'path', { json: {} }),
+  r('POST /v1/models: path ""', 'POST', REG, 400, 'path', { json: { path: '' } }),
+  r('POST /v1/models: path ["topo-cnn"] (array for a string)', 'POST', REG, 400, 'path', { json: { path: ['topo-cnn'] } }),
+  r('POST /v1/models: path 123', 'POST', REG, 400, 'path', { json: { path: 123 } }),
+  r('POST /v1/models: path null', 'POST', REG, 400, 'path', { json: { path: null } }),
+  r('POST /v1/models: path true', 'POST', REG, 400, 'path', { json: { path: true } }),
+  r('POST /v1/models: path {}', 'POST', REG, 400, 'path', { json: { path: {} } }),
+  r('POST /v1/models: extra field', 'POST', REG, 400, 'extra', { json: { path: 'topo-cnn', extra: 1 } }),
+  r('POST /v1/models: path escapes the roots', 'POST', REG, 400, 'path', { json: { path: '../../../../etc' } }),
+  r('POST /v1/models: absolute path outside the roots', 'POST', REG, 400, 'path', { json: { path: '/etc' } }),
+  r('POST /v1/models: path does not exist', 'POST', REG, 400, 'path', { json: { path: 'no-such-model' } }),
+  r('POST /v1/models: path is a file', 'POST', REG, 400, 'path', { json: { path: 'topo-cnn/model.onnx' } }),
+  r('POST /v1/models: path with a NUL byte', 'POST', REG, 400, 'path', { json: { path: 'topo-cnn\u0000' } }),
+  r('POST /v1/models: 5000-character path', 'POST', REG, 400, 'path', { json: { path: 'p'.repeat(5000) } }),
+  r('POST /v1/models: body null', 'POST', REG, 400, undefined, { raw: 'null', headers: JSON_CT }),
+  r('POST /v1/models: body []', 'POST', REG, 400, undefined, { raw: '[]', headers: JSON_CT }),
+  r('POST /v1/models: body a JSON string', 'POST', REG, 400, undefined, { raw: '"topo-cnn"', headers: JSON_CT }),
+  r('POST /v1/models: malformed JSON', 'POST', REG, 400, undefined, { raw: '{"path":', headers: JSON_CT }),
+  r('POST /v1/models: empty JSON body', 'POST', REG, 400, undefined, { raw: '', headers: JSON_CT }),
+  r('POST /v1/models: 100000-deep JSON nesting', 'POST', REG, 400, undefined, { raw: `{"path":${'['.repeat(100000)}${']'.repeat(100000)}}`, headers: JSON_CT }),
+  r('POST /v1/models: __proto__ key', 'POST', REG, 400, undefined, { raw: '{"path":"topo-cnn","__proto__":{"polluted":1}}', headers: JSON_CT }),
+  r('POST /v1/models: text/plain body', 'POST', REG, [400, 415], undefined, { raw: '{"path":"topo-cnn"}', headers: { 'content-type': 'text/plain' } }),
+  r('POST /v1/models: form-urlencoded body', 'POST', REG, 415, undefined, { raw: 'path=topo-cnn', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+  r('POST /v1/models: no content-type', 'POST', REG, 415, undefined, { raw: () => Buffer.from('{"path":"topo-cnn"}') }),
+  r('POST /v1/models: no API key', 'POST', REG, 401, undefined, { json: { path: 'topo-cnn' }, auth: 'none' }),
+  r('POST /v1/models: registering again is 200', 'POST', REG, 200, undefined, { json: { path: 'topo-cnn' } }),
+];
+
+const UP = '/v1/models/upload';
+const rangeFile = (f: 'model.onnx' | 'manifest.json' | 'tokenizer.json') => () => BLOBS.range[f];
+const modelsUpload: Row[] = [
+  r('POST /v1/models/upload: JSON instead of multipart', 'POST', UP, [400, 415], 'body', { json: { model: 'x' } }),
+  r('POST /v1/models/upload: no parts at all', 'POST', UP, 400, 'model', { multipart: [] }),
+  r('POST /v1/models/upload: manifest only', 'POST', UP, 400, 'model', { multipart: [{ name: 'manifest', data: rangeFile('manifest.json') }] }),
+  r('POST /v1/models/upload: model only', 'POST', UP, 400, 'manifest', { multipart: [{ name: 'model', filename: 'model.onnx', data: rangeFile('model.onnx') }] }),
+  r('POST /v1/models/upload: model is not ONNX', 'POST', UP, 400, 'model', {
+    multipart: [{ name: 'model', filename: 'model.onnx', data: 'this is not a protobuf' }, { name: 'manifest', data: rangeFile('manifest.json') }, { name: 'tokenizer', filename: 'tokenizer.json', data: rangeFile('tokenizer.json') }],
+  }),
+  r('POST /v1/models/upload: empty model file', 'POST', UP, 400, 'model', {
+    multipart: [{ name: 'model', filename: 'model.onnx', data: '' }, { name: 'manifest', data: rangeFile('manifest.json') }],
+  }),
+  r('POST /v1/models/upload: manifest is not JSON', 'POST', UP, 400, 'manifest', {
+    multipart: [{ name: 'model', filename: 'model.onnx', data: rangeFile('model.onnx') }, { name: 'manifest', data: '{"name":' }],
+  }),
+  r('POST /v1/models/upload: manifest without layers', 'POST', UP, 400, 'manifest.layers', {
+    multipart: [
+      { name: 'model', filename: 'model.onnx', data: rangeFile('model.onnx') },
+      { name: 'manifest', data: JSON.stringify({ name: 'r', modality: 'text', input: { text: { tokenizer: { type: 'gpt2' }, maxTokens: 8, idsInput: 'input_ids' } } }) },
+    ],
+  }),
+  r('POST /v1/models/upload: tokenizer file not sent', 'POST', UP, 400, 'manifest.input.text.tokenizer.file', {
+    multipart: [{ name: 'model', filename: 'model.onnx', data: rangeFile('model.onnx') }, { name: 'manifest', data: rangeFile('manifest.json') }],
+  }),
+  r('POST /v1/models/upload: unknown text field', 'POST', UP, 400, 'foo', { multipart: [{ name: 'foo', data: 'bar' }] }),
+  r('POST /v1/models/upload: side file named .hidden', 'POST', UP, 400, 'side', { multipart: [{ name: 'side', filename: '.hidden', data: 'x' }] }),
+  r('POST /v1/models/upload: side file named model.onnx', 'POST', UP, 400, 'side', { multipart: [{ name: 'side', filename: 'model.onnx', data: 'x' }] }),
+  r('POST /v1/models/upload: a file over the upload limit', 'POST', UP, 413, undefined, { multipart: [{ name: 'model', filename: 'model.onnx', data: () => BLOBS.big }] }),
+  r('POST /v1/models/upload: more files than allowed', 'POST', UP, 413, undefined, {
+    multipart: Array.from({ length: 9 }, (_, i) => ({ name: `f${i}`, filename: `f${i}.bin`, data: 'x' })),
+  }),
+  r('POST /v1/models/upload: truncated multipart body', 'POST', UP, 400, undefined, {
+    multipart: [{ name: 'model', filename: 'model.onnx', data: rangeFile('model.onnx') }, { name: 'manifest', data: rangeFile('manifest.json') }],
+    truncate: 600,
+  }),
+  r('POST /v1/models/upload: multipart without a boundary', 'POST', UP, 400, undefined, { raw: 'whatever', headers: { 'content-type': 'multipart/form-data' } }),
+  r('POST /v1/models/upload: multipart body that is not multipart', 'POST', UP, 400, undefined, { raw: 'no parts here', headers: { 'content-type': 'multipart/form-data; boundary=zzz' } }),
+  r('POST /v1/models/upload: no API key', 'POST', UP, 401, undefined, { multipart: [{ name: 'manifest', data: '{}' }], auth: 'none' }),
+  r('POST /v1/models/upload: the Range model with its tokenizer', 'POST', UP, [200, 201], undefined, {
+    multipart: [
+      { name: 'model', filename: 'model.onnx', data: rangeFile('model.onnx') },
+      { name: 'manifest', filename: 'manifest.json', data: rangeFile('manifest.json') },
+      { name: 'tokenizer', filename: 'tokenizer.json', data: rangeFile('tokenizer.json') },
+    ],
+  }),
+];
+
+const modelsById: Row[] = [
+  r('GET /v1/models/:id: unknown id', 'GET', '/v1/models/0000000000000000', 404),
+  r('GET /v1/models/:id: by name', 'GET', '/v1/models/topo-cnn', 200),
+  r('GET /v1/models/:id: 101-character id (within the schema)', 'GET', `/v1/models/${L101}`, 404),
+  r('GET /v1/models/:id: 129-character id', 'GET', `/v1/models/${L129}`, 400, 'id'),
+  r('GET /v1/models/:id: 2000-character id', 'GET', `/v1/models/${L2000}`, 400, 'id'),
+  r('GET /v1/models/:id: encoded slashes', 'GET', '/v1/models/..%2F..%2Fetc', 404),
+  r('GET /v1/models/:id: encoded NUL', 'GET', '/v1/models/ab%00cd', [400, 404]),
+  r('DELETE /v1/models/:id: no API key', 'DELETE', '/v1/models/{imgModel}', 401, undefined, { auth: 'none' }),
+  r('DELETE /v1/models/:id: wrong API key', 'DELETE', '/v1/models/{imgModel}', 401, undefined, { auth: 'Bearer wrong' }),
+  r('DELETE /v1/models/:id: unknown id', 'DELETE', '/v1/models/0000000000000000', 404),
+  r('DELETE /v1/models/:id: stored contrasts, no cascade', 'DELETE', '/v1/models/{imgModel}', 409),
+  r('DELETE /v1/models/:id: cascade=maybe', 'DELETE', '/v1/models/{imgModel}?cascade=maybe', 400, 'cascade'),
+  r('DELETE /v1/models/:id: 129-character id', 'DELETE', `/v1/models/${L129}`, 400, 'id'),
+  r('GET /v1/models/:id/tensors: unknown id', 'GET', '/v1/models/0000000000000000/tensors', 404),
+  r('GET /v1/models/:id/tensors: 129-character id', 'GET', `/v1/models/${L129}/tensors`, 400, 'id'),
+  r('GET /v1/models/:id/tensors: a shape-dependent Range output (crashes ORT in-process)', 'GET', '/v1/models/{rangeModel}/tensors', 422, undefined, { message: /range-positions/ }),
+  r('GET /v1/models/:id/tensors: topo-cnn', 'GET', '/v1/models/{imgModel}/tensors', 200),
+];
+
+const SETS = '/v1/stimulus-sets';
+const setsJson: Row[] = [
+  ...paging('GET /v1/stimulus-sets', SETS),
+  r('GET /v1/stimulus-sets: modality=video', 'GET', `${SETS}?modality=video`, 400, 'modality'),
+  r('POST /v1/stimulus-sets: {}', 'POST', SETS, 400, undefined, { json: {} }),
+  r('POST /v1/stimulus-sets: texts [1, 2] (numbers for strings)', 'POST', SETS, 400, 'texts[0]', { json: { name: 'nums', texts: [1, 2] } }),
+  r('POST /v1/stimulus-sets: texts "abc" (string for an array)', 'POST', SETS, 400, 'texts', { json: { name: 'str', texts: 'abc' } }),
+  r('POST /v1/stimulus-sets: texts []', 'POST', SETS, 400, 'texts', { json: { name: 'empty', texts: [] } }),
+  r('POST /v1/stimulus-sets: texts [""]', 'POST', SETS, 400, 'texts[0]', { json: { name: 'blank', texts: [''] } }),
+  r('POST /v1/stimulus-sets: texts ["   "]', 'POST', SETS, 400, 'texts[0]', { json: { name: 'spaces', texts: ['   '] } }),
+  r('POST /v1/stimulus-sets: texts [null]', 'POST', SETS, 400, 'texts[0]', { json: { name: 'nul', texts: [null] } }),
+  r('POST /v1/stimulus-sets: texts [["a"]]', 'POST', SETS, 400, 'texts[0]', { json: { name: 'nested', texts: [['a']] } }),
+  r('POST /v1/stimulus-sets: texts [{}]', 'POST', SETS, 400, 'texts[0]', { json: { name: 'obj', texts: [{}] } }),
+  r('POST /v1/stimulus-sets: texts ["ok", 5]', 'POST', SETS, 400, 'texts[1]', { json: { name: 'mixed', texts: ['ok', 5] } }),
+  r('POST /v1/stimulus-sets: name 5', 'POST', SETS, 400, 'name', { json: { name: 5, texts: ['a b'] } }),
+  r('POST /v1/stimulus-sets: name ""', 'POST', SETS, 400, 'name', { json: { name: '', texts: ['a b'] } }),
+  r('POST /v1/stimulus-sets: name with a space', 'POST', SETS, 400, 'name', { json: { name: 'a b', texts: ['a b'] } }),
+  r('POST /v1/stimulus-sets: name with a slash', 'POST', SETS, 400, 'name', { json: { name: '../x', texts: ['a b'] } }),
+  r('POST /v1/stimulus-sets: 129-character name', 'POST', SETS, 400, 'name', { json: { name: L129, texts: ['a b'] } }),
+  r('POST /v1/stimulus-sets: name ["n"]', 'POST', SETS, 400, 'name', { json: { name: ['n'], texts: ['a b'] } }),
+  r('POST /v1/stimulus-sets: texts without name', 'POST', SETS, 400, 'name', { json: { texts: ['a b'] } }),
+  r('POST /v1/stimulus-sets: extra field', 'POST', SETS, 400, 'extra', { json: { name: 'x', texts: ['a b'], extra: 1 } }),
+  r('POST /v1/stimulus-sets: both texts and path', 'POST', SETS, 400, undefined, { json: { name: 'x', texts: ['a b'], path: 'images/faces' } }),
+  r('POST /v1/stimulus-sets: path ["images/faces"] (array for a string)', 'POST', SETS, 400, 'path', { json: { path: ['images/faces'] } }),
+  r('POST /v1/stimulus-sets: path ""', 'POST', SETS, 400, 'path', { json: { path: '' } }),
+  r('POST /v1/stimulus-sets: path 123', 'POST', SETS, 400, 'path', { json: { path: 123 } }),
+  r('POST /v1/stimulus-sets: path with name ""', 'POST', SETS, 400, 'name', { json: { path: 'images/faces', name: '' } }),
+  r('POST /v1/stimulus-sets: path with name 7', 'POST', SETS, 400, 'name', { json: { path: 'images/faces', name: 7 } }),
+  r('POST /v1/stimulus-sets: path escapes the roots', 'POST', SETS, 400, 'path', { json: { path: '../../../../etc/passwd' } }),
+  r('POST /v1/stimulus-sets: absolute path outside the roots', 'POST', SETS, 400, 'path', { json: { path: '/etc/passwd' } }),
+  r('POST /v1/stimulus-sets: folder without images', 'POST', SETS, 400, 'path', { json: { path: 'images' } }),
+  r('POST /v1/stimulus-sets: path does not exist', 'POST', SETS, 400, 'path', { json: { path: 'images/nope' } }),
+  r('POST /v1/stimulus-sets: path is one image file', 'POST', SETS, 400, 'path', { json: { path: 'images/faces/{firstFace}' } }),
+  r('POST /v1/stimulus-sets: more texts than allowed', 'POST', SETS, 413, undefined, { json: { name: 'many', texts: Array.from({ length: 501 }, (_, i) => `text ${i}`) } }),
+  r('POST /v1/stimulus-sets: body over the limit', 'POST', SETS, 413, undefined, { json: { name: 'huge', texts: ['word '.repeat(250_000)] } }),
+  r('POST /v1/stimulus-sets: existing file again is 200', 'POST', SETS, 200, undefined, { json: { path: 'text/neutral.txt' } }),
+];
+
+// API key: RFC 7235 makes the scheme name case-insensitive.
+const auth: Row[] = [
+  r('API key: missing', 'POST', SETS, 401, undefined, { json: { name: 'auth-none', texts: ['a b'] }, auth: 'none' }),
+  r('API key: wrong key', 'POST', SETS, 401, undefined, { json: { name: 'auth-wrong', texts: ['a b'] }, auth: 'Bearer not-the-key' }),
+  r('API key: right key with one character more', 'POST', SETS, 401, undefined, { json: { name: 'auth-longer', texts: ['a b'] }, auth: 'Bearer reliability-keyx' }),
+  r('API key: a prefix of the key', 'POST', SETS, 401, undefined, { json: { name: 'auth-prefix', texts: ['a b'] }, auth: 'Bearer reliability' }),
+  r('API key: Basic scheme', 'POST', SETS, 401, undefined, { json: { name: 'auth-basic', texts: ['a b'] }, auth: 'Basic reliability-key' }),
+  r('API key: key without a scheme', 'POST', SETS, 401, undefined, { json: { name: 'auth-bare', texts: ['a b'] }, auth: 'reliability-key' }),
+  r('API key: scheme without a key', 'POST', SETS, 401, undefined, { json: { name: 'auth-scheme', texts: ['a b'] }, auth: 'Bearer' }),
+  r('API key: "bearer" lower case is accepted', 'POST', SETS, 201, undefined, { json: { name: 'auth-lower', texts: ['a b'] }, auth: 'bearer reliability-key' }),
+  r('API key: "BEARER" upper case is accepted', 'POST', SETS, 201, undefined, { json: { name: 'auth-upper', texts: ['a b'] }, auth: 'BEARER reliability-key' }),
+  r('API key: "BeArEr" is accepted on DELETE', 'DELETE', '/v1/contrasts/c_0000000000000000', 404, undefined, { auth: 'BeArEr reliability-key' }),
+  r('API key: reads need none', 'GET', SETS, 200, undefined, { auth: 'none' }),
+];
+
+const UPS = '/v1/stimulus-sets/upload';
+const png = (filename: string, data: () => Buffer): Part => ({ name: 'files', filename, contentType: 'image/png', data });
+const setsUpload: Row[] = [
+  r('POST /v1/stimulus-sets/upload: JSON instead of multipart', 'POST', UPS, [400, 415], 'body', { json: { name: 'x' } }),
+  r('POST /v1/stimulus-sets/upload: no name', 'POST', UPS, 400, 'name', { multipart: [png('a.png', () => BLOBS.goodPng)] }),
+  r('POST /v1/stimulus-sets/upload: name, no files', 'POST', UPS, 400, 'files', { multipart: [{ name: 'name', data: 'nofiles' }] }),
+  r('POST /v1/stimulus-sets/upload: name with a slash', 'POST', UPS, 400, 'name', { multipart: [{ name: 'name', data: 'a/b' }, png('a.png', () => BLOBS.goodPng)] }),
+  r('POST /v1/stimulus-sets/upload: empty file', 'POST', UPS, 400, 'files', { multipart: [{ name: 'name', data: 'e' }, png('empty.png', () => Buffer.alloc(0))], message: /empty\.png/ }),
+  r('POST /v1/stimulus-sets/upload: text in a .png', 'POST', UPS, 400, 'files', { multipart: [{ name: 'name', data: 't' }, png('text.png', () => Buffer.from('not an image'))], message: /text\.png/ }),
+  r('POST /v1/stimulus-sets/upload: a WebP image', 'POST', UPS, 400, 'files', { multipart: [{ name: 'name', data: 'w' }, png('pic.webp', () => BLOBS.webp)], message: /pic\.webp/ }),
+  r('POST /v1/stimulus-sets/upload: truncated PNG', 'POST', UPS, 400, 'files', { multipart: [{ name: 'name', data: 'trunc' }, png('half.png', () => BLOBS.truncatedPng)], message: /half\.png/ }),
+  r('POST /v1/stimulus-sets/upload: truncated JPEG', 'POST', UPS, 400, 'files', {
+    multipart: [{ name: 'name', data: 'truncj' }, { name: 'files', filename: 'half.jpg', contentType: 'image/jpeg', data: () => BLOBS.truncatedJpeg }],
+    message: /half\.jpg/,
+  }),
+  r('POST /v1/stimulus-sets/upload: PNG header claiming 16000×16000, no pixels', 'POST', UPS, 400, 'files', { multipart: [{ name: 'name', data: 'h16k' }, png('huge-header.png', () => BLOBS.header16k)], message: /huge-header\.png/ }),
+  r('POST /v1/stimulus-sets/upload: PNG header claiming 100000×100000', 'POST', UPS, 400, 'files', { multipart: [{ name: 'name', data: 'h100k' }, png('giant.png', () => BLOBS.header100k)], message: /giant\.png/ }),
+  r('POST /v1/stimulus-sets/upload: 16000×16000 PNG bomb (~30 KB)', 'POST', UPS, 400, 'files', { multipart: [{ name: 'name', data: 'bomb' }, png('bomb.png', () => BLOBS.bomb16k)], message: /bomb\.png/ }),
+  r('POST /v1/stimulus-sets/upload: a bad file among good ones is named', 'POST', UPS, 400, 'files', {
+    multipart: [{ name: 'name', data: 'mixed' }, png('good.png', () => BLOBS.goodPng), png('bad.png', () => BLOBS.truncatedPng)],
+    message: /bad\.png/,
+  }),
+  r('POST /v1/stimulus-sets/upload: images and texts together', 'POST', UPS, 400, 'files', {
+    multipart: [{ name: 'name', data: 'both' }, png('a.png', () => BLOBS.goodPng), { name: 'texts', data: 'one\ntwo' }],
+  }),
+  r('POST /v1/stimulus-sets/upload: texts file [1, 2]', 'POST', UPS, 400, 'texts', { multipart: [{ name: 'name', data: 'tn' }, { name: 'texts', filename: 't.json', data: '[1, 2]' }] }),
+  r('POST /v1/stimulus-sets/upload: texts field with broken JSON', 'POST', UPS, 400, 'texts', { multipart: [{ name: 'name', data: 'tb' }, { name: 'texts', data: '["a", ' }] }),
+  r('POST /v1/stimulus-sets/upload: empty texts file', 'POST', UPS, 400, 'texts', { multipart: [{ name: 'name', data: 'te' }, { name: 'texts', filename: 't.txt', data: '' }] }),
+  r('POST /v1/stimulus-sets/upload: unknown text field', 'POST', UPS, 400, 'foo', { multipart: [{ name: 'name', data: 'u' }, { name: 'foo', data: 'bar' }] }),
+  r('POST /v1/stimulus-sets/upload: unknown file field', 'POST', UPS, 400, 'images', { multipart: [{ name: 'name', data: 'u2' }, { name: 'images', filename: 'a.png', data: () => BLOBS.goodPng }] }),
+  r('POST /v1/stimulus-sets/upload: a file over the limit', 'POST', UPS, 413, undefined, { multipart: [{ name: 'name', data: 'big' }, png('big.png', () => BLOBS.big)] }),
+  r('POST /v1/stimulus-sets/upload: files over the limit in total', 'POST', UPS, 413, undefined, {
+    multipart: [{ name: 'name', data: 'total' }, png('a.png', () => BLOBS.sixHundredK), png('b.png', () => BLOBS.sixHundredK)],
+  }),
+  r('POST /v1/stimulus-sets/upload: more files than allowed', 'POST', UPS, 413, undefined, {
+    multipart: [{ name: 'name', data: 'count' }, ...Array.from({ length: 9 }, (_, i) => png(`f${i}.png`, () => BLOBS.goodPng))],
+  }),
+  r('POST /v1/stimulus-sets/upload: truncated multipart body', 'POST', UPS, 400, undefined, {
+    multipart: [{ name: 'name', data: 'cut' }, png('a.png', () => BLOBS.goodPng), png('b.png', () => BLOBS.goodPng2)],
+    truncate: 3000,
+  }),
+  r('POST /v1/stimulus-sets/upload: multipart without a boundary', 'POST', UPS, 400, undefined, { raw: 'whatever', headers: { 'content-type': 'multipart/form-data' } }),
+  r('POST /v1/stimulus-sets/upload: no API key', 'POST', UPS, 401, undefined, { multipart: [{ name: 'name', data: 'x' }], auth: 'none' }),
+  r('POST /v1/stimulus-sets/upload: two good images', 'POST', UPS, 201, undefined, { multipart: [{ name: 'name', data: 'two-good' }, png('a.png', () => BLOBS.goodPng), png('b.png', () => BLOBS.goodPng2)] }),
+];
+
+const setsById: Row[] = [
+  r('GET /v1/stimulus-sets/:id: unknown id', 'GET', `${SETS}/0000000000000000`, 404),
+  r('GET /v1/stimulus-sets/:id: by name', 'GET', `${SETS}/faces`, 200),
+  r('GET /v1/stimulus-sets/:id: 101-character id', 'GET', `${SETS}/${L101}`, 404),
+  r('GET /v1/stimulus-sets/:id: 129-character id', 'GET', `${SETS}/${L129}`, 400, 'id'),
+  ...paging('GET /v1/stimulus-sets/:id/items', `${SETS}/{faces}/items`),
+  r('GET /v1/stimulus-sets/:id/items: unknown set', 'GET', `${SETS}/0000000000000000/items`, 404),
+  r('GET /v1/stimulus-sets/:id/items: offset past the end', 'GET', `${SETS}/{faces}/items?offset=1000`, 200),
+  r('GET /v1/stimulus-sets/:id/items: 129-character id', 'GET', `${SETS}/${L129}/items`, 400, 'id'),
+  r('GET …/items/:position: -1', 'GET', `${SETS}/{faces}/items/-1`, 400, 'position'),
+  r('GET …/items/:position: abc', 'GET', `${SETS}/{faces}/items/abc`, 400, 'position'),
+  r('GET …/items/:position: 1.5', 'GET', `${SETS}/{faces}/items/1.5`, 400, 'position'),
+  r('GET …/items/:position: one past the end', 'GET', `${SETS}/{faces}/items/64`, [400, 404], 'position'),
+  r('GET …/items/:position: 1e3', 'GET', `${SETS}/{faces}/items/1e3`, [400, 404]),
+  r('GET …/items/:position: 1e20', 'GET', `${SETS}/{faces}/items/100000000000000000000`, 400, 'position'),
+  r('GET …/items/:position: unknown set', 'GET', `${SETS}/0000000000000000/items/0`, 404),
+  r('GET …/items/:position: 129-character id', 'GET', `${SETS}/${L129}/items/0`, 400, 'id'),
+  r('GET …/items/:position: 0', 'GET', `${SETS}/{faces}/items/0`, 200),
+  r('DELETE /v1/stimulus-sets/:id: no API key', 'DELETE', `${SETS}/{faces}`, 401, undefined, { auth: 'none' }),
+  r('DELETE /v1/stimulus-sets/:id: unknown id', 'DELETE', `${SETS}/0000000000000000`, 404),
+  r('DELETE /v1/stimulus-sets/:id: used by a contrast', 'DELETE', `${SETS}/{faces}`, 409),
+  r('DELETE /v1/stimulus-sets/:id: 129-character id', 'DELETE', `${SETS}/${L129}`, 400, 'id'),
+];
+
+const CON = '/v1/contrasts';
+/** A valid, cheap contrast (3 vs 3 images); rows change one thing. */
+const C = { model: '{imgModel}', a: '{tinyA}', b: '{tinyB}', analysis: { topography: { permutations: 1 } } };
+const rawC = (extra: string) => `{"model":"{imgModel}","a":"{tinyA}","b":"{tinyB}",${extra}}`;
+const contrastsPost: Row[] = [
+  r('POST /v1/contrasts: {}', 'POST', CON, 400, 'model', { json: {} }),
+  r('POST /v1/contrasts: no a', 'POST', CON, 400, 'a', { json: { model: '{imgModel}', b: '{tinyB}' } }),
+  r('POST /v1/contrasts: no b', 'POST', CON, 400, 'b', { json: { model: '{imgModel}', a: '{tinyA}' } }),
+  r('POST /v1/contrasts: model 123', 'POST', CON, 400, 'model', { json: { ...C, model: 123 } }),
+  r('POST /v1/contrasts: model ["topo-cnn"]', 'POST', CON, 400, 'model', { json: { ...C, model: ['topo-cnn'] } }),
+  r('POST /v1/contrasts: model ""', 'POST', CON, 400, 'model', { json: { ...C, model: '' } }),
+  r('POST /v1/contrasts: unknown model', 'POST', CON, 404, undefined, { json: { ...C, model: 'no-such-model' } }),
+  r('POST /v1/contrasts: a 1', 'POST', CON, 400, 'a', { json: { ...C, a: 1 } }),
+  r('POST /v1/contrasts: a []', 'POST', CON, 400, 'a', { json: { ...C, a: [] } }),
+  r('POST /v1/contrasts: a [1]', 'POST', CON, 400, 'a[0]', { json: { ...C, a: [1] } }),
+  r('POST /v1/contrasts: a [""]', 'POST', CON, 400, 'a[0]', { json: { ...C, a: [''] } }),
+  r('POST /v1/contrasts: a {}', 'POST', CON, 400, 'a', { json: { ...C, a: {} } }),
+  r('POST /v1/contrasts: a null', 'POST', CON, 400, 'a', { json: { ...C, a: null } }),
+  r('POST /v1/contrasts: unknown set in a', 'POST', CON, 404, undefined, { json: { ...C, a: 'no-such-set' } }),
+  r('POST /v1/contrasts: the same set twice in a', 'POST', CON, 422, 'a[1]', { json: { ...C, a: ['{tinyA}', '{tinyA}'] } }),
+  r('POST /v1/contrasts: one set in a by id and by name', 'POST', CON, 422, 'a[1]', { json: { ...C, a: ['{tinyA}', 'tiny-faces'] } }),
+  r('POST /v1/contrasts: the same set twice in b', 'POST', CON, 422, 'b[1]', { json: { ...C, b: ['{tinyB}', '{tinyB}'] } }),
+  r('POST /v1/contrasts: one set in both a and b', 'POST', CON, 422, 'b[0]', { json: { ...C, b: '{tinyA}' } }),
+  r('POST /v1/contrasts: a set in both, second in b', 'POST', CON, 422, 'b[1]', { json: { ...C, b: ['{tinyB}', '{tinyA}'] } }),
+  r('POST /v1/contrasts: text set on an image model', 'POST', CON, 422, 'a[0]', { json: { ...C, a: '{neutral}' } }),
+  r('POST /v1/contrasts: a condition with one stimulus', 'POST', CON, 422, 'a', { json: { model: '{textModel}', a: '{single}', b: '{neutral}' } }),
+  r('POST /v1/contrasts: layers "conv4" (string for an array)', 'POST', CON, 400, 'layers', { json: { ...C, layers: 'conv4' } }),
+  r('POST /v1/contrasts: layers [4]', 'POST', CON, 400, 'layers[0]', { json: { ...C, layers: [4] } }),
+  r('POST /v1/contrasts: unknown layer', 'POST', CON, 422, 'layers[0]', { json: { ...C, layers: ['nope'] } }),
+  r('POST /v1/contrasts: pooling median', 'POST', CON, 400, 'pooling', { json: { ...C, pooling: 'median' } }),
+  r('POST /v1/contrasts: text pooling on an image model', 'POST', CON, [400, 422], 'pooling', { json: { ...C, pooling: 'tokens' } }),
+  r('POST /v1/contrasts: test ttest', 'POST', CON, 400, 'test', { json: { ...C, test: 'ttest' } }),
+  r('POST /v1/contrasts: correction BH (case matters)', 'POST', CON, 400, 'correction', { json: { ...C, correction: 'BH' } }),
+  r('POST /v1/contrasts: correctionScope global', 'POST', CON, 400, 'correctionScope', { json: { ...C, correctionScope: 'global' } }),
+  r('POST /v1/contrasts: alpha 0', 'POST', CON, 400, 'alpha', { json: { ...C, alpha: 0 } }),
+  r('POST /v1/contrasts: alpha 1', 'POST', CON, 400, 'alpha', { json: { ...C, alpha: 1 } }),
+  r('POST /v1/contrasts: alpha -0.1', 'POST', CON, 400, 'alpha', { json: { ...C, alpha: -0.1 } }),
+  r('POST /v1/contrasts: alpha "0.05" (number as string)', 'POST', CON, 400, 'alpha', { json: { ...C, alpha: '0.05' } }),
+  r('POST /v1/contrasts: alpha null', 'POST', CON, 400, 'alpha', { json: { ...C, alpha: null } }),
+  r('POST /v1/contrasts: alpha 1e400 (Infinity once parsed)', 'POST', CON, 400, 'alpha', { raw: rawC('"alpha":1e400'), headers: JSON_CT }),
+  r('POST /v1/contrasts: alpha NaN (not JSON)', 'POST', CON, 400, undefined, { raw: rawC('"alpha":NaN'), headers: JSON_CT }),
+  r('POST /v1/contrasts: keepActivations "true"', 'POST', CON, 400, 'keepActivations', { json: { ...C, keepActivations: 'true' } }),
+  r('POST /v1/contrasts: keepActivations 1', 'POST', CON, 400, 'keepActivations', { json: { ...C, keepActivations: 1 } }),
+  r('POST /v1/contrasts: label 5', 'POST', CON, 400, 'label', { json: { ...C, label: 5 } }),
+  r('POST /v1/contrasts: 201-character label', 'POST', CON, 400, 'label', { json: { ...C, label: 'l'.repeat(201) } }),
+  r('POST /v1/contrasts: extra field', 'POST', CON, 400, 'extra', { json: { ...C, extra: true } }),
+  r('POST /v1/contrasts: battery field categories', 'POST', CON, 400, 'categories', { json: { ...C, categories: ['a', 'b'] } }),
+  r('POST /v1/contrasts: analysis "x"', 'POST', CON, 400, 'analysis', { json: { ...C, analysis: 'x' } }),
+  r('POST /v1/contrasts: analysis.seed -1', 'POST', CON, 400, 'analysis.seed', { json: { ...C, analysis: { seed: -1 } } }),
+  r('POST /v1/contrasts: analysis.seed 2^32', 'POST', CON, 400, 'analysis.seed', { json: { ...C, analysis: { seed: 4294967296 } } }),
+  r('POST /v1/contrasts: analysis.seed 1.5', 'POST', CON, 400, 'analysis.seed', { json: { ...C, analysis: { seed: 1.5 } } }),
+  r('POST /v1/contrasts: analysis.seed "7"', 'POST', CON, 400, 'analysis.seed', { json: { ...C, analysis: { seed: '7' } } }),
+  r('POST /v1/contrasts: analysis extra field', 'POST', CON, 400, 'analysis.extra', { json: { ...C, analysis: { extra: 1 } } }),
+  r('POST /v1/contrasts: clusters.threshold 0', 'POST', CON, 400, 'analysis.clusters.threshold', { json: { ...C, analysis: { clusters: { threshold: 0 } } } }),
+  r('POST /v1/contrasts: clusters.threshold 2 on the p scale', 'POST', CON, 400, 'analysis.clusters.threshold', { json: { ...C, analysis: { clusters: { threshold: 2 } } } }),
+  r('POST /v1/contrasts: clusters.threshold 1e308 on the |t| scale', 'POST', CON, 400, 'analysis.clusters.threshold', { json: { ...C, analysis: { clusters: { scale: 'abs-t', threshold: 1e308 } } } }),
+  r('POST /v1/contrasts: clusters.threshold 1e400 on the |t| scale', 'POST', CON, 400, 'analysis.clusters.threshold', {
+    raw: rawC('"analysis":{"clusters":{"scale":"abs-t","threshold":1e400}}'),
+    headers: JSON_CT,
+  }),
+  r('POST /v1/contrasts: clusters.scale z', 'POST', CON, 400, 'analysis.clusters.scale', { json: { ...C, analysis: { clusters: { scale: 'z' } } } }),
+  r('POST /v1/contrasts: clusters.connectivity 6', 'POST', CON, 400, 'analysis.clusters.connectivity', { json: { ...C, analysis: { clusters: { connectivity: 6 } } } }),
+  r('POST /v1/contrasts: clusters.connectivity "8"', 'POST', CON, 400, 'analysis.clusters.connectivity', { json: { ...C, analysis: { clusters: { connectivity: '8' } } } }),
+  r('POST /v1/contrasts: clusters.minSize 0', 'POST', CON, 400, 'analysis.clusters.minSize', { json: { ...C, analysis: { clusters: { minSize: 0 } } } }),
+  r('POST /v1/contrasts: clusters.minSize 1e12', 'POST', CON, 400, 'analysis.clusters.minSize', { json: { ...C, analysis: { clusters: { minSize: 1e12 } } } }),
+  r('POST /v1/contrasts: clusters.tfce "yes"', 'POST', CON, 400, 'analysis.clusters.tfce', { json: { ...C, analysis: { clusters: { tfce: 'yes' } } } }),
+  r('POST /v1/contrasts: topography.permutations 0', 'POST', CON, 400, 'analysis.topography.permutations', { json: { ...C, analysis: { topography: { permutations: 0 } } } }),
+  r('POST /v1/contrasts: topography.permutations 100001', 'POST', CON, 400, 'analysis.topography.permutations', { json: { ...C, analysis: { topography: { permutations: 100001 } } } }),
+  r('POST /v1/contrasts: topography.bins 1', 'POST', CON, 400, 'analysis.topography.bins', { json: { ...C, analysis: { topography: { bins: 1 } } } }),
+  r('POST /v1/contrasts: topography.bins 201', 'POST', CON, 400, 'analysis.topography.bins', { json: { ...C, analysis: { topography: { bins: 201 } } } }),
+  r('POST /v1/contrasts: topography.contiguity bishop', 'POST', CON, 400, 'analysis.topography.contiguity', { json: { ...C, analysis: { topography: { contiguity: 'bishop' } } } }),
+  r('POST /v1/contrasts: permutations {n: 0}', 'POST', CON, 400, 'analysis.permutations.n', { json: { ...C, analysis: { permutations: { n: 0 } } } }),
+  r('POST /v1/contrasts: permutations {}', 'POST', CON, 400, 'analysis.permutations.n', { json: { ...C, analysis: { permutations: {} } } }),
+  r('POST /v1/contrasts: permutations {n: 1e6}', 'POST', CON, 400, 'analysis.permutations.n', { json: { ...C, analysis: { permutations: { n: 1e6 } } } }),
+  r('POST /v1/contrasts: permutations 5 (number for an object)', 'POST', CON, 400, 'analysis.permutations', { json: { ...C, analysis: { permutations: 5 } } }),
+  r('POST /v1/contrasts: reliability {splits: 0}', 'POST', CON, 400, 'analysis.reliability.splits', { json: { ...C, analysis: { reliability: { splits: 0 } } } }),
+  r('POST /v1/contrasts: reliability {}', 'POST', CON, 400, 'analysis.reliability.splits', { json: { ...C, analysis: { reliability: {} } } }),
+  r('POST /v1/contrasts: reliability.threshold 0', 'POST', CON, 400, 'analysis.reliability.threshold', { json: { ...C, analysis: { reliability: { splits: 2, threshold: 0 } } } }),
+  r('POST /v1/contrasts: reliability.threshold 1e308', 'POST', CON, 400, 'analysis.reliability.threshold', { json: { ...C, analysis: { reliability: { splits: 2, threshold: 1e308 } } } }),
+  r('POST /v1/contrasts: malformed JSON', 'POST', CON, 400, undefined, { raw: '{"model":', headers: JSON_CT }),
+  r('POST /v1/contrasts: multipart body', 'POST', CON, [400, 415], undefined, { multipart: [{ name: 'model', data: 'topo-cnn' }] }),
+  r('POST /v1/contrasts: no API key', 'POST', CON, 401, undefined, { json: C, auth: 'none' }),
+  r('POST /v1/contrasts: a valid small contrast', 'POST', CON, 202, undefined, { json: C }),
+];
+
+const BAT = '/v1/batteries';
+const B = { model: '{imgModel}', categories: ['{tinyA}', '{tinyB}'], analysis: { topography: { permutations: 1 } } };
+const batteries: Row[] = [
+  r('POST /v1/batteries: {}', 'POST', BAT, 400, 'model', { json: {} }),
+  r('POST /v1/batteries: model ["topo-cnn"]', 'POST', BAT, 400, 'model', { json: { ...B, model: ['topo-cnn'] } }),
+  r('POST /v1/batteries: unknown model', 'POST', BAT, 404, undefined, { json: { ...B, model: 'no-such-model' } }),
+  r('POST /v1/batteries: one category', 'POST', BAT, 400, 'categories', { json: { ...B, categories: ['{tinyA}'] } }),
+  r('POST /v1/batteries: categories "faces" (string for an array)', 'POST', BAT, 400, 'categories', { json: { ...B, categories: 'faces' } }),
+  r('POST /v1/batteries: categories [1, 2]', 'POST', BAT, 400, 'categories[0]', { json: { ...B, categories: [1, 2] } }),
+  r('POST /v1/batteries: the same category twice', 'POST', BAT, 422, 'categories[1]', { json: { ...B, categories: ['{tinyA}', '{tinyA}', '{tinyB}'] } }),
+  r('POST /v1/batteries: unknown category', 'POST', BAT, 404, undefined, { json: { ...B, categories: ['{tinyA}', 'no-such-set'] } }),
+  r('POST /v1/batteries: neither categories nor contrasts', 'POST', BAT, 400, 'categories', { json: { model: '{imgModel}' } }),
+  r('POST /v1/batteries: contrasts []', 'POST', BAT, 400, 'contrasts', { json: { model: '{imgModel}', contrasts: [] } }),
+  r('POST /v1/batteries: contrast without b', 'POST', BAT, 400, 'contrasts[0].b', { json: { model: '{imgModel}', contrasts: [{ a: '{tinyA}' }] } }),
+  r('POST /v1/batteries: contrast with one set on both sides', 'POST', BAT, 422, 'contrasts[0].b[0]', { json: { model: '{imgModel}', contrasts: [{ a: '{tinyA}', b: '{tinyA}' }] } }),
+  r('POST /v1/batteries: keepActivations', 'POST', BAT, 400, 'keepActivations', { json: { ...B, keepActivations: true } }),
+  r('POST /v1/batteries: alpha 2', 'POST', BAT, 400, 'alpha', { json: { ...B, alpha: 2 } }),
+  r('POST /v1/batteries: extra field', 'POST', BAT, 400, 'extra', { json: { ...B, extra: 1 } }),
+  r('POST /v1/batteries: no API key', 'POST', BAT, 401, undefined, { json: B, auth: 'none' }),
+  r('GET /v1/batteries/:id: unknown id', 'GET', `${BAT}/b_0000000000000000`, 404),
+  r('GET /v1/batteries/:id: 129-character id', 'GET', `${BAT}/${L129}`, 400, 'id'),
+  r('GET /v1/batteries/:id: the cancelled battery', 'GET', `${BAT}/{battery}`, 200),
+  r('DELETE /v1/batteries/:id: no API key', 'DELETE', `${BAT}/{battery}`, 401, undefined, { auth: 'none' }),
+  r('DELETE /v1/batteries/:id: unknown id', 'DELETE', `${BAT}/b_0000000000000000`, 404),
+  r('DELETE /v1/batteries/:id: 129-character id', 'DELETE', `${BAT}/${L129}`, 400, 'id'),
+];
+
+const contrastsRead: Row[] = [
+  ...paging('GET /v1/contrasts', CON),
+  r('GET /v1/contrasts: state=done', 'GET', `${CON}?state=done`, 400, 'state'),
+  r('GET /v1/contrasts: state=succeeded', 'GET', `${CON}?state=succeeded`, 200),
+  r('GET /v1/contrasts: unknown model filter', 'GET', `${CON}?model=nope`, 200),
+  r('GET /v1/contrasts/:id: unknown id', 'GET', `${CON}/c_0000000000000000`, 404),
+  r('GET /v1/contrasts/:id: 101-character id', 'GET', `${CON}/${L101}`, 404),
+  r('GET /v1/contrasts/:id: 129-character id', 'GET', `${CON}/${L129}`, 400, 'id'),
+  r('GET /v1/contrasts/:id: the succeeded contrast', 'GET', `${CON}/{contrast}`, 200),
+  r('DELETE /v1/contrasts/:id: no API key', 'DELETE', `${CON}/{contrast}`, 401, undefined, { auth: 'none' }),
+  r('DELETE /v1/contrasts/:id: unknown id', 'DELETE', `${CON}/c_0000000000000000`, 404),
+  r('DELETE /v1/contrasts/:id: a succeeded contrast without purge', 'DELETE', `${CON}/{contrast}`, 409),
+  r('DELETE /v1/contrasts/:id: cancel a cancelled contrast', 'DELETE', `${CON}/{cancelled}`, 409),
+  r('DELETE /v1/contrasts/:id: purge=perhaps', 'DELETE', `${CON}/{contrast}?purge=perhaps`, 400, 'purge'),
+  r('DELETE /v1/contrasts/:id: 129-character id', 'DELETE', `${CON}/${L129}`, 400, 'id'),
+  r('GET /v1/contrasts/:id/stimuli: unknown id', 'GET', `${CON}/c_0000000000000000/stimuli`, 404),
+  r('GET /v1/contrasts/:id/stimuli: cancelled contrast', 'GET', `${CON}/{cancelled}/stimuli`, 409),
+  r('GET /v1/contrasts/:id/stimuli: 129-character id', 'GET', `${CON}/${L129}/stimuli`, 400, 'id'),
+  r('GET /v1/contrasts/:id/stimuli: the succeeded contrast', 'GET', `${CON}/{contrast}/stimuli`, 200),
+];
+
+const LAY = `${CON}/{contrast}/layers/{layer}`;
+const layer: Row[] = [
+  r('GET …/layers/:layer: unknown contrast', 'GET', `${CON}/c_0000000000000000/layers/conv4`, 404),
+  r('GET …/layers/:layer: unknown layer', 'GET', `${CON}/{contrast}/layers/nope`, 404),
+  r('GET …/layers/:layer: cancelled contrast', 'GET', `${CON}/{cancelled}/layers/conv4`, 409),
+  r('GET …/layers/:layer: 129-character contrast id', 'GET', `${CON}/${L129}/layers/conv4`, 400, 'id'),
+  r('GET …/layers/:layer: 2000-character layer', 'GET', `${CON}/{contrast}/layers/${L2000}`, 400, 'layer'),
+  r('GET …/layers/:layer: the layer', 'GET', LAY, 200),
+  r('GET map.png: vmax=1e308', 'GET', `${LAY}/map.png?vmax=1e308`, 400, 'vmax'),
+  r('GET map.png: vmax=1.7976931348623157e308', 'GET', `${LAY}/map.png?vmax=1.7976931348623157e308`, 400, 'vmax'),
+  r('GET map.png: vmax=Infinity', 'GET', `${LAY}/map.png?vmax=Infinity`, 400, 'vmax'),
+  r('GET map.png: vmax=NaN', 'GET', `${LAY}/map.png?vmax=NaN`, 400, 'vmax'),
+  r('GET map.png: vmax=-1', 'GET', `${LAY}/map.png?vmax=-1`, 400, 'vmax'),
+  r('GET map.png: vmax=0', 'GET', `${LAY}/map.png?vmax=0`, 400, 'vmax'),
+  r('GET map.png: vmax=abc', 'GET', `${LAY}/map.png?vmax=abc`, 400, 'vmax'),
+  r('GET map.png: vmax given twice', 'GET', `${LAY}/map.png?vmax=1&vmax=2`, 400, 'vmax'),
+  r('GET map.png: vmax=1e30 (finite, huge)', 'GET', `${LAY}/map.png?vmax=1e30`, [200, 400], 'vmax'),
+  r('GET map.png: vmax=1e-300 (tiny)', 'GET', `${LAY}/map.png?vmax=1e-300`, [200, 400], 'vmax'),
+  r('GET map.png: vmax=5e-324 (smallest double)', 'GET', `${LAY}/map.png?vmax=5e-324`, [200, 400], 'vmax'),
+  r('GET map.png: vmax=3', 'GET', `${LAY}/map.png?vmax=3`, 200),
+  r('GET map.png: threshold=-1', 'GET', `${LAY}/map.png?threshold=-1`, 400, 'threshold'),
+  r('GET map.png: threshold=1e308', 'GET', `${LAY}/map.png?threshold=1e308`, 400, 'threshold'),
+  r('GET map.png: threshold=Infinity', 'GET', `${LAY}/map.png?threshold=Infinity`, 400, 'threshold'),
+  r('GET map.png: threshold=NaN', 'GET', `${LAY}/map.png?threshold=NaN`, 400, 'threshold'),
+  r('GET map.png: threshold=abc', 'GET', `${LAY}/map.png?threshold=abc`, 400, 'threshold'),
+  r('GET map.png: threshold=3', 'GET', `${LAY}/map.png?threshold=3`, 200),
+  r('GET map.png: stat=z', 'GET', `${LAY}/map.png?stat=z`, 400, 'stat'),
+  r('GET map.png: stat=tfce not computed', 'GET', `${LAY}/map.png?stat=tfce`, 409),
+  r('GET map.png: stat=pfwe not computed', 'GET', `${LAY}/map.png?stat=pfwe`, 409),
+  r('GET map.png: outline=circle', 'GET', `${LAY}/map.png?outline=circle`, 400, 'outline'),
+  r('GET map.png: outline=clusters', 'GET', `${LAY}/map.png?outline=clusters`, 200),
+  r('GET map.png: cancelled contrast', 'GET', `${CON}/{cancelled}/layers/conv4/map.png`, 409),
+  r('GET map.png: unknown layer', 'GET', `${CON}/{contrast}/layers/nope/map.png`, 404),
+  r('GET map.npy: stat=z', 'GET', `${LAY}/map.npy?stat=z`, 400, 'stat'),
+  r('GET map.npy: stat given twice', 'GET', `${LAY}/map.npy?stat=t&stat=d`, 400, 'stat'),
+  r('GET map.npy: stat=tfce not computed', 'GET', `${LAY}/map.npy?stat=tfce`, 409),
+  r('GET map.npy: unknown layer', 'GET', `${CON}/{contrast}/layers/nope/map.npy`, 404),
+  r('GET map.npy: the layer', 'GET', `${LAY}/map.npy?stat=log10p`, 200),
+  r('GET clusters: unknown layer', 'GET', `${CON}/{contrast}/layers/nope/clusters`, 404),
+  r('GET clusters: cancelled contrast', 'GET', `${CON}/{cancelled}/layers/conv4/clusters`, 409),
+  r('GET clusters: the layer', 'GET', `${LAY}/clusters`, 200),
+  r('GET topography: unknown layer', 'GET', `${CON}/{contrast}/layers/nope/topography`, 404),
+  r('GET topography: the layer', 'GET', `${LAY}/topography`, 200),
+  r('GET smoothness.png: unknown layer', 'GET', `${CON}/{contrast}/layers/nope/smoothness.png`, 404),
+  r('GET smoothness.png: the layer', 'GET', `${LAY}/smoothness.png`, 200),
+  r('GET activations.npy: unknown layer', 'GET', `${CON}/{contrast}/layers/nope/activations.npy`, 404),
+  r('GET activations.npy: cancelled contrast', 'GET', `${CON}/{cancelled}/layers/conv4/activations.npy`, 409),
+  r('GET activations.npy: the layer', 'GET', `${LAY}/activations.npy`, 200),
+  r('GET activations.rows.npy: unknown layer', 'GET', `${CON}/{contrast}/layers/nope/activations.rows.npy`, 404),
+  r('GET activations.rows.npy: the layer', 'GET', `${LAY}/activations.rows.npy`, 200),
+];
+
+const MASKS = '/v1/masks';
+const M = { name: 'm', kind: 'top-percent', contrast: '{contrast}' };
+const masks: Row[] = [
+  r('POST /v1/masks: {}', 'POST', MASKS, 400, 'name', { json: {} }),
+  r('POST /v1/masks: name ""', 'POST', MASKS, 400, 'name', { json: { ...M, name: '' } }),
+  r('POST /v1/masks: name 5', 'POST', MASKS, 400, 'name', { json: { ...M, name: 5 } }),
+  r('POST /v1/masks: 129-character name', 'POST', MASKS, 400, 'name', { json: { ...M, name: L129 } }),
+  r('POST /v1/masks: kind blob', 'POST', MASKS, 400, 'kind', { json: { ...M, kind: 'blob' } }),
+  r('POST /v1/masks: top-percent without contrast', 'POST', MASKS, 400, 'contrast', { json: { name: 'm', kind: 'top-percent' } }),
+  r('POST /v1/masks: unknown contrast', 'POST', MASKS, 404, undefined, { json: { ...M, contrast: 'c_0000000000000000' } }),
+  r('POST /v1/masks: cancelled contrast', 'POST', MASKS, 409, undefined, { json: { ...M, contrast: '{cancelled}' } }),
+  r('POST /v1/masks: percent 0', 'POST', MASKS, 400, 'percent', { json: { ...M, percent: 0 } }),
+  r('POST /v1/masks: percent 101', 'POST', MASKS, 400, 'percent', { json: { ...M, percent: 101 } }),
+  r('POST /v1/masks: percent "5" (number as string)', 'POST', MASKS, 400, 'percent', { json: { ...M, percent: '5' } }),
+  r('POST /v1/masks: layers "conv4" (string for an array)', 'POST', MASKS, 400, 'layers', { json: { ...M, layers: 'conv4' } }),
+  r('POST /v1/masks: unknown layer', 'POST', MASKS, 422, 'layers[0]', { json: { ...M, layers: ['nope'] } }),
+  r('POST /v1/masks: sign up', 'POST', MASKS, 400, 'sign', { json: { ...M, sign: 'up' } }),
+  r('POST /v1/masks: scope world', 'POST', MASKS, 400, 'scope', { json: { ...M, scope: 'world' } }),
+  r('POST /v1/masks: significant with alpha 0', 'POST', MASKS, 400, 'alpha', { json: { ...M, kind: 'significant', alpha: 0 } }),
+  r('POST /v1/masks: significant with alpha 1', 'POST', MASKS, 400, 'alpha', { json: { ...M, kind: 'significant', alpha: 1 } }),
+  r('POST /v1/masks: cluster without cluster id', 'POST', MASKS, 400, 'cluster', { json: { ...M, kind: 'cluster', layer: 'conv4' } }),
+  r('POST /v1/masks: cluster 0', 'POST', MASKS, 400, 'cluster', { json: { ...M, kind: 'cluster', layer: 'conv4', cluster: 0 } }),
+  r('POST /v1/masks: cluster 1.5', 'POST', MASKS, 400, 'cluster', { json: { ...M, kind: 'cluster', layer: 'conv4', cluster: 1.5 } }),
+  r('POST /v1/masks: cluster that does not exist', 'POST', MASKS, 422, 'cluster', { json: { ...M, kind: 'cluster', layer: 'conv4', cluster: 9999 } }),
+  r('POST /v1/masks: explicit without model', 'POST', MASKS, 400, 'model', { json: { name: 'e', kind: 'explicit', units: { conv4: [1] } } }),
+  r('POST /v1/masks: explicit, unknown model', 'POST', MASKS, 404, undefined, { json: { name: 'e', kind: 'explicit', model: 'no-such-model', units: { conv4: [1] } } }),
+  r('POST /v1/masks: explicit, units {}', 'POST', MASKS, 400, 'units', { json: { name: 'e', kind: 'explicit', model: '{imgModel}', units: {} } }),
+  r('POST /v1/masks: explicit, unknown layer', 'POST', MASKS, 422, 'units.nope', { json: { name: 'e', kind: 'explicit', model: '{imgModel}', units: { nope: [1] } } }),
+  r('POST /v1/masks: explicit, unit -1', 'POST', MASKS, 400, 'units.conv4[0]', { json: { name: 'e', kind: 'explicit', model: '{imgModel}', units: { conv4: [-1] } } }),
+  r('POST /v1/masks: explicit, unit out of range', 'POST', MASKS, 422, 'units.conv4', { json: { name: 'e', kind: 'explicit', model: '{imgModel}', units: { conv4: [99999] } } }),
+  r('POST /v1/masks: explicit, units "x"', 'POST', MASKS, 400, 'units.conv4', { json: { name: 'e', kind: 'explicit', model: '{imgModel}', units: { conv4: 'x' } } }),
+  r('POST /v1/masks: explicit, unit "1" (number as string)', 'POST', MASKS, 400, 'units.conv4[0]', { json: { name: 'e', kind: 'explicit', model: '{imgModel}', units: { conv4: ['1'] } } }),
+  r('POST /v1/masks: control.seed -1', 'POST', MASKS, 400, 'control.seed', { json: { ...M, control: { seed: -1 } } }),
+  r('POST /v1/masks: control {}', 'POST', MASKS, 400, 'control.seed', { json: { ...M, control: {} } }),
+  r('POST /v1/masks: extra field', 'POST', MASKS, 400, 'extra', { json: { ...M, extra: 1 } }),
+  r('POST /v1/masks: no API key', 'POST', MASKS, 401, undefined, { json: M, auth: 'none' }),
+  r('POST /v1/masks/:id/control: unknown mask', 'POST', `${MASKS}/m_0000000000000000/control`, 404, undefined, { json: { seed: 1 } }),
+  r('POST /v1/masks/:id/control: {}', 'POST', `${MASKS}/{mask}/control`, 400, 'seed', { json: {} }),
+  r('POST /v1/masks/:id/control: seed -1', 'POST', `${MASKS}/{mask}/control`, 400, 'seed', { json: { seed: -1 } }),
+  r('POST /v1/masks/:id/control: seed 1.5', 'POST', `${MASKS}/{mask}/control`, 400, 'seed', { json: { seed: 1.5 } }),
+  r('POST /v1/masks/:id/control: seed "3" (number as string)', 'POST', `${MASKS}/{mask}/control`, 400, 'seed', { json: { seed: '3' } }),
+  r('POST /v1/masks/:id/control: seed 1e20 (no finite maximum today)', 'POST', `${MASKS}/{mask}/control`, 400, 'seed', { json: { seed: 1e20 } }),
+  r('POST /v1/masks/:id/control: 129-character name', 'POST', `${MASKS}/{mask}/control`, 400, 'name', { json: { seed: 1, name: L129 } }),
+  r('POST /v1/masks/:id/control: extra field', 'POST', `${MASKS}/{mask}/control`, 400, 'extra', { json: { seed: 1, extra: 1 } }),
+  r('POST /v1/masks/:id/control: 129-character id', 'POST', `${MASKS}/${L129}/control`, 400, 'id', { json: { seed: 1 } }),
+  r('POST /v1/masks/:id/control: no API key', 'POST', `${MASKS}/{mask}/control`, 401, undefined, { json: { seed: 1 }, auth: 'none' }),
+  ...paging('GET /v1/masks', MASKS),
+  r('GET /v1/masks: unknown model filter', 'GET', `${MASKS}?model=nope`, 200),
+  r('GET /v1/masks/:id: unknown id', 'GET', `${MASKS}/m_0000000000000000`, 404),
+  r('GET /v1/masks/:id: 129-character id', 'GET', `${MASKS}/${L129}`, 400, 'id'),
+  r('GET /v1/masks/:id: the mask', 'GET', `${MASKS}/{mask}`, 200),
+  r('GET /v1/masks/:id/layers/:layer/map.png: unknown mask', 'GET', `${MASKS}/m_0000000000000000/layers/conv4/map.png`, 404),
+  r('GET /v1/masks/:id/layers/:layer/map.png: unknown layer', 'GET', `${MASKS}/{mask}/layers/nope/map.png`, 404),
+  r('GET /v1/masks/:id/layers/:layer/map.png: 2000-character id', 'GET', `${MASKS}/${L2000}/layers/conv4/map.png`, 400, 'id'),
+  r('GET /v1/masks/:id/layers/:layer/map.png: the mask', 'GET', `${MASKS}/{mask}/layers/conv4/map.png`, 200),
+  r('DELETE /v1/masks/:id: no API key', 'DELETE', `${MASKS}/{mask}`, 401, undefined, { auth: 'none' }),
+  r('DELETE /v1/masks/:id: unknown id', 'DELETE', `${MASKS}/m_0000000000000000`, 404),
+  r('DELETE /v1/masks/:id: 129-character id', 'DELETE', `${MASKS}/${L129}`, 400, 'id'),
+];
+
+const CMP = '/v1/comparisons';
+const m3 = { contrast: '{contrast}', layer: 'conv3' };
+const m4 = { contrast: '{contrast}', layer: 'conv4' };
+const comparisons: Row[] = [
+  r('POST /v1/comparisons: {}', 'POST', CMP, 400, 'maps', { json: {} }),
+  r('POST /v1/comparisons: maps "x"', 'POST', CMP, 400, 'maps', { json: { maps: 'x' } }),
+  r('POST /v1/comparisons: maps []', 'POST', CMP, 400, 'maps', { json: { maps: [] } }),
+  r('POST /v1/comparisons: one map', 'POST', CMP, 400, 'maps', { json: { maps: [m4] } }),
+  r('POST /v1/comparisons: 65 maps', 'POST', CMP, 400, 'maps', { json: { maps: Array.from({ length: 65 }, () => m4) } }),
+  r('POST /v1/comparisons: map without layer', 'POST', CMP, 400, 'maps[0].layer', { json: { maps: [{ contrast: '{contrast}' }, m4] } }),
+  r('POST /v1/comparisons: map contrast 5', 'POST', CMP, 400, 'maps[0].contrast', { json: { maps: [{ contrast: 5, layer: 'conv4' }, m4] } }),
+  r('POST /v1/comparisons: map stat z', 'POST', CMP, 400, 'maps[0].stat', { json: { maps: [{ ...m3, stat: 'z' }, m4] } }),
+  r('POST /v1/comparisons: map extra field', 'POST', CMP, 400, 'maps[0].extra', { json: { maps: [{ ...m3, extra: 1 }, m4] } }),
+  r('POST /v1/comparisons: unknown contrast', 'POST', CMP, 404, undefined, { json: { maps: [{ contrast: 'c_0000000000000000', layer: 'conv4' }, m4] } }),
+  r('POST /v1/comparisons: cancelled contrast', 'POST', CMP, 409, undefined, { json: { maps: [{ contrast: '{cancelled}', layer: 'conv4' }, m4] } }),
+  r('POST /v1/comparisons: unknown layer', 'POST', CMP, 404, undefined, { json: { maps: [{ contrast: '{contrast}', layer: 'nope' }, m4] } }),
+  r('POST /v1/comparisons: stat tfce not computed', 'POST', CMP, 409, undefined, { json: { maps: [{ ...m3, stat: 'tfce' }, m4] } }),
+  r('POST /v1/comparisons: no API key', 'POST', CMP, 401, undefined, { json: { maps: [m3, m4] }, auth: 'none' }),
+  r('POST /v1/comparisons: two layers of one contrast', 'POST', CMP, 201, undefined, { json: { maps: [m3, m4] } }),
+  r('GET /v1/comparisons/:id: unknown id', 'GET', `${CMP}/cmp_0000000000000000`, 404),
+  r('GET /v1/comparisons/:id: 129-character id', 'GET', `${CMP}/${L129}`, 400, 'id'),
+  r('GET /v1/comparisons/:id: the comparison', 'GET', `${CMP}/{comparison}`, 200),
+];
+
+export const CATALOGUE: Row[] = [
+  ...health,
+  ...modelsList,
+  ...modelsRegister,
+  ...modelsUpload,
+  ...modelsById,
+  ...setsJson,
+  ...auth,
+  ...setsUpload,
+  ...setsById,
+  ...contrastsPost,
+  ...batteries,
+  ...contrastsRead,
+  ...layer,
+  ...masks,
+  ...comparisons,
+];
