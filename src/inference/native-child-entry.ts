@@ -6,9 +6,9 @@
 import fs from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { exposeTensors, inspectModel, producedTensors } from '../onnx/model.ts';
-import type { Pooling } from '../models/manifest.ts';
-import { poolTensor } from '../models/pooling.ts';
-import type { FeedSpec, ProbeShape } from '../models/worker-protocol.ts';
+import type { Pooling } from '../domain/manifest.ts';
+import { poolTensor } from './pooling.ts';
+import type { FeedSpec, ProbeShape } from './worker-protocol.ts';
 import type { ChildMessage, ChildRequest, NativeStep, OpenReply, OpenRequest, PoolReply } from './native-child.ts';
 
 let session: ort.InferenceSession | null = null;

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { FeedSpec, LayerFetch, ProbeShape } from '../models/worker-protocol.ts';
+import type { FeedSpec, LayerFetch, ProbeShape } from './worker-protocol.ts';
 
 /** Where the child was when it failed: the last step it reported ('spawn' until it reports one). */
 export type NativeStep = 'spawn' | 'read-model' | 'expose-tensors' | 'create-session' | 'run' | 'pool' | 'close';

@@ -7,13 +7,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT, loadConfig } from '../../src/config.ts';
-import { closeContext, createContext, type Context } from '../../src/context.ts';
+import { closeContext, createContext, type Context } from '../../src/store/context.ts';
 import { listTensorsInChild, NativeChildError, NativeSession, probeInChild, type NativeFailure } from '../../src/inference/native-child.ts';
-import { listTensors, registerModelFromFolder } from '../../src/models/registry.ts';
-import { SessionPool } from '../../src/models/pool.ts';
-import type { FeedSpec } from '../../src/models/worker-protocol.ts';
+import { listTensors, registerModelFromFolder } from '../../src/usecases/models.ts';
+import { SessionPool } from '../../src/inference/pool.ts';
+import type { FeedSpec } from '../../src/inference/worker-protocol.ts';
 import { exposeTensors } from '../../src/onnx/model.ts';
-import { encodeImages, TextEncoder as TextIds } from '../../src/stimuli/encode.ts';
+import { encodeImages, TextEncoder as TextIds } from '../../src/inference/encode.ts';
 import { imageFiles, MODELS, tempDir } from '../support/env.ts';
 import { readManifest } from '../support/ort-direct.ts';
 

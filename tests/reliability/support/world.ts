@@ -8,11 +8,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, PROJECT_ROOT, type Config } from '../../../src/config.ts';
-import { closeContext, createContext } from '../../../src/context.ts';
-import { registerFixtures } from '../../../src/fixtures.ts';
+import { closeService, openService } from '../../../src/usecases/service.ts';
+import { registerFixtures } from '../../../src/usecases/fixtures.ts';
 import { buildApp } from '../../../src/http/app.ts';
-import { registerModelFromFolder } from '../../../src/models/registry.ts';
-import { createImageSet, createTextSet, findSet } from '../../../src/stimuli/sets.ts';
+import { registerModelFromFolder } from '../../../src/usecases/models.ts';
+import { createImageSet, createTextSet, findSet } from '../../../src/usecases/stimulus-sets.ts';
 import { imageFiles, MODELS, STIMULI, tempDir, waitForContrast } from '../../support/env.ts';
 
 export const RANGE_ROOT = path.join(PROJECT_ROOT, 'tests', 'data', 'onnx');
@@ -55,8 +55,9 @@ async function ok(app: FastifyInstance, method: 'POST' | 'DELETE', url: string, 
 export async function makeWorld(): Promise<World> {
   const dataDir = tempDir('toposcope-reliability-');
   // The fixture sets are bigger than LIMITS allow.
-  const ctx = createContext(loadConfig({}, baseConfig(dataDir)));
-  const app = await buildApp(ctx);
+  const service = openService(loadConfig({}, baseConfig(dataDir)));
+  const ctx = service.ctx;
+  const app = await buildApp(service);
   await app.ready();
   try {
     const fx = await registerFixtures(ctx);
@@ -113,14 +114,15 @@ export async function makeWorld(): Promise<World> {
     throw e;
   } finally {
     await app.close();
-    closeContext(ctx);
+    await closeService(service);
   }
 }
 
 /** Just topo-cnn and the faces and objects sets: for tests that run their own jobs. */
 export async function makeSmallWorld(): Promise<World> {
   const dataDir = tempDir('toposcope-reliability-');
-  const ctx = createContext(loadConfig({}, baseConfig(dataDir)));
+  const service = openService(loadConfig({}, baseConfig(dataDir)));
+  const ctx = service.ctx;
   try {
     const m = await registerModelFromFolder(ctx, path.join(MODELS, 'topo-cnn'), { trusted: true });
     const ids: Record<string, string> = { imgModel: m.model.id };
@@ -133,6 +135,6 @@ export async function makeSmallWorld(): Promise<World> {
     fs.rmSync(dataDir, { recursive: true, force: true });
     throw e;
   } finally {
-    closeContext(ctx);
+    await closeService(service);
   }
 }
