@@ -15,3 +15,6 @@ CREATE TABLE model_sheets (
 );
 
 ALTER TABLE layer_results ADD COLUMN log10q BLOB;   -- Float64 per unit; NULL in results stored before version 3
+
+ALTER TABLE jobs ADD COLUMN progress_stage TEXT;   -- 'inference', 'statistics', 'permutations k/n', ...
+ALTER TABLE jobs ADD COLUMN truncation TEXT;      -- JSON {maxTokens, sets: {setId: texts cut to maxTokens}} for text contrasts

@@ -15,6 +15,8 @@ export interface Config {
   port: number;
   /** When set, every write (POST/PUT/DELETE) needs `Authorization: Bearer <apiKey>`. */
   apiKey: string | null;
+  /** Require the API key on /v1 reads as well (servers not on localhost). */
+  apiKeyReads: boolean;
   /** Server-side folders that clients may name when registering models / stimulus sets. */
   modelsRoots: string[];
   stimuliRoots: string[];
@@ -22,6 +24,10 @@ export interface Config {
   maxUploadBytes: number;
   maxUploadFiles: number;
   maxTextItems: number;
+  /** Longest text item, in characters (longer texts are refused when a set is created). */
+  maxTextChars: number;
+  /** Largest image, in pixels (width × height), accepted into a set. */
+  maxImagePixels: number;
   /** Inference: worker threads, ORT intra-op threads per worker, batch size. */
   workers: number;
   intraOpThreads: number;
@@ -68,11 +74,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     host: env.TOPOSCOPE_HOST || '127.0.0.1',
     port: int(env.TOPOSCOPE_PORT ?? env.PORT, 3000, 'TOPOSCOPE_PORT'),
     apiKey: env.TOPOSCOPE_API_KEY ? env.TOPOSCOPE_API_KEY : null,
+    apiKeyReads: env.TOPOSCOPE_API_KEY_READS === '1' || env.TOPOSCOPE_API_KEY_READS === 'true',
     modelsRoots: list(env.TOPOSCOPE_MODELS_ROOTS, [path.join(PROJECT_ROOT, 'fixtures', 'models')]),
     stimuliRoots: list(env.TOPOSCOPE_STIMULI_ROOTS, [path.join(PROJECT_ROOT, 'fixtures', 'stimuli')]),
     maxUploadBytes: int(env.TOPOSCOPE_MAX_UPLOAD_BYTES, 512 * 1024 * 1024, 'TOPOSCOPE_MAX_UPLOAD_BYTES'),
     maxUploadFiles: int(env.TOPOSCOPE_MAX_UPLOAD_FILES, 5000, 'TOPOSCOPE_MAX_UPLOAD_FILES'),
     maxTextItems: int(env.TOPOSCOPE_MAX_TEXT_ITEMS, 100000, 'TOPOSCOPE_MAX_TEXT_ITEMS'),
+    maxTextChars: int(env.TOPOSCOPE_MAX_TEXT_CHARS, 20000, 'TOPOSCOPE_MAX_TEXT_CHARS') || 20000,
+    maxImagePixels: int(env.TOPOSCOPE_MAX_IMAGE_PIXELS, 4096 * 4096, 'TOPOSCOPE_MAX_IMAGE_PIXELS') || 4096 * 4096,
     workers,
     intraOpThreads: int(env.TOPOSCOPE_ORT_THREADS, Math.max(1, Math.floor(cores / workers)), 'TOPOSCOPE_ORT_THREADS') || 1,
     batchSize: int(env.TOPOSCOPE_BATCH_SIZE, 32, 'TOPOSCOPE_BATCH_SIZE') || 32,

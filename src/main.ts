@@ -17,7 +17,8 @@ program.parseAsync(process.argv).then(
   },
   (e: unknown) => {
     if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
-    if (e instanceof AppError) process.stderr.write(`error: ${e.message}\n`);
+    // Errors that say what to fix need no stack: bad input, a data directory in use or unusable.
+    if (e instanceof AppError || (e instanceof Error && ['LeaseHeldError', 'LeaseError', 'DataDirError'].includes(e.name))) process.stderr.write(`error: ${e.message}\n`);
     else process.stderr.write(`error: ${(e as Error)?.stack ?? String(e)}\n`);
     process.exit(1);
   },

@@ -38,8 +38,8 @@ export class ConflictError extends AppError {
 
 /** 413: upload too large or too many files. */
 export class TooLargeError extends AppError {
-  constructor(message: string) {
-    super(413, 'TOO_LARGE', message);
+  constructor(message: string, field?: string) {
+    super(413, 'TOO_LARGE', message, field);
   }
 }
 

@@ -97,6 +97,8 @@ export interface JobRecord {
   provenance: Record<string, unknown>;
   progressDone: number;
   progressTotal: number;
+  /** What a running job is doing: 'inference', 'statistics', 'permutations k/n', … */
+  progressStage: string | null;
   error: string | null;
   timings: Record<string, number> | null;
   attempts: number;
@@ -105,6 +107,8 @@ export interface JobRecord {
   finishedAt: string | null;
   seq: number;
   batteryId: string | null;
+  /** Text contrasts: how many texts of each set were longer than maxTokens and fed cut to it. */
+  truncation: { maxTokens: number; sets: Record<string, number> } | null;
 }
 
 export const LayerSummarySchema = Type.Object({

@@ -2,6 +2,9 @@
  * The Fastify application: plugins (OpenAPI, Swagger UI, multipart), one error shape, the optional
  * API key, and the routes per resource. Routes are thin: validate, call one plain function, reply.
  */
+import crypto from 'node:crypto';
+import { Ajv } from 'ajv';
+import formats from 'ajv-formats';
 import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -33,6 +36,46 @@ export interface AppOptions {
   startQueue?: boolean;
 }
 
+function makeAjv(coerce: boolean): Ajv {
+  const ajv = new Ajv({ coerceTypes: coerce, useDefaults: true, removeAdditional: false, allErrors: false, strict: false, verbose: true });
+  formats.default(ajv);
+  return ajv;
+}
+
+/** `Bearer <key>`, the scheme in any case (RFC 7235), the key compared in constant time. */
+function bearerMatches(header: string, key: Buffer): boolean {
+  const m = /^bearer +(.*)$/i.exec(header.trim());
+  if (!m) return false;
+  const given = Buffer.from(m[1]);
+  return given.length === key.length && crypto.timingSafeEqual(given, key);
+}
+
+/** A JSON pointer as the field names the service uses: `/texts/0/x` → `texts[0].x`. */
+function fieldPath(pointer: string): string {
+  let out = '';
+  for (const part of pointer.split('/').filter(Boolean)) out += /^\d+$/.test(part) ? `[${part}]` : out ? `.${part}` : part;
+  return out;
+}
+
+function describe(v: unknown): string {
+  if (Array.isArray(v)) return 'an array';
+  if (v === null) return 'null';
+  return `${typeof v} ${JSON.stringify(v)?.slice(0, 40)}`;
+}
+
+function isStorageError(err: unknown): boolean {
+  const c = (err as { code?: unknown }).code;
+  return typeof c === 'string' && ['SQLITE_FULL', 'ENOSPC', 'SQLITE_READONLY', 'EROFS', 'SQLITE_IOERR', 'EDQUOT'].some((x) => c.startsWith(x));
+}
+
+function storageProblem(err: unknown, dir: string): { status: number; code: string; message: string } {
+  const c = String((err as { code?: unknown }).code);
+  if (c.startsWith('SQLITE_FULL') || c === 'ENOSPC' || c === 'EDQUOT') {
+    return { status: 507, code: 'STORAGE_FULL', message: `the data directory ${dir} is full; free space there (nothing stored was changed by this request)` };
+  }
+  return { status: 503, code: 'STORAGE_UNAVAILABLE', message: `the data directory ${dir} cannot be written (${c}); check its permissions and file system` };
+}
+
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
@@ -43,6 +86,9 @@ const REASONS: Record<number, string> = {
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Entity',
+  429: 'Too Many Requests',
+  503: 'Service Unavailable',
+  507: 'Insufficient Storage',
   500: 'Internal Server Error',
 };
 
@@ -51,8 +97,13 @@ export async function buildApp(service: Service, opts: AppOptions = {}): Promise
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: Math.min(ctx.config.maxUploadBytes, 64 * 1024 * 1024),
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    // Long enough that an over-long id reaches its schema (a 400 naming the field), not a 414.
+    routerOptions: { maxParamLength: 1000 },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // Bodies are JSON: a wrong type is refused, never coerced. Query strings and path parameters are
+  // text and are read as the scalar types their schema states (arrays are never made from scalars).
+  const validators = { body: makeAjv(false), other: makeAjv(true) };
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? validators.body : validators.other).compile(schema));
   app.decorate('ctx', ctx);
   app.decorate('jobs', service.jobs);
 
@@ -97,11 +148,15 @@ export async function buildApp(service: Service, opts: AppOptions = {}): Promise
   });
 
   // The API key: every write needs it when configured.
+  // The API key: every write needs it when configured, and with TOPOSCOPE_API_KEY_READS every /v1 read too.
+  const key = ctx.config.apiKey ? Buffer.from(ctx.config.apiKey) : null;
   app.addHook('onRequest', async (req) => {
-    if (!ctx.config.apiKey) return;
-    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
-    const h = req.headers.authorization ?? '';
-    if (h !== `Bearer ${ctx.config.apiKey}`) throw new UnauthorizedError(h ? 'the API key in Authorization is wrong' : undefined);
+    if (!key) return;
+    const read = req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS';
+    if (read && !(ctx.config.apiKeyReads && req.url.startsWith('/v1/'))) return;
+    const h = req.headers.authorization;
+    if (!h) throw new UnauthorizedError();
+    if (!bearerMatches(h, key)) throw new UnauthorizedError('the API key in Authorization is wrong (expected "Bearer <key>")');
   });
 
   app.setErrorHandler((err: FastifyError | AppError | Error, req, reply) => {
@@ -120,13 +175,21 @@ export async function buildApp(service: Service, opts: AppOptions = {}): Promise
       code = 'VALIDATION';
       const v = fe.validation![0];
       const where = fe.validationContext ?? 'body';
-      const path = (v.instancePath || '').replace(/^\//, '').replace(/\//g, '.');
-      const missing = (v.params as { missingProperty?: string })?.missingProperty;
-      const extra = (v.params as { additionalProperty?: string })?.additionalProperty;
-      field = [path, missing ?? extra].filter(Boolean).join('.') || where;
+      const at = fieldPath(v.instancePath || '');
+      const params = (v.params ?? {}) as Record<string, unknown>;
+      const missing = typeof params.missingProperty === 'string' ? params.missingProperty : undefined;
+      const extra = typeof params.additionalProperty === 'string' ? params.additionalProperty : undefined;
+      field = [at, missing ?? extra].filter(Boolean).join('.') || where;
       message = extra
-        ? `${where}: unknown field '${extra}'${path ? ` in ${path}` : ''}`
-        : `${where}${path ? '.' + path : ''} ${v.message ?? 'is invalid'}${missing ? '' : ''}`;
+        ? `${where}: unknown field '${extra}'${at ? ` in ${at}` : ''}`
+        : missing
+          ? `${where}${at ? '.' + at : ''}: '${missing}' is required`
+          : `${where}.${field} ${v.message ?? 'is invalid'}${typeof params.type === 'string' ? ` (found ${describe((v as { data?: unknown }).data)})` : ''}`;
+    } else if (isStorageError(err)) {
+      const io = storageProblem(err, ctx.paths.data);
+      status = io.status;
+      code = io.code;
+      message = io.message;
     } else if (typeof (err as FastifyError).statusCode === 'number' && (err as FastifyError).statusCode! < 500) {
       const fe = err as FastifyError;
       status = fe.statusCode!;
@@ -137,7 +200,7 @@ export async function buildApp(service: Service, opts: AppOptions = {}): Promise
       if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') message = `the request body exceeds the limit of ${app.initialConfig.bodyLimit} bytes`;
       if (fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') message = 'the JSON body is empty';
     }
-    if (status >= 500) req.log.error({ err }, 'request failed');
+    if (status >= 500 && status !== 507 && status !== 503) req.log.error({ err }, 'request failed');
     const body: Record<string, unknown> = { statusCode: status, error: REASONS[status] ?? 'Error', code, message };
     if (field) body.field = field;
     void reply.status(status).send(body);

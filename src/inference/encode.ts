@@ -51,20 +51,35 @@ export async function encodeImages(bufs: Buffer[], spec: ImageInput, labels?: st
 }
 
 /** Cheap check used at upload: is this a PNG or JPEG that sharp can read? */
-export async function probeImage(buf: Buffer): Promise<{ format: string; width: number; height: number }> {
+/**
+ * Checks that a file is a PNG or JPEG of at most `maxPixels` pixels that decodes completely (a
+ * truncated or corrupt file, or a decompression bomb, is refused before it is stored). Decoding runs
+ * on libvips' threads, not the event loop.
+ */
+export async function probeImage(buf: Buffer, maxPixels: number): Promise<{ format: string; width: number; height: number }> {
+  let m: Awaited<ReturnType<ReturnType<typeof sharp>['metadata']>>;
   try {
-    const m = await sharp(buf).metadata();
-    if (m.format !== 'png' && m.format !== 'jpeg') throw new StimulusError(`format '${m.format}' is not PNG or JPEG`);
-    return { format: m.format, width: m.width ?? 0, height: m.height ?? 0 };
+    m = await sharp(buf).metadata();
   } catch (e) {
-    if (e instanceof StimulusError) throw e;
     throw new StimulusError(`not a readable PNG or JPEG image (${(e as Error).message})`);
   }
+  if (m.format !== 'png' && m.format !== 'jpeg') throw new StimulusError(`format '${m.format}' is not PNG or JPEG`);
+  const w = m.width ?? 0;
+  const h = m.height ?? 0;
+  if (w * h > maxPixels) throw new StimulusError(`${w}×${h} pixels exceed the limit of ${maxPixels} (TOPOSCOPE_MAX_IMAGE_PIXELS)`);
+  try {
+    await sharp(buf, { failOn: 'truncated', limitInputPixels: maxPixels }).raw().toBuffer();
+  } catch (e) {
+    throw new StimulusError(`does not decode completely: it is truncated or corrupt (${(e as Error).message})`);
+  }
+  return { format: m.format, width: w, height: h };
 }
 
 export interface TextBatch {
   feeds: Record<string, FeedSpec>;
   lengths: Int32Array;
+  /** 1 for each text that had more than maxTokens tokens and was cut to its first maxTokens. */
+  truncated: Uint8Array;
 }
 
 type TokenizeFn = (text: string) => number[];
@@ -79,16 +94,20 @@ export class TextEncoder {
     this.tokenize = loadTokenizer(spec, modelDir);
   }
 
-  ids(text: string): number[] {
+  /** The token ids fed for a text: BOS if configured, then at most maxTokens ids in all (the rest cut). */
+  ids(text: string): { ids: number[]; truncated: boolean } {
     let ids = this.tokenize(text);
     if (this.spec.bosTokenId !== undefined) ids = [this.spec.bosTokenId, ...ids];
-    if (ids.length > this.spec.maxTokens) ids = ids.slice(0, this.spec.maxTokens);
-    return ids;
+    if (ids.length > this.spec.maxTokens) return { ids: ids.slice(0, this.spec.maxTokens), truncated: true };
+    return { ids, truncated: false };
   }
 
   encode(texts: string[], labels?: string[]): TextBatch {
+    const truncated = new Uint8Array(texts.length);
     const all = texts.map((t, i) => {
-      const ids = this.ids(t);
+      const r = this.ids(t);
+      const ids = r.ids;
+      if (r.truncated) truncated[i] = 1;
       if (ids.length === 0) throw new StimulusError(`text ${labels?.[i] ?? `#${i}`} has no tokens after tokenisation: "${t.slice(0, 60)}"`);
       return ids;
     });
@@ -111,7 +130,7 @@ export class TextEncoder {
       [this.spec.idsInput]: { type: 'int64', dims: [B, T], data: ids.buffer as ArrayBuffer },
     };
     if (this.spec.maskInput) feeds[this.spec.maskInput] = { type: 'int64', dims: [B, T], data: mask.buffer as ArrayBuffer };
-    return { feeds, lengths };
+    return { feeds, lengths, truncated };
   }
 }
 

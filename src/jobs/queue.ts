@@ -190,7 +190,9 @@ export class JobQueue {
       };
       let stimuli: Stimulus[];
       let specs: ContrastSpec[];
+      let setList: string[];
       if (single) {
+        setList = [...first.params.a, ...first.params.b];
         stimuli = planStimuli(first.params.a, first.params.b, itemsOf);
         specs = [
           {
@@ -202,10 +204,12 @@ export class JobQueue {
         // The union of every member's sets, each stimulus once.
         const union: string[] = [];
         for (const j of jobs) for (const s of [...j.params.a, ...j.params.b]) if (!union.includes(s)) union.push(s);
+        setList = union;
         stimuli = planStimuli(union, [], itemsOf);
         specs = jobs.map((j) => ({ a: j.params.a.map((s) => union.indexOf(s)), b: j.params.b.map((s) => union.indexOf(s)) }));
       }
       let last = 0;
+      let lastStage = '';
       const result = await runContrasts(
         contrastEnv(ctx, model),
         stimuli,
@@ -225,12 +229,13 @@ export class JobQueue {
           signal: ac.signal,
           activationsDir: actDir,
           permutationEngine: this.permutationEngine,
-          onProgress: (done, total) => {
+          onProgress: (done, total, stage = 'inference') => {
             const now = Date.now();
-            if (now - last >= 200 || done === total) {
+            if (now - last >= 200 || stage !== lastStage) {
               last = now;
-              if (first.batteryId) setBatteryProgress(ctx.db, first.batteryId, done, total);
-              else setProgress(ctx.db, first.id, done, total);
+              lastStage = stage;
+              if (first.batteryId) setBatteryProgress(ctx.db, first.batteryId, done, total, stage);
+              else setProgress(ctx.db, first.id, done, total, stage);
               for (const id of ids) this.emit({ type: 'progress', job: id });
             }
           },
@@ -255,6 +260,9 @@ export class JobQueue {
             .filter((l) => l.activations)
             .map((l) => ({ layer: l.name, rows: l.activations!.rows, units: l.units, path: rel(l.activations!.path), rowIndexPath: rel(l.activations!.rowIndexPath) })),
           { ...result.timings, contrastsInPass: jobs.length },
+          model.modality === 'text'
+            ? { maxTokens: model.manifest.input.text!.maxTokens, sets: Object.fromEntries([...j.params.a, ...j.params.b].map((s) => [s, result.truncatedBySet[setList.indexOf(s)] ?? 0])) }
+            : null,
         );
         storedAny ||= stored;
       });

@@ -7,8 +7,8 @@
 import type { AnalysisOptions, AnalysisSummary, ClusterRow, LayerAnalysis } from '../domain/analysis.ts';
 import type { SheetLayout } from '../domain/sheet.ts';
 import { toSheet } from '../sheet/layout.ts';
-import { findClusters, type ClusterScale, type Connectivity } from '../stats/clusters.ts';
-import { moranPermutation, type Contiguity } from '../stats/moran.ts';
+import { findClusters } from '../stats/clusters.ts';
+import { moranPermutation } from '../stats/moran.ts';
 import { permutationTest, type PermutationResult } from '../stats/permutation.ts';
 import { permutationTestOrt } from './permutation-engine.ts';
 import { splitHalfReliability } from '../stats/reliability.ts';
@@ -46,6 +46,13 @@ export function contrastMatrix(m: { data: Float32Array; rows: number; sets: Int3
   return { data, rows: n, labels };
 }
 
+/** Progress and cancellation of one layer's analysis. */
+export interface AnalysisHooks {
+  signal?: AbortSignal;
+  /** The stage running ('topography', 'permutations', 'reliability') and its progress. */
+  onProgress?: (stage: string, done: number, total: number) => void;
+}
+
 /** A permutation engine with the interface of the reference `permutationTest` (JS or ONNX Runtime). */
 export type PermutationEngine = (
   matrix: Float32Array,
@@ -53,13 +60,21 @@ export type PermutationEngine = (
   units: number,
   labels: Uint8Array,
   opts: Parameters<typeof permutationTest>[4],
+  hooks: AnalysisHooks,
 ) => Promise<PermutationResult>;
 
 export const jsPermutationEngine: PermutationEngine = async (m, r, u, l, o) => permutationTest(m, r, u, l, o);
 
 /** The fast engine: label-matrix products in ONNX Runtime on a worker thread (same permutations as the reference). */
 export function ortPermutationEngine(intraOpThreads: number): PermutationEngine {
-  return (m, r, u, l, o) => permutationTestOrt(m, r, u, l, { ...o, intraOpThreads });
+  return (m, r, u, l, o, hooks) =>
+    permutationTestOrt(m, r, u, l, { ...o, intraOpThreads, signal: hooks.signal, onProgress: (done, total) => hooks.onProgress?.('permutations', done, total) });
+}
+
+class AnalysisCancelled extends Error {
+  constructor() {
+    super('cancelled');
+  }
 }
 
 function finite(v: number): number | null {
@@ -73,7 +88,11 @@ export async function analyseLayer(
   opts: AnalysisOptions,
   matrix: LayerMatrix | null,
   engine: PermutationEngine = jsPermutationEngine,
+  hooks: AnalysisHooks = {},
 ): Promise<LayerAnalysis> {
+  const check = () => {
+    if (hooks.signal?.aborted) throw new AnalysisCancelled();
+  };
   const { rows, cols, cellOfUnit, unitOfCell } = sheet;
   const tSheet = toSheet(layer.t, sheet);
   const pSheet = toSheet(layer.p, sheet);
@@ -104,6 +123,8 @@ export async function analyseLayer(
   }
 
   const topo = opts.topography;
+  check();
+  hooks.onProgress?.('topography', 0, 1);
   const moran = moranPermutation(tSheet, rows, cols, { contiguity: topo.contiguity, permutations: topo.permutations, seed: opts.seed });
   const smooth = smoothnessCurve(layer.t, sheet.x, sheet.y, { bins: topo.bins, seed: opts.seed, chanceShuffles: 1 });
 
@@ -138,6 +159,7 @@ export async function analyseLayer(
   };
 
   let pFWE: Float64Array | null = null;
+  check();
   if (matrix && opts.permutations) {
     const res = await engine(matrix.data, matrix.rows, layer.units, matrix.labels, {
       nPerm: opts.permutations.n,
@@ -147,7 +169,7 @@ export async function analyseLayer(
         c.scale === 'abs-t'
           ? { rows, cols, cellOfUnit, threshold: c.threshold, scale: 'abs-t', connectivity: c.connectivity, minSize: c.minSize }
           : { rows, cols, cellOfUnit, threshold: c.threshold, scale: 'p', connectivity: c.connectivity, minSize: c.minSize },
-    });
+    }, hooks);
     pFWE = res.pFWE;
     // Quantiles as numpy's default (linear interpolation between order statistics).
     const sorted = Array.from(res.maxNull).sort((x, y) => x - y);
@@ -177,7 +199,9 @@ export async function analyseLayer(
     }
   }
 
+  check();
   if (matrix && opts.reliability) {
+    hooks.onProgress?.('reliability', 0, opts.reliability.splits);
     const rowsA: number[] = [];
     const rowsB: number[] = [];
     for (let r = 0; r < matrix.rows; r++) (matrix.labels[r] ? rowsA : rowsB).push(r);

@@ -1,18 +1,20 @@
 /**
  * Per-layer analysis (clusters, TFCE, Moran's I with its permutation null, the smoothness curve,
  * reliability, permutation FWE) on a worker thread, so that a contrast's statistics never stall the
- * HTTP server. Permutations go one thread further, to ONNX Runtime's own worker.
+ * HTTP server. Permutations go one thread further, to ONNX Runtime's own worker. A cancelled request
+ * stops between stages and aborts a running permutation test; progress names the stage.
  */
 import { parentPort, workerData, type Worker } from 'node:worker_threads';
 import { moduleUrl, startWorker } from '../inference/threads.ts';
 import type { AnalysisOptions, LayerAnalysis } from '../domain/analysis.ts';
 import type { SheetLayout } from '../domain/sheet.ts';
 import type { TestKind } from '../domain/stats.ts';
-import { analyseLayer, jsPermutationEngine, ortPermutationEngine, type LayerMatrix } from './analyse.ts';
+import { analyseLayer, jsPermutationEngine, ortPermutationEngine, type AnalysisHooks, type LayerMatrix } from './analyse.ts';
 
 export type EngineSpec = { kind: 'ort'; threads: number } | { kind: 'js' };
 
 interface Request {
+  kind: 'run';
   id: number;
   layer: { t: Float64Array; p: Float64Array; units: number };
   sheet: SheetLayout;
@@ -22,29 +24,50 @@ interface Request {
   engine: EngineSpec;
 }
 
-type Response = { id: number; ok: true; result: LayerAnalysis } | { id: number; ok: false; error: string };
+type Message = Request | { kind: 'cancel'; id: number };
+
+type Response =
+  | { id: number; kind: 'done'; result: LayerAnalysis }
+  | { id: number; kind: 'failed'; error: string; cancelled: boolean }
+  | { id: number; kind: 'progress'; stage: string; done: number; total: number };
 
 const ENTRY = moduleUrl('./analysis-worker.ts', import.meta.url);
 
 // Only the thread started by AnalysisRunner (whose entry is this file) listens for requests.
 if (parentPort && (workerData as { entry?: string } | null)?.entry === ENTRY.href) {
   const port = parentPort;
-  port.on('message', (m: Request | { kind?: string }) => {
-    if (!('id' in m)) return;
-    const req = m as Request;
-    const engine = req.engine.kind === 'ort' ? ortPermutationEngine(req.engine.threads) : jsPermutationEngine;
-    analyseLayer(req.layer, req.sheet, req.test, req.opts, req.matrix, engine).then(
-      (result) => port.postMessage({ id: req.id, ok: true, result } satisfies Response),
-      (e: unknown) => port.postMessage({ id: req.id, ok: false, error: (e as Error)?.message ?? String(e) } satisfies Response),
-    );
+  const running = new Map<number, AbortController>();
+  port.on('message', (m: Message) => {
+    if (m.kind === 'cancel') {
+      running.get(m.id)?.abort();
+      return;
+    }
+    const ac = new AbortController();
+    running.set(m.id, ac);
+    const engine = m.engine.kind === 'ort' ? ortPermutationEngine(m.engine.threads) : jsPermutationEngine;
+    const hooks: AnalysisHooks = {
+      signal: ac.signal,
+      onProgress: (stage, done, total) => port.postMessage({ id: m.id, kind: 'progress', stage, done, total } satisfies Response),
+    };
+    analyseLayer(m.layer, m.sheet, m.test, m.opts, m.matrix, engine, hooks).then(
+      (result) => port.postMessage({ id: m.id, kind: 'done', result } satisfies Response),
+      (e: unknown) => port.postMessage({ id: m.id, kind: 'failed', error: (e as Error)?.message ?? String(e), cancelled: ac.signal.aborted } satisfies Response),
+    ).finally(() => running.delete(m.id));
   });
+}
+
+/** The analysis of a layer was cancelled. */
+export class AnalysisCancelledError extends Error {
+  constructor() {
+    super('cancelled');
+  }
 }
 
 /** Main-thread side: one worker, requests answered in order. */
 export class AnalysisRunner {
   private worker: Worker | null = null;
   private next = 1;
-  private pending = new Map<number, { resolve: (r: LayerAnalysis) => void; reject: (e: Error) => void }>();
+  private pending = new Map<number, { resolve: (r: LayerAnalysis) => void; reject: (e: Error) => void; hooks: AnalysisHooks }>();
 
   private start(): Worker {
     if (this.worker) return this.worker;
@@ -52,9 +75,13 @@ export class AnalysisRunner {
     w.on('message', (m: Response) => {
       const p = this.pending.get(m.id);
       if (!p) return;
+      if (m.kind === 'progress') {
+        p.hooks.onProgress?.(m.stage, m.done, m.total);
+        return;
+      }
       this.pending.delete(m.id);
-      if (m.ok) p.resolve(m.result);
-      else p.reject(new Error(m.error));
+      if (m.kind === 'done') p.resolve(m.result);
+      else p.reject(m.cancelled ? new AnalysisCancelledError() : new Error(m.error));
     });
     const fail = (e: Error) => {
       for (const p of this.pending.values()) p.reject(e);
@@ -67,12 +94,14 @@ export class AnalysisRunner {
     return w;
   }
 
-  run(layer: Request['layer'], sheet: SheetLayout, test: TestKind, opts: AnalysisOptions, matrix: LayerMatrix | null, engine: EngineSpec): Promise<LayerAnalysis> {
+  run(layer: Request['layer'], sheet: SheetLayout, test: TestKind, opts: AnalysisOptions, matrix: LayerMatrix | null, engine: EngineSpec, hooks: AnalysisHooks = {}): Promise<LayerAnalysis> {
+    if (hooks.signal?.aborted) return Promise.reject(new AnalysisCancelledError());
     const w = this.start();
     const id = this.next++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      w.postMessage({ id, layer, sheet, test, opts, matrix, engine } satisfies Request);
+      this.pending.set(id, { resolve, reject, hooks });
+      hooks.signal?.addEventListener('abort', () => w.postMessage({ kind: 'cancel', id } satisfies Message), { once: true });
+      w.postMessage({ kind: 'run', id, layer, sheet, test, opts, matrix, engine } satisfies Message);
     });
   }
 

@@ -11,7 +11,7 @@ import type { Pooling } from '../domain/manifest.ts';
 import type { LayerOutcome, ModelRecord } from '../domain/records.ts';
 import type { SheetLayout } from '../domain/sheet.ts';
 import { SessionPool } from '../inference/pool.ts';
-import { AnalysisRunner, type EngineSpec } from './analysis-worker.ts';
+import { AnalysisCancelledError, AnalysisRunner, type EngineSpec } from './analysis-worker.ts';
 import { contrastMatrix } from './analyse.ts';
 import { Fold } from './fold.ts';
 import { CancelledError, infer } from './infer.ts';
@@ -55,7 +55,8 @@ export interface ContrastEnv {
 }
 
 export interface ContrastHooks {
-  onProgress?: (done: number, total: number) => void;
+  /** Stimuli through the model so far (stage 'inference'), then the analysis stage of each layer. */
+  onProgress?: (done: number, total: number, stage?: string) => void;
   signal?: AbortSignal;
   /** Folder for kept activations (.npy files); required when keepActivations. */
   activationsDir?: string;
@@ -82,7 +83,7 @@ export async function runContrasts(
   contrasts: ContrastSpec[],
   opts: ContrastOptions,
   hooks: ContrastHooks = {},
-): Promise<{ contrasts: LayerOutcome[][]; stimuli: Stimulus[]; timings: ContrastTimings }> {
+): Promise<{ contrasts: LayerOutcome[][]; stimuli: Stimulus[]; timings: ContrastTimings; truncatedBySet: number[] }> {
   const t0 = performance.now();
   const { model } = env;
   const layers = planLayers(model, opts.layers, opts.pooling);
@@ -104,7 +105,7 @@ export async function runContrasts(
   try {
     inferred = await infer({ pool, model, modelDir: env.modelDir, layers, stimuli, batches, readImage: env.readImage, signal: hooks.signal }, (batch, pooled) => {
       fold.add(batch, pooled);
-      hooks.onProgress?.(batch.end, stimuli.length);
+      hooks.onProgress?.(batch.end, stimuli.length, 'inference');
     });
   } catch (e) {
     fold.abort();
@@ -129,7 +130,17 @@ export async function runContrasts(
         if (hooks.signal?.aborted) throw new CancelledError();
         const o = outcomes[li];
         const matrix = matrices ? contrastMatrix(matrices[li], o.units, spec.a, spec.b) : null;
-        o.analysis = await runner.run({ t: o.t, p: o.p, units: o.units }, o.sheet, opts.test, analysis, matrix, engine);
+        const layerTag = outcomes.length > 1 ? ` (layer ${li + 1}/${outcomes.length}: ${o.name})` : '';
+        hooks.onProgress?.(stimuli.length, stimuli.length, `statistics${layerTag}`);
+        try {
+          o.analysis = await runner.run({ t: o.t, p: o.p, units: o.units }, o.sheet, opts.test, analysis, matrix, engine, {
+            signal: hooks.signal,
+            onProgress: (stage, done, total) => hooks.onProgress?.(stimuli.length, stimuli.length, `${stage} ${done}/${total}${layerTag}`),
+          });
+        } catch (e) {
+          if (e instanceof AnalysisCancelledError) throw new CancelledError();
+          throw e;
+        }
         if (contrasts.length === 1) o.activations = activations[li];
       }
       results.push(outcomes);
@@ -140,6 +151,7 @@ export async function runContrasts(
   return {
     contrasts: results,
     stimuli,
+    truncatedBySet: inferred.truncatedBySet,
     timings: {
       totalMs: performance.now() - t0,
       setupMs,

@@ -4,7 +4,8 @@
  * bounded number of batches is in flight at once, so encoding overlaps inference.
  */
 import type { ModelRecord } from '../domain/records.ts';
-import { encodeImages, TextEncoder as TextIds } from '../inference/encode.ts';
+import { encodeImages } from '../inference/encode.ts';
+import { TokenizerThread } from '../inference/tokenizer-thread.ts';
 import type { PooledLayer, SessionPool } from '../inference/pool.ts';
 import type { LayerFetch } from '../inference/worker-protocol.ts';
 import type { Batch, PlannedLayer, Stimulus } from './plan.ts';
@@ -19,6 +20,8 @@ export interface InferTimings {
   encodeMs: number;
   inferenceMs: number;
   batches: number;
+  /** Per set index: texts longer than maxTokens, fed cut to their first maxTokens tokens. */
+  truncatedBySet: number[];
 }
 
 export interface InferInput {
@@ -38,14 +41,16 @@ export interface InferInput {
 export async function infer(input: InferInput, onBatch: (batch: Batch, layers: PooledLayer[]) => void): Promise<InferTimings> {
   const { pool, model, stimuli, batches, signal } = input;
   const fetch: LayerFetch[] = input.layers.map((l) => ({ key: l.name, tensor: l.tensor, unitAxis: l.unitAxis, pooling: l.pooling }));
-  const textEnc = model.modality === 'text' ? new TextIds(model.manifest.input.text!, input.modelDir) : null;
-  const timings: InferTimings = { encodeMs: 0, inferenceMs: 0, batches: 0 };
+  // Tokenisation runs on its own thread, off the event loop.
+  const textEnc = model.modality === 'text' ? new TokenizerThread(model.manifest.input.text!, input.modelDir) : null;
+  const timings: InferTimings = { encodeMs: 0, inferenceMs: 0, batches: 0, truncatedBySet: [] };
   const launch = async (b: Batch) => {
     const slice = stimuli.slice(b.start, b.end);
     const te = performance.now();
     const labels = slice.map((s) => s.item.label ?? `${s.setId}#${s.item.position}`);
     if (textEnc) {
-      const enc = textEnc.encode(slice.map((s) => s.item.text ?? ''), labels);
+      const enc = await textEnc.encode(slice.map((s) => s.item.text ?? ''), labels);
+      for (let i = 0; i < slice.length; i++) if (enc.truncated[i]) timings.truncatedBySet[slice[i].setIndex] = (timings.truncatedBySet[slice[i].setIndex] ?? 0) + 1;
       timings.encodeMs += performance.now() - te;
       return pool.pool(enc.feeds, fetch, enc.lengths);
     }
@@ -54,29 +59,33 @@ export async function infer(input: InferInput, onBatch: (batch: Batch, layers: P
     timings.encodeMs += performance.now() - te;
     return pool.pool({ [image.name]: feed }, fetch, null);
   };
-  const inFlight = new Map<number, Promise<{ layers: PooledLayer[]; runMs: number }>>();
-  const maxInFlight = pool.size + 1;
-  let next = 0;
-  for (const b of batches) {
-    while (next < batches.length && inFlight.size < maxInFlight) {
+  try {
+    const inFlight = new Map<number, Promise<{ layers: PooledLayer[]; runMs: number }>>();
+    const maxInFlight = pool.size + 1;
+    let next = 0;
+    for (const b of batches) {
+      while (next < batches.length && inFlight.size < maxInFlight) {
+        if (signal?.aborted) throw new CancelledError();
+        const p = launch(batches[next]);
+        p.catch(() => undefined); // awaited below, in order
+        inFlight.set(next, p);
+        next++;
+      }
+      let res: { layers: PooledLayer[]; runMs: number };
+      try {
+        res = await inFlight.get(b.index)!;
+      } catch (e) {
+        if (signal?.aborted) throw new CancelledError();
+        throw e;
+      }
+      inFlight.delete(b.index);
       if (signal?.aborted) throw new CancelledError();
-      const p = launch(batches[next]);
-      p.catch(() => undefined); // awaited below, in order
-      inFlight.set(next, p);
-      next++;
+      timings.inferenceMs += res.runMs;
+      timings.batches++;
+      onBatch(b, res.layers);
     }
-    let res: { layers: PooledLayer[]; runMs: number };
-    try {
-      res = await inFlight.get(b.index)!;
-    } catch (e) {
-      if (signal?.aborted) throw new CancelledError();
-      throw e;
-    }
-    inFlight.delete(b.index);
-    if (signal?.aborted) throw new CancelledError();
-    timings.inferenceMs += res.runMs;
-    timings.batches++;
-    onBatch(b, res.layers);
+  } finally {
+    await textEnc?.close();
   }
   return timings;
 }

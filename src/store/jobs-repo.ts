@@ -12,6 +12,7 @@ interface JobRow {
   provenance: string;
   progress_done: number;
   progress_total: number;
+  progress_stage: string | null;
   error: string | null;
   timings: string | null;
   attempts: number;
@@ -20,6 +21,7 @@ interface JobRow {
   finished_at: string | null;
   seq: number;
   battery_id: string | null;
+  truncation: string | null;
 }
 
 const toJob = (r: JobRow): JobRecord => ({
@@ -31,6 +33,7 @@ const toJob = (r: JobRow): JobRecord => ({
   provenance: JSON.parse(r.provenance) as Record<string, unknown>,
   progressDone: r.progress_done,
   progressTotal: r.progress_total,
+  progressStage: r.progress_stage,
   error: r.error,
   timings: r.timings ? (JSON.parse(r.timings) as Record<string, number>) : null,
   attempts: r.attempts,
@@ -39,6 +42,7 @@ const toJob = (r: JobRow): JobRecord => ({
   finishedAt: r.finished_at,
   seq: r.seq,
   batteryId: r.battery_id,
+  truncation: r.truncation ? (JSON.parse(r.truncation) as JobRecord['truncation']) : null,
 });
 
 export interface NewJob {
@@ -104,18 +108,18 @@ export function nextQueued(db: DB, exclude: Set<string>): JobRecord | null {
 export function markRunning(db: DB, id: string): boolean {
   return (
     db
-      .prepare(`UPDATE jobs SET state = 'running', started_at = ?, attempts = attempts + 1, progress_done = 0, error = NULL WHERE id = ? AND state = 'queued'`)
+      .prepare(`UPDATE jobs SET state = 'running', started_at = ?, attempts = attempts + 1, progress_done = 0, progress_stage = 'starting', error = NULL WHERE id = ? AND state = 'queued'`)
       .run(nowIso(), id).changes === 1
   );
 }
 
-export function setProgress(db: DB, id: string, done: number, total: number): void {
-  db.prepare(`UPDATE jobs SET progress_done = ?, progress_total = ? WHERE id = ? AND state = 'running'`).run(done, total, id);
+export function setProgress(db: DB, id: string, done: number, total: number, stage: string | null): void {
+  db.prepare(`UPDATE jobs SET progress_done = ?, progress_total = ?, progress_stage = ? WHERE id = ? AND state = 'running'`).run(done, total, stage, id);
 }
 
 /** Progress of every running member of a battery (they share one pass through the model). */
-export function setBatteryProgress(db: DB, batteryId: string, done: number, total: number): void {
-  db.prepare(`UPDATE jobs SET progress_done = ?, progress_total = ? WHERE battery_id = ? AND state = 'running'`).run(done, total, batteryId);
+export function setBatteryProgress(db: DB, batteryId: string, done: number, total: number, stage: string | null): void {
+  db.prepare(`UPDATE jobs SET progress_done = ?, progress_total = ?, progress_stage = ? WHERE battery_id = ? AND state = 'running'`).run(done, total, stage, batteryId);
 }
 
 export function finishJob(db: DB, id: string, state: 'failed' | 'cancelled', error: string | null, from: JobState[]): boolean {
@@ -132,7 +136,7 @@ export function runningJobs(db: DB): JobRecord[] {
 }
 
 export function requeue(db: DB, id: string, note: string): void {
-  db.prepare(`UPDATE jobs SET state = 'queued', progress_done = 0, started_at = NULL, error = ? WHERE id = ? AND state = 'running'`).run(note, id);
+  db.prepare(`UPDATE jobs SET state = 'queued', progress_done = 0, progress_stage = NULL, started_at = NULL, error = ? WHERE id = ? AND state = 'running'`).run(note, id);
 }
 
 /** Deletes a finished job and its results (cascade). */
@@ -143,4 +147,8 @@ export function deleteJob(db: DB, id: string): void {
 export function queueCounts(db: DB): { queued: number; running: number } {
   const r = db.prepare(`SELECT SUM(state = 'queued') AS queued, SUM(state = 'running') AS running FROM jobs`).get() as { queued: number | null; running: number | null };
   return { queued: r.queued ?? 0, running: r.running ?? 0 };
+}
+
+export function jobIds(db: DB): string[] {
+  return (db.prepare('SELECT id FROM jobs').all() as { id: string }[]).map((j) => j.id);
 }

@@ -5,7 +5,7 @@
 import type { DB } from './db.ts';
 import { blob, fromBlob, nowIso } from './db.ts';
 import type { AnalysisSummary, ClusterRow } from '../domain/analysis.ts';
-import type { JobState, LayerExtras, LayerOutcome, LayerResult, LayerSummary } from '../domain/records.ts';
+import type { JobRecord, JobState, LayerExtras, LayerOutcome, LayerResult, LayerSummary } from '../domain/records.ts';
 import { UNIT_STATS, type ArrayDtype } from '../domain/stats.ts';
 
 export interface StoredStimulus {
@@ -37,7 +37,15 @@ const INSERT_LAYER = `INSERT INTO layer_results (job_id, layer, position, units,
   VALUES (@job, @layer, @position, @units, @rows, @cols, @nA, @nB, @summary, @cell, @analysis, ${STAT_COLUMNS.map((c) => '@' + c).join(', ')})`;
 
 /** Stores every layer's result and marks the job succeeded, atomically; false if it was no longer running. */
-export function storeSuccess(db: DB, id: string, layers: LayerOutcome[], stimuli: StoredStimulus[], activations: StoredActivations[], timings: Record<string, number>): boolean {
+export function storeSuccess(
+  db: DB,
+  id: string,
+  layers: LayerOutcome[],
+  stimuli: StoredStimulus[],
+  activations: StoredActivations[],
+  timings: Record<string, number>,
+  truncation: JobRecord['truncation'] = null,
+): boolean {
   const insLayer = db.prepare(INSERT_LAYER);
   const insCluster = db.prepare(
     `INSERT INTO layer_clusters (job_id, layer, cluster_id, sign, size, mass, peak_t, peak_unit, peak_row, peak_col, centroid_row, centroid_col, p_mass, p_size)
@@ -76,9 +84,10 @@ export function storeSuccess(db: DB, id: string, layers: LayerOutcome[], stimuli
     }
     stimuli.forEach((s, i) => insStim.run(id, i, s.condition, s.setId, s.sha256, s.label));
     for (const a of activations) insAct.run(id, a.layer, a.rows, a.units, a.path, a.rowIndexPath);
-    db.prepare(`UPDATE jobs SET state = 'succeeded', finished_at = ?, timings = ?, progress_done = progress_total, error = NULL WHERE id = ?`).run(
+    db.prepare(`UPDATE jobs SET state = 'succeeded', finished_at = ?, timings = ?, truncation = ?, progress_done = progress_total, progress_stage = NULL, error = NULL WHERE id = ?`).run(
       nowIso(),
       JSON.stringify(timings),
+      truncation ? JSON.stringify(truncation) : null,
       id,
     );
     return true;

@@ -102,3 +102,8 @@ export function jobsUsingSet(db: DB, setId: string): number {
 export function deleteSet(db: DB, setId: string): void {
   db.prepare('DELETE FROM stimulus_sets WHERE id = ?').run(setId);
 }
+
+/** Blob files (relative to the data directory) that item rows refer to. */
+export function knownBlobPaths(db: DB): Set<string> {
+  return new Set((db.prepare('SELECT path FROM stimulus_items WHERE path IS NOT NULL').all() as { path: string }[]).map((r) => r.path));
+}

@@ -8,7 +8,6 @@ import crypto from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../domain/errors.ts';
 import type { MaskKind, MaskRecord } from '../domain/records.ts';
-import type { Correction } from '../domain/stats.ts';
 import { matchedRandomMask, topKCount } from '../stats/masks.ts';
 import { correct } from '../pipeline/test.ts';
 import type { Context } from '../store/context.ts';

@@ -8,9 +8,9 @@ import { pipeline } from 'node:stream/promises';
 import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Context } from '../store/context.ts';
-import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../domain/errors.ts';
+import { AppError, ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../domain/errors.ts';
 import { LayoutError, resolveLayout } from '../sheet/layout.ts';
-import { ELEM_TYPE_NAMES, OnnxFormatError, exposeTensors, inspectModel, producedTensors, pruneToTensors, type ModelInfo } from '../onnx/model.ts';
+import { ELEM_TYPE_NAMES, OnnxFormatError, inspectModel, producedTensors, pruneToTensors, type ModelInfo } from '../onnx/model.ts';
 import { nowIso } from '../store/db.ts';
 import type { LayerInfo, ModelInfoJson, ModelRecord } from '../domain/records.ts';
 import type { SheetLayout } from '../domain/sheet.ts';
@@ -18,7 +18,7 @@ import { activeJobsForModel, deleteModelAndJobs, findModel, getModelByHash, getS
 import { TextEncoder as TextIds, StimulusError } from '../inference/encode.ts';
 import { activationsDir, EXPOSED_FILE, MANIFEST_FILE, MODEL_FILE, modelDir, resolveInsideRoots, rmrf, sha256, sha256File, tmpDir } from '../store/files.ts';
 import { LayerSchema, ManifestSchema, type Manifest } from '../domain/manifest.ts';
-import { SessionPool } from '../inference/pool.ts';
+import { listTensorsInChild, NativeChildError, NativeSession } from '../inference/native-child.ts';
 import type { FeedSpec } from '../inference/worker-protocol.ts';
 
 const manifestCheck = TypeCompiler.Compile(ManifestSchema);
@@ -98,7 +98,7 @@ export interface IncomingFiles {
   source: string;
 }
 
-function probeFeeds(m: Manifest, info: ModelInfo, batch: number, modelDir: string): { feeds: Record<string, FeedSpec>; lengths: Int32Array | null } {
+function probeFeeds(m: Manifest, batch: number, modelDir: string): { feeds: Record<string, FeedSpec>; lengths: Int32Array | null } {
   if (m.modality === 'image') {
     const im = m.input.image!;
     const [h, w] = im.size;
@@ -111,8 +111,19 @@ function probeFeeds(m: Manifest, info: ModelInfo, batch: number, modelDir: strin
   const texts = ['the quick brown fox jumps over the lazy dog', 'a probe'].slice(0, batch);
   while (texts.length < batch) texts.push('a probe');
   const b = enc.encode(texts);
-  void info;
   return { feeds: b.feeds, lengths: b.lengths };
+}
+
+/** A text model's input at its longest: one text of exactly `maxTokens` tokens. */
+function longestTextFeeds(m: Manifest, modelDir: string): Record<string, FeedSpec> {
+  const tx = m.input.text!;
+  const enc = new TextIds(tx, modelDir);
+  return enc.encode([Array.from({ length: tx.maxTokens + 1 }, () => 'the').join(' ')]).feeds;
+}
+
+/** ONNX Runtime work on a model runs in a child process: a native crash fails the request, not the server. */
+function nativeOpts(ctx: Context, label: string) {
+  return { label, intraOpThreads: ctx.config.intraOpThreads };
 }
 
 function isDynamic(d: number | string | null | undefined): boolean {
@@ -190,9 +201,9 @@ export async function validateModelDir(ctx: Context, dir: string): Promise<{ man
       throw new ValidationError(`manifest.input.text.maxTokens ${manifest.input.text!.maxTokens} exceeds the model's fixed sequence length ${mainInput.dims[1]}`, 'manifest.input.text.maxTokens');
     }
   }
-  let pool: SessionPool;
+  let session: NativeSession;
   try {
-    pool = await SessionPool.create(exposedPath, { workers: 1, intraOpThreads: ctx.config.intraOpThreads });
+    session = await NativeSession.open(exposedPath, nativeOpts(ctx, manifest.name));
   } catch (e) {
     throw new ValidationError(`model.onnx does not load in ONNX Runtime: ${(e as Error).message}`, 'model');
   }
@@ -202,16 +213,28 @@ export async function validateModelDir(ctx: Context, dir: string): Promise<{ man
     const batch = dynamicBatch ? 2 : 1;
     let probe: { feeds: Record<string, FeedSpec>; lengths: Int32Array | null };
     try {
-      probe = probeFeeds(manifest, info, batch, dir);
+      probe = probeFeeds(manifest, batch, dir);
     } catch (e) {
       if (e instanceof StimulusError) throw new ValidationError(e.message, 'manifest.input.text.tokenizer');
       throw e;
     }
     let shapes;
     try {
-      shapes = await pool.probe(probe.feeds, manifest.layers.map((l) => l.tensor));
+      shapes = await session.probe(probe.feeds, manifest.layers.map((l) => l.tensor));
     } catch (e) {
       throw new ValidationError(`model.onnx failed on a probe input built from the manifest: ${(e as Error).message}`, 'manifest.input');
+    }
+    if (manifest.modality === 'text') {
+      // The longest input a contrast will feed: a model with fewer positions fails here, not in a job.
+      const maxTokens = manifest.input.text!.maxTokens;
+      try {
+        await session.probe(longestTextFeeds(manifest, dir), [manifest.layers[0].tensor]);
+      } catch (e) {
+        throw new ValidationError(
+          `manifest.input.text.maxTokens: the model fails on an input of ${maxTokens} tokens, so it probably accepts fewer positions; lower maxTokens (${(e as Error).message})`,
+          'manifest.input.text.maxTokens',
+        );
+      }
     }
     manifest.layers.forEach((l, i) => {
       const s = shapes[i];
@@ -251,7 +274,7 @@ export async function validateModelDir(ctx: Context, dir: string): Promise<{ man
       });
     });
   } finally {
-    await pool.close();
+    await session.close();
   }
   const dt = (t: number | null) => (t === null ? 'unknown' : (ELEM_TYPE_NAMES[t] ?? `type ${t}`));
   return {
@@ -510,35 +533,23 @@ export interface TensorListing {
 }
 
 /** Every tensor the graph produces, with its op type and the shape ORT reports on a probe input built from `manifest` (batch of 1). */
-async function probeTensors(ctx: Context, bytes: Uint8Array, info: ModelInfo, manifest: Manifest, dir: string): Promise<TensorListing[]> {
-  const produced = producedTensors(info);
-  const names = [...produced.keys()];
-  const probePath = path.join(dir, 'probe-all.onnx');
-  await fs.promises.writeFile(probePath, exposeTensors(bytes, names));
-  let shapes;
+async function probeTensors(ctx: Context, modelPath: string, manifest: Manifest, dir: string): Promise<TensorListing[]> {
+  let feeds: Record<string, FeedSpec>;
   try {
-    let pool: SessionPool;
-    try {
-      pool = await SessionPool.create(probePath, { workers: 1, intraOpThreads: ctx.config.intraOpThreads });
-    } catch (e) {
-      throw new ValidationError(`model.onnx does not load in ONNX Runtime: ${(e as Error).message}`, 'model');
-    }
-    try {
-      shapes = await pool.probe(probeFeeds(manifest, info, 1, dir).feeds, names);
-    } catch (e) {
-      if (e instanceof StimulusError) throw new ValidationError(e.message, 'manifest.input.text.tokenizer');
-      throw new UnprocessableError(`probing the model's tensors failed: ${(e as Error).message}`);
-    } finally {
-      await pool.close();
-    }
-  } finally {
-    fs.rmSync(probePath, { force: true });
+    feeds = probeFeeds(manifest, 1, dir).feeds;
+  } catch (e) {
+    if (e instanceof StimulusError) throw new ValidationError(e.message, 'manifest.input.text.tokenizer');
+    throw e;
+  }
+  let tensors;
+  try {
+    tensors = await listTensorsInChild(modelPath, feeds, nativeOpts(ctx, manifest.name));
+  } catch (e) {
+    if (e instanceof NativeChildError && e.failure.kind === 'timeout') throw new AppError(504, 'TIMEOUT', e.message);
+    throw new UnprocessableError(`listing the tensors failed: ${(e as Error).message}`);
   }
   const layerOf = new Map(manifest.layers.map((l) => [l.tensor, l.name]));
-  return names.map((name, i) => {
-    const node = produced.get(name)!;
-    return { name, opType: node.opType, node: node.name, type: shapes[i].type, shape: shapes[i].dims, isLayer: layerOf.get(name) ?? null };
-  });
+  return tensors.map((t) => ({ name: t.name, opType: t.opType, node: t.node, type: t.type, shape: t.shape, isLayer: layerOf.get(t.name) ?? null }));
 }
 
 /** Every intermediate tensor of a registered model with its op type and probe shape (cached). */
@@ -546,8 +557,7 @@ export async function listTensors(ctx: Context, m: ModelRecord): Promise<TensorL
   const dir = modelDir(ctx, m);
   const cache = path.join(dir, 'tensors.json');
   if (fs.existsSync(cache)) return JSON.parse(fs.readFileSync(cache, 'utf8')) as TensorListing[];
-  const bytes = await fs.promises.readFile(path.join(dir, MODEL_FILE));
-  const out = await probeTensors(ctx, bytes, inspectModel(bytes), m.manifest, dir);
+  const out = await probeTensors(ctx, path.join(dir, MODEL_FILE), m.manifest, dir);
   fs.writeFileSync(cache, JSON.stringify(out));
   return out;
 }
@@ -598,7 +608,7 @@ export async function inspectUpload(ctx: Context, parts: AsyncIterable<UploadPar
     return {
       inputs: info.inputs.map((i) => ({ name: i.name, type: dt(i.elemType), dims: i.dims ?? [] })),
       outputs: info.outputs.map((i) => ({ name: i.name, type: dt(i.elemType), dims: i.dims ?? [] })),
-      tensors: await probeTensors(ctx, bytes, info, manifest, staging),
+      tensors: await probeTensors(ctx, path.join(staging, MODEL_FILE), manifest, staging),
     };
   } finally {
     rmrf(staging);

@@ -59,7 +59,7 @@ export async function createImageSet(ctx: Context, name: string, files: { name: 
     if (f.data.length === 0) throw new ValidationError(`file '${f.name}' is empty`, 'files');
     let meta;
     try {
-      meta = await probeImage(f.data);
+      meta = await probeImage(f.data, ctx.config.maxImagePixels);
     } catch (e) {
       if (e instanceof StimulusError) throw new ValidationError(`file '${f.name}': ${e.message}`, 'files');
       throw e;
@@ -77,6 +77,9 @@ export function createTextSet(ctx: Context, name: string, texts: string[], sourc
     if (typeof t !== 'string') throw new ValidationError(`texts[${i}] is not a string`, `texts[${i}]`);
     const s = t.trim();
     if (s.length === 0) throw new ValidationError(`texts[${i}] is empty`, `texts[${i}]`);
+    if (s.length > ctx.config.maxTextChars) {
+      throw new TooLargeError(`texts[${i}] has ${s.length} characters; the limit is ${ctx.config.maxTextChars} per text (TOPOSCOPE_MAX_TEXT_CHARS): split it into sentences or raise the limit`, `texts[${i}]`);
+    }
     const b = Buffer.from(s, 'utf8');
     return { sha256: sha256(b), label: null, kind: 'text', mediaType: 'text/plain', bytes: b.length, text: s };
   });

@@ -94,7 +94,7 @@ describe('image contrast end to end (topo-cnn, faces vs objects)', () => {
     expect(r.headers.location).toBe(`/v1/contrasts/${contrastId}`);
     const done = await waitForContrast(t.app, contrastId);
     expect(done.state, String(done.error)).toBe('succeeded');
-    expect(done.progress).toEqual({ done: faces.length + objects.length, total: faces.length + objects.length, fraction: 1 });
+    expect(done.progress).toEqual({ done: faces.length + objects.length, total: faces.length + objects.length, fraction: 1, stage: null });
     const layers = done.layers as { name: string; nA: number; nB: number }[];
     expect(layers.map((l) => l.name)).toEqual(manifest.layers.map((l) => l.name));
     expect(layers[0]).toMatchObject({ nA: faces.length, nB: objects.length });

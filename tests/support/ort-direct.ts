@@ -61,7 +61,7 @@ export async function directTextActivations(modelDir: string, layer: string, tex
   const rows: Float64Array[] = [];
   try {
     for (const text of texts) {
-      const ids = enc.ids(text);
+      const ids = enc.ids(text).ids;
       const feeds: Record<string, ort.Tensor> = {
         [m.input.text!.idsInput]: new ort.Tensor('int64', BigInt64Array.from(ids.map((i) => BigInt(i))), [1, ids.length]),
       };

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { ValidationError } from '../../domain/errors.ts';
 import { deleteModel, inspectUpload, listModelViews, listTensors, modelView, registerModelFromFolder, registerUpload, requireModel, type UploadPart } from '../../usecases/models.ts';
+import { multipartParts } from '../multipart.ts';
 import { IdParam, ModelListSchema, Page, RegisterModelBody, TensorSchema, errors } from '../schemas.ts';
 
 export const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -62,8 +62,7 @@ export const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
       validatorCompiler: () => () => true,
     },
     async (req, reply) => {
-      if (!req.isMultipart()) throw new ValidationError('send the model as multipart/form-data with fields model and manifest', 'body');
-      const { model, created } = await registerUpload(ctx, req.parts() as AsyncIterable<UploadPart>);
+      const { model, created } = await registerUpload(ctx, multipartParts<UploadPart>(req));
       if (created) void reply.header('Location', `/v1/models/${model.id}`);
       return reply.status(created ? 201 : 200).send(modelView(model));
     },
@@ -105,8 +104,7 @@ export const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
       validatorCompiler: () => () => true,
     },
     async (req) => {
-      if (!req.isMultipart()) throw new ValidationError('send the model as multipart/form-data with fields model and manifest', 'body');
-      return inspectUpload(ctx, req.parts() as AsyncIterable<UploadPart>);
+      return inspectUpload(ctx, multipartParts<UploadPart>(req));
     },
   );
 

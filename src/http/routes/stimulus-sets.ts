@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { ValidationError } from '../../domain/errors.ts';
 import { createSet, createSetFromUpload, deleteSet, itemBytes, listItems, listSets, requireSet, type SetUploadPart } from '../../usecases/stimulus-sets.ts';
+import { multipartParts } from '../multipart.ts';
 import { Binary, CreateSetBody, IdParam, ItemSchema, Page, errors } from '../schemas.ts';
 
 export const stimulusSetRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -72,8 +72,7 @@ export const stimulusSetRoutes: FastifyPluginAsyncTypebox = async (app) => {
       validatorCompiler: () => () => true,
     },
     async (req, reply) => {
-      if (!req.isMultipart()) throw new ValidationError('send the set as multipart/form-data with fields name and files (or texts)', 'body');
-      const r = await createSetFromUpload(ctx, req.parts() as AsyncIterable<SetUploadPart>);
+      const r = await createSetFromUpload(ctx, multipartParts<SetUploadPart>(req));
       if (r.created) void reply.header('Location', `/v1/stimulus-sets/${r.set.id}`);
       return reply.status(r.created ? 201 : 200).send(r.set);
     },
