@@ -19,7 +19,8 @@ import { modelRoutes } from './routes/models.ts';
 import { stimulusSetRoutes } from './routes/stimulus-sets.ts';
 import { contrastRoutes } from './routes/contrasts.ts';
 import { healthRoutes } from './routes/health.ts';
-import { maskRoutes } from './routes/masks.ts';
+import { MaskSchema, maskRoutes } from './routes/masks.ts';
+import { ComparisonSchema } from '../usecases/comparisons.ts';
 import { comparisonRoutes } from './routes/comparisons.ts';
 import { viewerPlugin } from './plugins/viewer.ts';
 
@@ -55,6 +56,13 @@ function fieldPath(pointer: string): string {
   let out = '';
   for (const part of pointer.split('/').filter(Boolean)) out += /^\d+$/.test(part) ? `[${part}]` : out ? `.${part}` : part;
   return out;
+}
+
+/** How deep in the body an error's field is (a missing property counts as one level below its object). */
+function depth(e: { instancePath?: string; keyword?: string }): number {
+  const d = (e.instancePath ?? '').split('/').filter(Boolean).length;
+  if (e.keyword === 'required' || e.keyword === 'additionalProperties') return d + 1;
+  return e.keyword === 'anyOf' || e.keyword === 'oneOf' ? d - 0.5 : d;
 }
 
 function describe(v: unknown): string {
@@ -98,7 +106,7 @@ export async function buildApp(service: Service, opts: AppOptions = {}): Promise
     logger: opts.logger ?? false,
     bodyLimit: Math.min(ctx.config.maxUploadBytes, 64 * 1024 * 1024),
     // Long enough that an over-long id reaches its schema (a 400 naming the field), not a 414.
-    routerOptions: { maxParamLength: 1000 },
+    routerOptions: { maxParamLength: 8192 },
   }).withTypeProvider<TypeBoxTypeProvider>();
   // Bodies are JSON: a wrong type is refused, never coerced. Query strings and path parameters are
   // text and are read as the scalar types their schema states (arrays are never made from scalars).
@@ -112,6 +120,10 @@ export async function buildApp(service: Service, opts: AppOptions = {}): Promise
   app.addSchema(ModelSchema);
   app.addSchema(StimulusSetSchema);
   app.addSchema(ContrastSchema);
+  // Shared schemas are added here, never inside a route plugin: a plugin's own addSchema would give its
+  // routes a schema controller without the validator compilers set above.
+  app.addSchema(MaskSchema);
+  app.addSchema(ComparisonSchema);
 
   await app.register(swagger, {
     openapi: {
@@ -173,7 +185,9 @@ export async function buildApp(service: Service, opts: AppOptions = {}): Promise
       const fe = err as FastifyError;
       status = 400;
       code = 'VALIDATION';
-      const v = fe.validation![0];
+      // The most precise error: the deepest field, and a wrong value before a missing one (a union's
+      // other branch would only report what it misses).
+      const v = [...fe.validation!].sort((x, y) => depth(y) - depth(x) || Number(x.keyword === 'required') - Number(y.keyword === 'required'))[0];
       const where = fe.validationContext ?? 'body';
       const at = fieldPath(v.instancePath || '');
       const params = (v.params ?? {}) as Record<string, unknown>;

@@ -105,12 +105,16 @@ function newJobId(): string {
   return `c_${crypto.randomBytes(8).toString('hex')}`;
 }
 
-/** Validates a contrast request against the stored model and sets; returns the job to store. */
-export function prepareContrast(ctx: Context, req: ContrastRequest): NewJob {
+/**
+ * Validates a contrast request against the stored model and sets; returns the job to store. `at`
+ * prefixes the field names of errors (a battery's `contrasts[i].`).
+ */
+export function prepareContrast(ctx: Context, req: ContrastRequest, at = ''): NewJob {
   const model = findModel(ctx.db, req.model);
   if (!model) throw new NotFoundError('model', req.model);
-  const resolveSets = (v: string | string[], cond: 'a' | 'b'): StimulusSet[] => {
+  const resolveSets = (v: string | string[], c: 'a' | 'b'): StimulusSet[] => {
     const list = Array.isArray(v) ? v : [v];
+    const cond = `${at}${c}`;
     if (list.length === 0) throw new ValidationError(`${cond} must name at least one stimulus set`, cond);
     const seen = new Set<string>();
     return list.map((ref, i) => {
@@ -130,8 +134,8 @@ export function prepareContrast(ctx: Context, req: ContrastRequest): NewJob {
   };
   const a = resolveSets(req.a, 'a');
   const b = resolveSets(req.b, 'b');
-  const shared = a.filter((s) => b.some((x) => x.id === s.id));
-  if (shared.length) throw new UnprocessableError(`set '${shared[0].name}' is in both a and b; a contrast needs two different conditions`, 'b');
+  const inBoth = b.findIndex((s) => a.some((x) => x.id === s.id));
+  if (inBoth >= 0) throw new UnprocessableError(`${at}b[${inBoth}]: set '${b[inBoth].name}' is also in a; a contrast needs two different conditions`, `${at}b[${inBoth}]`);
   const nA = a.reduce((s, x) => s + x.nItems, 0);
   const nB = b.reduce((s, x) => s + x.nItems, 0);
   if (nA < 2 || nB < 2) throw new UnprocessableError(`each condition needs at least 2 stimuli for a t-test (a has ${nA}, b has ${nB})`, nA < 2 ? 'a' : 'b');
@@ -182,14 +186,16 @@ export function submitBattery(ctx: Context, jobs: JobQueue, req: BatteryRequest)
   const list: { a: string | string[]; b: string | string[]; label?: string }[] = [];
   if (categories && categories.length) {
     if (categories.length < 2) throw new ValidationError('a battery of categories needs at least two', 'categories');
-    if (new Set(categories).size !== categories.length) throw new UnprocessableError('categories lists a set twice; each category may appear once', 'categories');
+    const dup = categories.findIndex((c, i) => categories.indexOf(c) !== i);
+    if (dup >= 0) throw new UnprocessableError(`categories[${dup}]: '${categories[dup]}' is listed twice; each category may appear once`, `categories[${dup}]`);
     for (const c of categories) list.push({ a: c, b: categories.filter((x) => x !== c), label: `${c} > rest` });
   }
   for (const c of contrasts ?? []) list.push(c);
   if (list.length === 0) throw new ValidationError('a battery needs categories or contrasts', 'categories');
   const batteryId = `b_${crypto.randomBytes(8).toString('hex')}`;
-  const prepared = list.map((c) => {
-    const j = prepareContrast(ctx, { ...shared, a: c.a, b: c.b, label: c.label });
+  const nCategories = categories?.length ?? 0;
+  const prepared = list.map((c, i) => {
+    const j = prepareContrast(ctx, { ...shared, a: c.a, b: c.b, label: c.label }, i < nCategories ? '' : `contrasts[${i - nCategories}].`);
     return { ...j, provenance: { ...j.provenance, battery: batteryId }, batteryId };
   });
   return { id: batteryId, jobs: jobs.enqueue(prepared) };

@@ -571,8 +571,59 @@ const comparisons: Row[] = [
   r('GET /v1/comparisons/:id: the comparison', 'GET', `${CMP}/{comparison}`, 200),
 ];
 
+const INS = '/v1/models/inspect';
+const inspect: Row[] = [
+  r('POST /v1/models/inspect: JSON instead of multipart', 'POST', INS, [400, 415], 'body', { json: { model: 'x' } }),
+  r('POST /v1/models/inspect: no parts at all', 'POST', INS, 400, 'model', { multipart: [] }),
+  r('POST /v1/models/inspect: model only', 'POST', INS, 400, 'manifest', { multipart: [{ name: 'model', filename: 'model.onnx', data: rangeFile('model.onnx') }] }),
+  r('POST /v1/models/inspect: model is not ONNX', 'POST', INS, 400, 'model', {
+    multipart: [
+      { name: 'model', filename: 'model.onnx', data: 'not onnx' },
+      { name: 'manifest', data: rangeFile('manifest.json') },
+      { name: 'tokenizer.json', filename: 'tokenizer.json', data: rangeFile('tokenizer.json') },
+    ],
+  }),
+  r('POST /v1/models/inspect: manifest is not JSON', 'POST', INS, 400, 'manifest', {
+    multipart: [
+      { name: 'model', filename: 'model.onnx', data: rangeFile('model.onnx') },
+      { name: 'manifest', data: '{nope' },
+    ],
+  }),
+  r('POST /v1/models/inspect: manifest without input', 'POST', INS, 400, 'manifest.input', {
+    multipart: [
+      { name: 'model', filename: 'model.onnx', data: rangeFile('model.onnx') },
+      { name: 'manifest', data: JSON.stringify({ name: 'x', modality: 'text' }) },
+    ],
+  }),
+  r('POST /v1/models/inspect: truncated multipart body', 'POST', INS, 400, undefined, {
+    multipart: [{ name: 'model', filename: 'model.onnx', data: rangeFile('model.onnx') }],
+    truncate: 40,
+  }),
+  r('POST /v1/models/inspect: the crashing Range graph is a 422 naming the model, not a crash', 'POST', INS, 422, undefined, {
+    multipart: [
+      { name: 'model', filename: 'model.onnx', data: rangeFile('model.onnx') },
+      { name: 'manifest', data: rangeFile('manifest.json') },
+      { name: 'tokenizer.json', filename: 'tokenizer.json', data: rangeFile('tokenizer.json') },
+    ],
+    message: /range-positions/,
+  }),
+  r('POST /v1/models/inspect: no API key', 'POST', INS, 401, undefined, { multipart: [{ name: 'manifest', data: '{}' }], auth: 'none' }),
+];
+
+const svg: Row[] = [
+  r('GET map.svg: vmax=1e308', 'GET', `${LAY}/map.svg?vmax=1e308`, 400, 'vmax'),
+  r('GET map.svg: threshold=-1', 'GET', `${LAY}/map.svg?threshold=-1`, 400, 'threshold'),
+  r('GET map.svg: stat z', 'GET', `${LAY}/map.svg?stat=z`, 400, 'stat'),
+  r('GET map.svg: unknown query field', 'GET', `${LAY}/map.svg?colour=red`, 400, 'colour'),
+  r('GET map.svg: tfce not computed', 'GET', `${LAY}/map.svg?stat=tfce`, 409),
+  r('GET map.svg: 2000-character layer', 'GET', `${CON}/{contrast}/layers/${L2000}/map.svg`, 400, 'layer'),
+  r('GET map.svg: the map', 'GET', `${LAY}/map.svg?threshold=3`, 200),
+];
+
 export const CATALOGUE: Row[] = [
   ...health,
+  ...inspect,
+  ...svg,
   ...modelsList,
   ...modelsRegister,
   ...modelsUpload,

@@ -1,11 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { compareMaps, ComparisonRequestSchema, ComparisonSchema, getComparison } from '../../usecases/comparisons.ts';
+import { compareMaps, ComparisonRequestSchema, getComparison } from '../../usecases/comparisons.ts';
 import { IdParam, errors } from '../schemas.ts';
 
 export const comparisonRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const ctx = app.ctx;
-  app.addSchema(ComparisonSchema);
 
   app.post(
     '/comparisons',

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { createControlMask, createMaskWithControl, deleteMask, listMaskViews, maskMapPng, MaskRequestSchema, requireMask } from '../../usecases/masks.ts';
 import { Binary, IdParam, Page, errors } from '../schemas.ts';
 
-const MaskSchema = Type.Object(
+export const MaskSchema = Type.Object(
   {
     id: Type.String(),
     name: Type.String(),
@@ -36,7 +36,6 @@ const MaskSchema = Type.Object(
 );
 export const maskRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const ctx = app.ctx;
-  app.addSchema(MaskSchema);
 
   app.post(
     '/masks',

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { deleteModel, inspectUpload, listModelViews, listTensors, modelView, registerModelFromFolder, registerUpload, requireModel, type UploadPart } from '../../usecases/models.ts';
-import { multipartParts } from '../multipart.ts';
+import { multipartParts, uploading } from '../multipart.ts';
 import { IdParam, ModelListSchema, Page, RegisterModelBody, TensorSchema, errors } from '../schemas.ts';
 
 export const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -62,7 +62,7 @@ export const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
       validatorCompiler: () => () => true,
     },
     async (req, reply) => {
-      const { model, created } = await registerUpload(ctx, multipartParts<UploadPart>(req));
+      const { model, created } = await uploading(() => registerUpload(ctx, multipartParts<UploadPart>(req)));
       if (created) void reply.header('Location', `/v1/models/${model.id}`);
       return reply.status(created ? 201 : 200).send(modelView(model));
     },
@@ -104,7 +104,7 @@ export const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
       validatorCompiler: () => () => true,
     },
     async (req) => {
-      return inspectUpload(ctx, multipartParts<UploadPart>(req));
+      return uploading(() => inspectUpload(ctx, multipartParts<UploadPart>(req)));
     },
   );
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { createSet, createSetFromUpload, deleteSet, itemBytes, listItems, listSets, requireSet, type SetUploadPart } from '../../usecases/stimulus-sets.ts';
-import { multipartParts } from '../multipart.ts';
+import { multipartParts, uploading } from '../multipart.ts';
 import { Binary, CreateSetBody, IdParam, ItemSchema, Page, errors } from '../schemas.ts';
 
 export const stimulusSetRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -72,7 +72,7 @@ export const stimulusSetRoutes: FastifyPluginAsyncTypebox = async (app) => {
       validatorCompiler: () => () => true,
     },
     async (req, reply) => {
-      const r = await createSetFromUpload(ctx, multipartParts<SetUploadPart>(req));
+      const r = await uploading(() => createSetFromUpload(ctx, multipartParts<SetUploadPart>(req)));
       if (r.created) void reply.header('Location', `/v1/stimulus-sets/${r.set.id}`);
       return reply.status(r.created ? 201 : 200).send(r.set);
     },
@@ -106,7 +106,7 @@ export const stimulusSetRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['stimulus-sets'],
         summary: 'The raw bytes of one item (PNG/JPEG or UTF-8 text)',
-        params: Type.Object({ id: Type.String({ examples: ['faces'] }), position: Type.Integer({ minimum: 0, examples: [0] }) }),
+        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128, examples: ['faces'] }), position: Type.Integer({ minimum: 0, maximum: 1e9, examples: [0] }) }),
         response: { 200: Binary(), ...errors(404) },
       },
     },
