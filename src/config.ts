@@ -17,6 +17,8 @@ export interface Config {
   apiKey: string | null;
   /** Require the API key on /v1 reads as well (servers not on localhost). */
   apiKeyReads: boolean;
+  /** CPU-heavy GETs (map renderings, tensor listings) per client and minute; 0 = no limit. */
+  heavyGetsPerMinute: number;
   /** Server-side folders that clients may name when registering models / stimulus sets. */
   modelsRoots: string[];
   stimuliRoots: string[];
@@ -75,6 +77,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     port: int(env.TOPOSCOPE_PORT ?? env.PORT, 3000, 'TOPOSCOPE_PORT'),
     apiKey: env.TOPOSCOPE_API_KEY ? env.TOPOSCOPE_API_KEY : null,
     apiKeyReads: env.TOPOSCOPE_API_KEY_READS === '1' || env.TOPOSCOPE_API_KEY_READS === 'true',
+    heavyGetsPerMinute: int(env.TOPOSCOPE_HEAVY_GETS_PER_MINUTE, 600, 'TOPOSCOPE_HEAVY_GETS_PER_MINUTE'),
     modelsRoots: list(env.TOPOSCOPE_MODELS_ROOTS, [path.join(PROJECT_ROOT, 'fixtures', 'models')]),
     stimuliRoots: list(env.TOPOSCOPE_STIMULI_ROOTS, [path.join(PROJECT_ROOT, 'fixtures', 'stimuli')]),
     maxUploadBytes: int(env.TOPOSCOPE_MAX_UPLOAD_BYTES, 512 * 1024 * 1024, 'TOPOSCOPE_MAX_UPLOAD_BYTES'),

@@ -9,6 +9,7 @@ import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import multipart from '@fastify/multipart';
+import rateLimit from '@fastify/rate-limit';
 import { VERSION } from '../config.ts';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AppError, UnauthorizedError } from '../domain/errors.ts';
@@ -36,6 +37,9 @@ export interface AppOptions {
   /** Start the job queue (recovery + processing). Off only for the OpenAPI generator. */
   startQueue?: boolean;
 }
+
+/** Routes whose GET renders a figure or runs the model: rate-limited per client. */
+export const HEAVY_GET = /(\/map\.(png|svg)|\/smoothness\.png|\/tensors)$/;
 
 function makeAjv(coerce: boolean): Ajv {
   const ajv = new Ajv({ coerceTypes: coerce, useDefaults: true, removeAdditional: false, allErrors: false, strict: false, verbose: true });
@@ -159,7 +163,45 @@ export async function buildApp(service: Service, opts: AppOptions = {}): Promise
     },
   });
 
+  // CPU-heavy GETs (renderings, tensor listings) are rate-limited per client (the hook marks the routes
+  // before the plugin's own onRoute hook reads the marks).
+  if (ctx.config.heavyGetsPerMinute > 0) {
+    app.addHook('onRoute', (route) => {
+      if (route.method === 'GET' && HEAVY_GET.test(route.url)) {
+        route.config = { ...(route.config ?? {}), rateLimit: { max: ctx.config.heavyGetsPerMinute, timeWindow: 60_000, groupId: 'heavy-get' } };
+      }
+    });
+    await app.register(rateLimit, {
+      global: false,
+      errorResponseBuilder: (_req, c) => ({
+        statusCode: 429,
+        error: 'Too Many Requests',
+        code: 'RATE_LIMITED',
+        message: `more than ${c.max} map renderings or tensor listings per minute from this client (TOPOSCOPE_HEAVY_GETS_PER_MINUTE); retry in ${c.after}`,
+      }),
+    });
+  }
+
   // The API key: every write needs it when configured.
+  // CPU-heavy GETs (renderings, tensor listings) are rate-limited per client (the hook marks the routes
+  // before the plugin's own onRoute hook reads the marks).
+  if (ctx.config.heavyGetsPerMinute > 0) {
+    await app.register(rateLimit, {
+      global: false,
+      errorResponseBuilder: (_req, c) => ({
+        statusCode: 429,
+        error: 'Too Many Requests',
+        code: 'RATE_LIMITED',
+        message: `more than ${c.max} map renderings or tensor listings per minute from this client (TOPOSCOPE_HEAVY_GETS_PER_MINUTE); retry in ${c.after}`,
+      }),
+    });
+    app.addHook('onRoute', (route) => {
+      if (route.method === 'GET' && HEAVY_GET.test(route.url)) {
+        route.config = { ...(route.config ?? {}), rateLimit: { max: ctx.config.heavyGetsPerMinute, timeWindow: 60_000, groupId: 'heavy-get' } };
+      }
+    });
+  }
+
   // The API key: every write needs it when configured, and with TOPOSCOPE_API_KEY_READS every /v1 read too.
   const key = ctx.config.apiKey ? Buffer.from(ctx.config.apiKey) : null;
   app.addHook('onRequest', async (req) => {

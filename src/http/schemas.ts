@@ -28,6 +28,7 @@ export function errors(...codes: number[]): Record<number, TSchema> {
     409: 'Conflicts with the current state.',
     413: 'Upload too large or too many files.',
     422: 'Well-formed but cannot run (wrong modality, unknown layer, empty set).',
+    429: 'Too many CPU-heavy requests from this client (TOPOSCOPE_HEAVY_GETS_PER_MINUTE).',
     500: 'Internal error (no internals disclosed).',
   };
   for (const c of [...codes, 500]) out[c] = Type.Unsafe({ ...errRef, description: desc[c] });

@@ -103,7 +103,7 @@ export const maskRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['masks'],
         summary: "A mask on the sheet: outlined over its contrast's t-map, or as a binary map for explicit masks",
         params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 128, examples: ['m_0a1b2c3d4e5f6071'] }), layer: Type.String({ minLength: 1, maxLength: 200, examples: ['conv4'] }) }),
-        response: { 200: Binary('image/png'), ...errors(404) },
+        response: { 200: Binary('image/png'), ...errors(404, 429) },
       },
     },
     async (req, reply) => reply.type('image/png').send(await maskMapPng(ctx, req.params.id, req.params.layer)),

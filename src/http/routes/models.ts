@@ -143,7 +143,7 @@ export const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: IdParam,
         response: {
           200: Type.Object({ model: Type.String(), tensors: Type.Array(TensorSchema) }),
-          ...errors(404, 422),
+          ...errors(404, 422, 429),
         },
       },
     },
