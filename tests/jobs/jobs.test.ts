@@ -160,7 +160,7 @@ describe('a server killed mid-job', () => {
       [`${tag}-a`, neutral],
       [`${tag}-b`, toxic],
     ] as const) {
-      const r = await json(`${url}/v1/stimulus-sets`, { method: 'POST', body: JSON.stringify({ name, texts: manyTexts(2500, base, tag) }) });
+      const r = await json(`${url}/v1/stimulus-sets`, { method: 'POST', body: JSON.stringify({ name, texts: manyTexts(1500, base, tag) }) });
       expect(r.status).toBe(201);
     }
     const c = await json(`${url}/v1/contrasts`, { method: 'POST', body: JSON.stringify({ model: 'topo-gpt', a: `${tag}-a`, b: `${tag}-b` }) });
@@ -187,7 +187,7 @@ describe('a server killed mid-job', () => {
       }, 'the resumed job', 170_000);
       expect(j).toMatchObject({ state: 'succeeded', attempts: 2, error: null });
       const layers = (j as unknown as { layers: { nA: number; nB: number }[] }).layers;
-      expect(layers[0]).toMatchObject({ nA: 2500, nB: 2500 });
+      expect(layers[0]).toMatchObject({ nA: 1500, nB: 1500 });
     } finally {
       await kill(s2.proc);
     }
