@@ -11,11 +11,13 @@ import type { Pooling } from '../domain/manifest.ts';
 import type { LayerOutcome, ModelRecord } from '../domain/records.ts';
 import type { SheetLayout } from '../domain/sheet.ts';
 import { SessionPool } from '../inference/pool.ts';
-import { AnalysisRunner, type EngineSpec } from './analysis-worker.ts';
+import { decodeCacheFor } from '../inference/decode-cache.ts';
+import { TextEncoder as TextIds } from '../inference/encode.ts';
+import { AnalysisPool, type EngineSpec } from './analysis-worker.ts';
 import { contrastMatrix } from './analyse.ts';
 import { Fold } from './fold.ts';
 import { CancelledError, infer } from './infer.ts';
-import { planBatches, planLayers, setCount, type ContrastSpec, type PlannedLayer, type Stimulus } from './plan.ts';
+import { planBatches, planBatchesByLength, planLayers, setCount, tokenCounts, tokenTable, type ContrastSpec, type PlannedLayer, type Stimulus, type TokenTable } from './plan.ts';
 import { testContrast, type TestOptions } from './test.ts';
 
 export { CancelledError };
@@ -27,10 +29,16 @@ export interface ContrastOptions extends TestOptions {
   keepActivations: boolean;
   batchSize: number;
   analysis?: AnalysisOptions;
+  /**
+   * Text models: batches of texts of similar token length (default), or in stimulus order. Results
+   * agree to float rounding; kept activations are in stimulus order either way.
+   */
+  batchOrder?: 'length' | 'stimulus';
 }
 
 export interface ContrastTimings {
   totalMs: number;
+  /** Until the session workers were ready (encoding of the first batches overlaps it). */
   setupMs: number;
   encodeMs: number;
   inferenceMs: number;
@@ -38,6 +46,15 @@ export interface ContrastTimings {
   statsMs: number;
   stimuli: number;
   batches: number;
+  /** Plan stage (tokenising texts, ordering batches). */
+  planMs?: number;
+  imagesDecoded?: number;
+  imagesCached?: number;
+  /** Text models: token positions fed (padding included) and real tokens. */
+  paddedTokens?: number;
+  realTokens?: number;
+  /** Analysis workers used after inference. */
+  analysisWorkers?: number;
 }
 
 /** What the pipeline needs of the model and of the machine. */
@@ -52,6 +69,8 @@ export interface ContrastEnv {
   readImage: (s: Stimulus) => Buffer;
   workers: number;
   intraOpThreads: number;
+  /** Preprocessed-image cache (content-addressed, on disk); absent or null: decode every image. */
+  imageCache?: { dir: string; maxBytes: number } | null;
 }
 
 export interface ContrastHooks {
@@ -88,54 +107,102 @@ export async function runContrasts(
   const layers = planLayers(model, opts.layers, opts.pooling);
   if (opts.keepActivations && contrasts.length !== 1) throw new UnprocessableError('keepActivations is available for single contrasts, not for batteries', 'keepActivations');
   if (opts.keepActivations && !hooks.activationsDir) throw new Error('activationsDir is required to keep activations');
-  const batches = planBatches(stimuli.length, model.info.dynamicBatch ? opts.batchSize : 1);
+  const batchSize = model.info.dynamicBatch ? opts.batchSize : 1;
+  // Texts are tokenised once, here: batches of similar length pad less.
+  let tokens: TokenTable | null = null;
+  if (model.modality === 'text') {
+    const enc = new TextIds(model.manifest.input.text!, env.modelDir);
+    tokens = tokenTable(stimuli.length, (i) => enc.checkedIds(stimuli[i].item.text ?? '', stimuli[i].item.label ?? `${stimuli[i].setId}#${stimuli[i].item.position}`));
+  }
+  const byLength = tokens !== null && batchSize > 1 && (opts.batchOrder ?? 'length') === 'length';
+  const batches = byLength ? planBatchesByLength(tokens!, batchSize) : planBatches(stimuli.length, batchSize);
+  const planMs = performance.now() - t0;
   const analysis = opts.analysis ?? DEFAULT_ANALYSIS;
   const fold = new Fold(layers, stimuli, setCount(stimuli), {
     keepMatrix: Boolean(analysis.permutations || analysis.reliability),
     activationsDir: opts.keepActivations ? hooks.activationsDir : undefined,
+    tokenCounts: tokens ? tokenCounts(tokens) : null,
   });
 
-  const pool = await SessionPool.create(env.onnxPath, { workers: env.workers, intraOpThreads: env.intraOpThreads });
-  const setupMs = performance.now() - t0;
-  const onAbort = () => void pool.close();
+  // Start-up overlaps encoding: the workers load the session while the first batches are encoded,
+  // and the analysis workers boot while inference runs.
+  const cores = Math.max(1, env.workers * env.intraOpThreads);
+  const analysisWorkers = Math.max(1, Math.min(layers.length * contrasts.length, cores));
+  const runners = new AnalysisPool(analysisWorkers);
+  let setupMs = 0;
+  const poolPromise = SessionPool.create(env.onnxPath, { workers: env.workers, intraOpThreads: env.intraOpThreads }).then((p) => {
+    setupMs = performance.now() - t0;
+    return p;
+  });
+  let pool: SessionPool | null = null;
+  poolPromise.then((p) => (pool = p), () => undefined);
+  const onAbort = () => void pool?.close();
   hooks.signal?.addEventListener('abort', onAbort);
   const tInf = performance.now();
   let inferred;
+  const imageCache = model.modality === 'image' && env.imageCache && env.imageCache.maxBytes > 0 ? decodeCacheFor(env.imageCache.dir, env.imageCache.maxBytes) : null;
+  let done = 0;
   try {
-    inferred = await infer({ pool, model, modelDir: env.modelDir, layers, stimuli, batches, readImage: env.readImage, signal: hooks.signal }, (batch, pooled) => {
-      fold.add(batch, pooled);
-      hooks.onProgress?.(batch.end, stimuli.length);
-    });
+    inferred = await infer(
+      {
+        pool: poolPromise,
+        inFlight: env.workers + 1,
+        model,
+        modelDir: env.modelDir,
+        layers,
+        stimuli,
+        batches,
+        tokens,
+        readImage: env.readImage,
+        imageCache,
+        signal: hooks.signal,
+      },
+      (batch, pooled) => {
+        fold.add(batch, pooled);
+        done += batch.end - batch.start;
+        hooks.onProgress?.(done, stimuli.length);
+      },
+    );
   } catch (e) {
     fold.abort();
+    await runners.close();
     throw e;
   } finally {
     hooks.signal?.removeEventListener('abort', onAbort);
-    await pool.close();
+    await poolPromise.then((p) => p.close(), () => undefined);
   }
   const inferenceWallMs = performance.now() - tInf;
 
+  // Every layer's moments are final after the last batch: test each layer and hand it to the next
+  // free analysis worker at once, the layers in parallel across workers.
   const tStats = performance.now();
   const sheets = layers.map((l) => env.sheetOf(l));
   const activations = fold.closeActivations();
   const matrices = fold.takeMatrices();
   const results: LayerOutcome[][] = [];
-  const runner = new AnalysisRunner();
-  const engine: EngineSpec = hooks.permutationEngine ?? { kind: 'ort', threads: Math.max(1, env.workers * env.intraOpThreads) };
+  const engine: EngineSpec = hooks.permutationEngine ?? { kind: 'ort', threads: Math.max(1, Math.floor(cores / analysisWorkers)) };
   try {
+    const pending: Promise<void>[] = [];
     for (const spec of contrasts) {
       const outcomes = testContrast(fold, spec, sheets, opts);
       for (let li = 0; li < outcomes.length; li++) {
         if (hooks.signal?.aborted) throw new CancelledError();
         const o = outcomes[li];
         const matrix = matrices ? contrastMatrix(matrices[li], o.units, spec.a, spec.b) : null;
-        o.analysis = await runner.run({ t: o.t, p: o.p, units: o.units }, o.sheet, opts.test, analysis, matrix, engine);
+        const job = runners.run({ t: o.t, p: o.p, units: o.units }, o.sheet, opts.test, analysis, matrix, engine).then((a) => {
+          o.analysis = a;
+        });
+        job.catch(() => undefined);
+        pending.push(job);
         if (contrasts.length === 1) o.activations = activations[li];
       }
       results.push(outcomes);
     }
+    const onCancel = new Promise<never>((_, reject) => hooks.signal?.addEventListener('abort', () => reject(new CancelledError()), { once: true }));
+    onCancel.catch(() => undefined);
+    await Promise.race([Promise.all(pending), onCancel]);
   } finally {
-    await runner.close();
+    await runners.close();
   }
   return {
     contrasts: results,
@@ -149,6 +216,12 @@ export async function runContrasts(
       statsMs: performance.now() - tStats,
       stimuli: stimuli.length,
       batches: inferred.batches,
+      planMs,
+      imagesDecoded: inferred.imagesDecoded,
+      imagesCached: inferred.imagesCached,
+      paddedTokens: inferred.paddedTokens,
+      realTokens: inferred.realTokens,
+      analysisWorkers,
     },
   };
 }
