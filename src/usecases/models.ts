@@ -10,7 +10,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Context } from '../store/context.ts';
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../domain/errors.ts';
 import { LayoutError, resolveLayout } from '../sheet/layout.ts';
-import { ELEM_TYPE_NAMES, OnnxFormatError, exposeTensors, inspectModel, producedTensors, pruneToTensors, type ModelInfo } from '../onnx/model.ts';
+import { ELEM_TYPE_NAMES, OnnxFormatError, exposeTensorsFile, inspectModelFile, producedTensors, pruneToTensorsFile, type ModelInfo } from '../onnx/model.ts';
 import { nowIso } from '../store/db.ts';
 import type { LayerInfo, ModelInfoJson, ModelRecord } from '../domain/records.ts';
 import type { SheetLayout } from '../domain/sheet.ts';
@@ -24,6 +24,9 @@ import type { FeedSpec } from '../inference/worker-protocol.ts';
 const manifestCheck = TypeCompiler.Compile(ManifestSchema);
 
 export { EXPOSED_FILE, MANIFEST_FILE, MODEL_FILE, modelDir };
+
+/** The weights of EXPOSED_FILE, beside it (external data at page-aligned offsets). */
+export const EXPOSED_DATA_FILE = 'exposed.onnx.data';
 
 function jsonPointerToField(p: string): string {
   let out = 'manifest';
@@ -126,12 +129,12 @@ export async function validateModelDir(ctx: Context, dir: string): Promise<{ man
   if (!fs.existsSync(manifestPath)) throw new ValidationError('manifest.json is missing', 'manifest');
   if (!fs.existsSync(onnxPath)) throw new ValidationError('model.onnx is missing', 'model');
   const manifest = parseManifest(fs.readFileSync(manifestPath));
-  // Large models: read off the main thread (libuv), so the server keeps answering meanwhile.
-  const bytes = await fs.promises.readFile(onnxPath);
-  if (bytes.length === 0) throw new ValidationError('model.onnx is empty', 'model');
+  // Large models are never read whole: the graph's structure is parsed from the file (weights
+  // skipped) and the pruned copy is written in chunks, off the main thread.
+  if ((await fs.promises.stat(onnxPath)).size === 0) throw new ValidationError('model.onnx is empty', 'model');
   let info: ModelInfo;
   try {
-    info = inspectModel(bytes);
+    info = inspectModelFile(onnxPath);
   } catch (e) {
     if (e instanceof OnnxFormatError) throw new ValidationError(`model.onnx: ${e.message}`, 'model');
     throw e;
@@ -179,9 +182,10 @@ export async function validateModelDir(ctx: Context, dir: string): Promise<{ man
   });
   // Probe through ORT with the layers exposed.
   // The file the workers run computes the layers and nothing else (no unused heads).
-  const exposed = pruneToTensors(bytes, manifest.layers.map((l) => l.tensor));
   const exposedPath = path.join(dir, EXPOSED_FILE);
-  await fs.promises.writeFile(exposedPath, exposed);
+  // Its weights go to an external data file beside it, which ONNX Runtime maps instead of reading
+  // the model into memory: sessions load faster and the registration's probe peaks lower.
+  await pruneToTensorsFile(onnxPath, exposedPath, manifest.layers.map((l) => l.tensor), { externalData: EXPOSED_DATA_FILE });
   const mainInput = info.inputs.find((i) => i.name === (manifest.input.image?.name ?? manifest.input.text?.idsInput));
   const dynamicBatch = !mainInput?.dims || isDynamic(mainInput.dims[0]);
   if (manifest.modality === 'text' && mainInput?.dims && mainInput.dims.length === 2 && !isDynamic(mainInput.dims[1])) {
@@ -291,16 +295,15 @@ export async function modelHashOf(dir: string): Promise<{ hash: string; manifest
   const manifest = parseManifest(fs.readFileSync(path.join(dir, MANIFEST_FILE)));
   const onnxPath = path.join(dir, MODEL_FILE);
   if (fs.statSync(onnxPath).size === 0) throw new ValidationError('model.onnx is empty', 'model');
-  // One read serves both the header and the hash.
-  const bytes = await fs.promises.readFile(onnxPath);
+  // The header from the graph's structure, the hash streamed: the file is never held in memory.
   let header: ModelInfo;
   try {
-    header = inspectModel(bytes);
+    header = inspectModelFile(onnxPath);
   } catch (e) {
     if (e instanceof OnnxFormatError) throw new ValidationError(`model.onnx: ${e.message}`, 'model');
     throw e;
   }
-  const files: { name: string; sha256: string; bytes: number }[] = [{ name: MODEL_FILE, sha256: sha256(bytes), bytes: bytes.length }];
+  const files: { name: string; sha256: string; bytes: number }[] = [{ name: MODEL_FILE, ...(await sha256File(onnxPath)) }];
   for (const f of sideFiles(manifest, header)) {
     const p = path.resolve(dir, f);
     if (!p.startsWith(path.resolve(dir) + path.sep)) throw new ValidationError(`side file '${f}' lies outside the model folder`, 'manifest');
@@ -510,11 +513,11 @@ export interface TensorListing {
 }
 
 /** Every tensor the graph produces, with its op type and the shape ORT reports on a probe input built from `manifest` (batch of 1). */
-async function probeTensors(ctx: Context, bytes: Uint8Array, info: ModelInfo, manifest: Manifest, dir: string): Promise<TensorListing[]> {
+async function probeTensors(ctx: Context, onnxPath: string, info: ModelInfo, manifest: Manifest, dir: string): Promise<TensorListing[]> {
   const produced = producedTensors(info);
   const names = [...produced.keys()];
   const probePath = path.join(dir, 'probe-all.onnx');
-  await fs.promises.writeFile(probePath, exposeTensors(bytes, names));
+  await exposeTensorsFile(onnxPath, probePath, names);
   let shapes;
   try {
     let pool: SessionPool;
@@ -546,8 +549,8 @@ export async function listTensors(ctx: Context, m: ModelRecord): Promise<TensorL
   const dir = modelDir(ctx, m);
   const cache = path.join(dir, 'tensors.json');
   if (fs.existsSync(cache)) return JSON.parse(fs.readFileSync(cache, 'utf8')) as TensorListing[];
-  const bytes = await fs.promises.readFile(path.join(dir, MODEL_FILE));
-  const out = await probeTensors(ctx, bytes, inspectModel(bytes), m.manifest, dir);
+  const onnxPath = path.join(dir, MODEL_FILE);
+  const out = await probeTensors(ctx, onnxPath, inspectModelFile(onnxPath), m.manifest, dir);
   fs.writeFileSync(cache, JSON.stringify(out));
   return out;
 }
@@ -576,10 +579,10 @@ export async function inspectUpload(ctx: Context, parts: AsyncIterable<UploadPar
     }
     const manifest = { ...(value as Manifest), layers: (value as Partial<Manifest>).layers ?? [] };
     if (!manifest.input[manifest.modality]) throw new ValidationError(`manifest.input.${manifest.modality} is required for a ${manifest.modality} model`, `manifest.input.${manifest.modality}`);
-    const bytes = await fs.promises.readFile(path.join(staging, MODEL_FILE));
+    const onnxPath = path.join(staging, MODEL_FILE);
     let info: ModelInfo;
     try {
-      info = inspectModel(bytes);
+      info = inspectModelFile(onnxPath);
     } catch (e) {
       if (e instanceof OnnxFormatError) throw new ValidationError(`model.onnx: ${e.message}`, 'model');
       throw e;
@@ -598,7 +601,7 @@ export async function inspectUpload(ctx: Context, parts: AsyncIterable<UploadPar
     return {
       inputs: info.inputs.map((i) => ({ name: i.name, type: dt(i.elemType), dims: i.dims ?? [] })),
       outputs: info.outputs.map((i) => ({ name: i.name, type: dt(i.elemType), dims: i.dims ?? [] })),
-      tensors: await probeTensors(ctx, bytes, info, manifest, staging),
+      tensors: await probeTensors(ctx, onnxPath, info, manifest, staging),
     };
   } finally {
     rmrf(staging);
