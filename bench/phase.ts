@@ -2,42 +2,72 @@
  * One step of the benchmark, run by bench/run.ts in a fresh child process so that each step's peak
  * memory (`process.resourceUsage().maxRSS`, which never goes down) is its own:
  *
- *   register  register the model folder and the two stimulus sets into the bench data dir (untimed)
- *   contrast  runContrast() on the repeated stimulus list, exactly as a job runs it
- *   ort       the bare ONNX Runtime baseline: same exposed.onnx, same batches, same intra-op
- *             threads, inputs encoded beforehand, one session on this thread, session.run only
+ *   register  register the model folder and the two stimulus sets into the bench data dir
+ *   contrast  runContrast() on the stimulus list, exactly as a job runs it (image cache cold/warm/off)
+ *   ort       the bare ONNX Runtime baseline: same exposed.onnx, same batches (the pipeline's, or in
+ *             stimulus order), same intra-op threads, inputs encoded beforehand, session.run only
+ *   decode    the bare parallel decode: every image of the list decoded and resized at once (sharp on
+ *             libuv's pool, all cores), no cache, no inference
+ *   peer      writes the peer script's inputs (token ids or image files, labels)
  *
  *   node --import tsx bench/phase.ts <spec.json>     (writes the result to spec.out)
+ *
+ * With TOPOSCOPE_BENCH_BUILD=dist the pipeline comes from the compiled build (dist/, as `npm start`
+ * runs it: workers load compiled JavaScript); otherwise from the TypeScript sources through tsx.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { runContrast } from '../src/pipeline/contrast.ts';
-import { planStimuli, type Stimulus } from '../src/pipeline/plan.ts';
-import { contrastEnv } from '../src/jobs/queue.ts';
-import { loadConfig } from '../src/config.ts';
-import type { ModelRecord } from '../src/domain/records.ts';
-import { closeContext, createContext, type Context } from '../src/store/context.ts';
-import { EXPOSED_FILE, modelDir, readItemBytes } from '../src/store/files.ts';
-import { getModel } from '../src/store/models-repo.ts';
-import { registerModelFromFolder } from '../src/usecases/models.ts';
+import type * as ContrastMod from '../src/pipeline/contrast.ts';
+import type * as PlanMod from '../src/pipeline/plan.ts';
+import type * as QueueMod from '../src/jobs/queue.ts';
+import type * as ConfigMod from '../src/config.ts';
+import type * as ContextMod from '../src/store/context.ts';
+import type * as FilesMod from '../src/store/files.ts';
+import type * as ModelsRepoMod from '../src/store/models-repo.ts';
+import type * as ModelsMod from '../src/usecases/models.ts';
+import type * as EncodeMod from '../src/inference/encode.ts';
+import type * as SetsMod from '../src/usecases/stimulus-sets.ts';
 import type { FeedSpec } from '../src/inference/worker-protocol.ts';
-import { encodeImages, TextEncoder as TextIds } from '../src/inference/encode.ts';
-import { createImageSet, createTextSet, parseTextBody, setItems } from '../src/usecases/stimulus-sets.ts';
+import type { ModelRecord } from '../src/domain/records.ts';
+import type { Context } from '../src/store/context.ts';
+import type { Stimulus } from '../src/pipeline/plan.ts';
+
+const DIST = process.env.TOPOSCOPE_BENCH_BUILD === 'dist';
+const base = new URL(DIST ? '../dist/' : '../src/', import.meta.url);
+const load = <T>(rel: string): Promise<T> => import(new URL(DIST ? rel.replace(/\.ts$/, '.js') : rel, base).href) as Promise<T>;
+
+const { runContrast } = await load<typeof ContrastMod>('pipeline/contrast.ts');
+const { planStimuli, planBatches, planBatchesByLength, tokenTable, stimulusOf } = await load<typeof PlanMod>('pipeline/plan.ts');
+const { contrastEnv } = await load<typeof QueueMod>('jobs/queue.ts');
+const { loadConfig } = await load<typeof ConfigMod>('config.ts');
+const { closeContext, createContext } = await load<typeof ContextMod>('store/context.ts');
+const { EXPOSED_FILE, MODEL_FILE, modelDir, readItemBytes } = await load<typeof FilesMod>('store/files.ts');
+const { getModel } = await load<typeof ModelsRepoMod>('store/models-repo.ts');
+const { registerModelFromFolder, EXPOSED_DATA_FILE } = await load<typeof ModelsMod>('usecases/models.ts');
+const { decodePixels, encodeImages, TextEncoder: TextIds } = await load<typeof EncodeMod>('inference/encode.ts');
+const { createImageSet, createTextSet, parseTextBody, setItems } = await load<typeof SetsMod>('usecases/stimulus-sets.ts');
 
 export interface PhaseSpec {
-  phase: 'register' | 'contrast' | 'ort';
+  phase: 'register' | 'contrast' | 'ort' | 'decode' | 'peer';
   dataDir: string;
   out: string;
   /** register: the model folder and the stimulus sources (image folders or .txt files). */
   modelFolder?: string;
   sourceA?: string;
   sourceB?: string;
-  /** contrast / ort: what register returned, and the number of stimuli per condition. */
+  /** contrast / ort / decode / peer: what register returned, and the number of stimuli per condition. */
   modelId?: string;
   setA?: string;
   setB?: string;
   perCondition?: number;
+  /** contrast / ort: batches by token length (the pipeline's default) or in stimulus order. */
+  batchOrder?: 'length' | 'stimulus';
+  /** contrast: empty the image cache first ('cold'), use it as left by an earlier step ('warm'), or none ('off'). */
+  cache?: 'cold' | 'warm' | 'off';
+  /** contrast: write every layer's t (and the significant-unit count) here, for the peer comparison. */
+  dumpT?: string;
 }
 
 export interface RegisterResult {
@@ -45,12 +75,16 @@ export interface RegisterResult {
   modelName: string;
   modality: 'image' | 'text';
   layers: { name: string; units: number; tensor: string }[];
+  /** model.onnx as registered, and the pruned file the workers run (graph + external weights). */
+  modelBytes: number;
   exposedBytes: number;
   setA: { id: string; name: string; items: number };
   setB: { id: string; name: string; items: number };
   registerMs: number;
-  /** process.resourceUsage().maxRSS of the register step, MB. */
+  /** process.resourceUsage().maxRSS during the model's registration (before the sets), MB. */
   maxRssMB: number;
+  /** RSS of the process before registration, MB (Node + tsx + modules). */
+  rssBeforeMB: number;
 }
 
 export interface MemoryPeaks {
@@ -76,11 +110,26 @@ export interface ContrastResult {
   intraOpThreads: number;
   collectMs: number;
   e2eMs: number;
-  timings: { totalMs: number; setupMs: number; encodeMs: number; inferenceMs: number; inferenceWallMs: number; statsMs: number };
+  cache: string;
+  timings: {
+    totalMs: number;
+    setupMs: number;
+    planMs: number;
+    encodeMs: number;
+    inferenceMs: number;
+    inferenceWallMs: number;
+    statsMs: number;
+    imagesDecoded: number;
+    imagesCached: number;
+    paddedTokens: number;
+    realTokens: number;
+    analysisWorkers: number;
+  };
   /** ms from the start of runContrast at which each batch had been folded into the moments. */
   batchDoneMs: number[];
   layers: { name: string; units: number; significant: number; maxT: number; minT: number }[];
   memory: MemoryPeaks;
+  cpuMs: number;
   loadavg: number[];
 }
 
@@ -88,13 +137,24 @@ export interface OrtResult {
   stimuli: number;
   batchSize: number;
   batches: number;
+  batchOrder: string;
   intraOpThreads: number;
   fetch: string[];
   encodeMs: number;
   sessionCreateMs: number;
   runMs: number;
   runMsPerBatch: number[];
+  paddedTokens: number;
   memory: MemoryPeaks;
+  loadavg: number[];
+}
+
+export interface DecodeResult {
+  images: number;
+  /** Wall time to decode and resize every image at once. */
+  ms: number;
+  cpuMs: number;
+  uvThreadpool: number;
   loadavg: number[];
 }
 
@@ -150,21 +210,27 @@ async function createSet(ctx: Context, source: string) {
 async function register(spec: PhaseSpec): Promise<RegisterResult> {
   const ctx = openContext(spec.dataDir);
   try {
+    const rssBefore = process.memoryUsage().rss;
     const t0 = performance.now();
     const { model } = await registerModelFromFolder(ctx, spec.modelFolder!, { trusted: true, source: `bench:${spec.modelFolder}` });
     const registerMs = performance.now() - t0;
+    const maxRssMB = Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
     const a = await createSet(ctx, spec.sourceA!);
     const b = await createSet(ctx, spec.sourceB!);
+    const dir = modelDir(ctx, model);
+    const size = (f: string) => (fs.existsSync(path.join(dir, f)) ? fs.statSync(path.join(dir, f)).size : 0);
     return {
       modelId: model.id,
       modelName: model.name,
       modality: model.modality,
       layers: model.info.layers.map((l) => ({ name: l.name, units: l.units, tensor: l.tensor })),
-      exposedBytes: fs.statSync(path.join(modelDir(ctx, model), EXPOSED_FILE)).size,
+      modelBytes: size(MODEL_FILE),
+      exposedBytes: size(EXPOSED_FILE) + size(EXPOSED_DATA_FILE),
       setA: { id: a.id, name: a.name, items: a.nItems },
       setB: { id: b.id, name: b.name, items: b.nItems },
       registerMs,
-      maxRssMB: Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10,
+      maxRssMB,
+      rssBeforeMB: Math.round((rssBefore / MB) * 10) / 10,
     };
   } finally {
     closeContext(ctx);
@@ -173,10 +239,10 @@ async function register(spec: PhaseSpec): Promise<RegisterResult> {
 
 /** The sets' items, each condition cycled to `perCondition` stimuli: all of A, then all of B (as planStimuli orders them). */
 function benchStimuli(ctx: Context, spec: PhaseSpec): Stimulus[] {
-  const base = planStimuli([spec.setA!], [spec.setB!], (id) => setItems(ctx, id));
+  const all = planStimuli([spec.setA!], [spec.setB!], (id) => setItems(ctx, id));
   const out: Stimulus[] = [];
   for (const cond of ['a', 'b'] as const) {
-    const items = base.filter((s) => s.condition === cond);
+    const items = all.filter((s) => s.condition === cond);
     for (let i = 0; i < spec.perCondition!; i++) out.push(items[i % items.length]);
   }
   return out;
@@ -192,14 +258,19 @@ async function contrast(spec: PhaseSpec): Promise<ContrastResult> {
   const ctx = openContext(spec.dataDir);
   try {
     const model = requireModelRecord(ctx, spec.modelId!);
+    const cache = spec.cache ?? 'cold';
+    const env = contrastEnv(ctx, model);
+    if (cache === 'cold' && env.imageCache) fs.rmSync(env.imageCache.dir, { recursive: true, force: true });
+    if (cache === 'off') env.imageCache = null;
     const tc = performance.now();
     const stimuli = benchStimuli(ctx, spec);
     const collectMs = performance.now() - tc;
     const mem = new MemorySampler().start();
     const batchDoneMs: number[] = [];
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const outcome = await runContrast(
-      contrastEnv(ctx, model),
+      env,
       stimuli,
       {
         layers: [],
@@ -210,27 +281,53 @@ async function contrast(spec: PhaseSpec): Promise<ContrastResult> {
         alpha: 0.05,
         keepActivations: false,
         batchSize: ctx.config.batchSize,
+        batchOrder: spec.batchOrder ?? 'length',
       },
       { onProgress: () => batchDoneMs.push(performance.now() - t0) },
     );
     const e2eMs = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
     const memory = mem.stop();
-    const { totalMs, setupMs, encodeMs, inferenceMs, inferenceWallMs, statsMs } = outcome.timings;
+    const t = outcome.timings;
+    if (spec.dumpT) {
+      fs.writeFileSync(
+        spec.dumpT,
+        JSON.stringify({
+          significant: outcome.layers.reduce((s, l) => s + l.summary.significant, 0),
+          t: Object.fromEntries(outcome.layers.map((l) => [l.name, Array.from(l.t, (v) => (Number.isFinite(v) ? v : null))])),
+        }),
+      );
+    }
     return {
       stimuli: stimuli.length,
       nA: stimuli.filter((s) => s.condition === 'a').length,
       nB: stimuli.filter((s) => s.condition === 'b').length,
       batchSize: model.info.dynamicBatch ? ctx.config.batchSize : 1,
-      batches: outcome.timings.batches,
+      batches: t.batches,
       workers: ctx.config.workers,
       intraOpThreads: ctx.config.intraOpThreads,
       collectMs,
       e2eMs,
-      timings: { totalMs, setupMs, encodeMs, inferenceMs, inferenceWallMs, statsMs },
+      cache,
+      timings: {
+        totalMs: t.totalMs,
+        setupMs: t.setupMs,
+        planMs: t.planMs ?? 0,
+        encodeMs: t.encodeMs,
+        inferenceMs: t.inferenceMs,
+        inferenceWallMs: t.inferenceWallMs,
+        statsMs: t.statsMs,
+        imagesDecoded: t.imagesDecoded ?? 0,
+        imagesCached: t.imagesCached ?? 0,
+        paddedTokens: t.paddedTokens ?? 0,
+        realTokens: t.realTokens ?? 0,
+        analysisWorkers: t.analysisWorkers ?? 1,
+      },
       batchDoneMs,
       layers: outcome.layers.map((l) => ({ name: l.name, units: l.units, significant: l.summary.significant, maxT: l.summary.maxT, minT: l.summary.minT })),
       memory,
-      loadavg: (await import('node:os')).loadavg(),
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      loadavg: os.loadavg(),
     };
   } finally {
     closeContext(ctx);
@@ -251,16 +348,30 @@ async function bareOrt(spec: PhaseSpec): Promise<OrtResult> {
     const stimuli = benchStimuli(ctx, spec);
     const batchSize = model.info.dynamicBatch ? Math.max(1, ctx.config.batchSize) : 1;
     const fetch = [...new Set(model.info.layers.map((l) => l.tensor))];
+    const order = model.modality === 'text' && batchSize > 1 ? (spec.batchOrder ?? 'length') : 'stimulus';
 
-    // Encode every batch first, with the pipeline's encoders and the pipeline's batch slicing.
+    // Encode every batch first, with the pipeline's encoders and the same batches as the pipeline (or stimulus order).
     const te = performance.now();
     const batches: Record<string, FeedSpec>[] = [];
-    const textEnc = model.modality === 'text' ? new TextIds(model.manifest.input.text!, dir) : null;
-    for (let i = 0; i < stimuli.length; i += batchSize) {
-      const slice = stimuli.slice(i, i + batchSize);
-      if (textEnc) batches.push(textEnc.encode(slice.map((s) => s.item.text ?? '')).feeds);
-      else {
-        const spec_ = model.manifest.input.image!;
+    let paddedTokens = 0;
+    if (model.modality === 'text') {
+      const enc = new TextIds(model.manifest.input.text!, dir);
+      const tokens = tokenTable(stimuli.length, (i) => enc.checkedIds(stimuli[i].item.text ?? '', `#${i}`).ids);
+      const plan = order === 'length' ? planBatchesByLength(tokens, batchSize) : planBatches(stimuli.length, batchSize);
+      for (const b of plan) {
+        const ids = Array.from({ length: b.end - b.start }, (_, k) => {
+          const i = stimulusOf(b, k);
+          return tokens.ids.subarray(tokens.offsets[i], tokens.offsets[i + 1]);
+        });
+        const f = enc.encodeIds(ids).feeds;
+        const d = Object.values(f)[0].dims;
+        paddedTokens += d[0] * d[1];
+        batches.push(f);
+      }
+    } else {
+      const spec_ = model.manifest.input.image!;
+      for (let i = 0; i < stimuli.length; i += batchSize) {
+        const slice = stimuli.slice(i, i + batchSize);
         batches.push({ [spec_.name]: await encodeImages(slice.map((s) => readItemBytes(ctx, s.item)), spec_) });
       }
     }
@@ -269,7 +380,7 @@ async function bareOrt(spec: PhaseSpec): Promise<OrtResult> {
 
     const mem = new MemorySampler();
     const ts = performance.now();
-    // The same session options as src/models/session-worker.ts.
+    // The same session options as src/inference/session-worker.ts.
     const session = await ort.InferenceSession.create(path.join(dir, EXPOSED_FILE), {
       intraOpNumThreads: ctx.config.intraOpThreads,
       interOpNumThreads: 1,
@@ -292,15 +403,52 @@ async function bareOrt(spec: PhaseSpec): Promise<OrtResult> {
       stimuli: stimuli.length,
       batchSize,
       batches: feeds.length,
+      batchOrder: order,
       intraOpThreads: ctx.config.intraOpThreads,
       fetch,
       encodeMs,
       sessionCreateMs,
       runMs: runMsPerBatch.reduce((s, x) => s + x, 0),
       runMsPerBatch,
+      paddedTokens,
       memory,
-      loadavg: (await import('node:os')).loadavg(),
+      loadavg: os.loadavg(),
     };
+  } finally {
+    closeContext(ctx);
+  }
+}
+
+async function bareDecode(spec: PhaseSpec): Promise<DecodeResult> {
+  const ctx = openContext(spec.dataDir);
+  try {
+    const model = requireModelRecord(ctx, spec.modelId!);
+    const image = model.manifest.input.image!;
+    const stimuli = benchStimuli(ctx, spec);
+    const bufs = stimuli.map((s) => readItemBytes(ctx, s.item)); // read beforehand: decoding only
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await Promise.all(bufs.map((b, i) => decodePixels(b, image, `#${i}`)));
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    return { images: bufs.length, ms, cpuMs: (cpu.user + cpu.system) / 1000, uvThreadpool: Number(process.env.UV_THREADPOOL_SIZE ?? 4), loadavg: os.loadavg() };
+  } finally {
+    closeContext(ctx);
+  }
+}
+
+/** The peer script's inputs: the stimuli in order with their labels, as token ids (toposcope's tokenizer) or image files. */
+async function peerInput(spec: PhaseSpec): Promise<{ labels: string[]; ids?: number[][]; files?: string[] }> {
+  const ctx = openContext(spec.dataDir);
+  try {
+    const model = requireModelRecord(ctx, spec.modelId!);
+    const stimuli = benchStimuli(ctx, spec);
+    const labels = stimuli.map((s) => s.condition);
+    if (model.modality === 'text') {
+      const enc = new TextIds(model.manifest.input.text!, modelDir(ctx, model));
+      return { labels, ids: stimuli.map((s, i) => enc.checkedIds(s.item.text ?? '', `#${i}`).ids) };
+    }
+    return { labels, files: stimuli.map((s) => path.join(ctx.paths.data, s.item.path!)) };
   } finally {
     closeContext(ctx);
   }
@@ -310,8 +458,9 @@ async function main(): Promise<void> {
   const specFile = process.argv[2];
   if (!specFile) throw new Error('usage: node --import tsx bench/phase.ts <spec.json>');
   const spec = JSON.parse(fs.readFileSync(specFile, 'utf8')) as PhaseSpec;
-  const result = spec.phase === 'register' ? await register(spec) : spec.phase === 'contrast' ? await contrast(spec) : await bareOrt(spec);
-  fs.writeFileSync(spec.out, JSON.stringify(result));
+  const run = { register, contrast, ort: bareOrt, decode: bareDecode, peer: peerInput }[spec.phase];
+  if (!run) throw new Error(`unknown phase '${spec.phase}'`);
+  fs.writeFileSync(spec.out, JSON.stringify(await run(spec)));
 }
 
 main().catch((e: unknown) => {

@@ -41,6 +41,16 @@ export interface Config {
   /** What to do with jobs found `running` at start-up: re-queue them, or mark them failed. */
   recovery: 'resume' | 'fail';
   logLevel: string;
+  /** Bytes of preprocessed images kept on disk in <dataDir>/cache/images (0 disables the cache). */
+  imageCacheBytes: number;
+  /** Bytes of rendered maps (PNG/SVG/NPY) kept in memory (0 disables the cache). */
+  mapCacheBytes: number;
+  /** Worker threads rendering maps off the main thread (0: render on the main thread). */
+  renderWorkers: number;
+  /** CPU-heavy GETs (maps, plots, per-unit documents) served at once; more wait in line. */
+  heavyGetConcurrency: number;
+  /** CPU-heavy GETs waiting in line at most; beyond, 503 with Retry-After. */
+  heavyGetQueue: number;
 }
 
 function int(v: string | undefined, dflt: number, name: string): number {
@@ -92,6 +102,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     registerFixtures: (env.TOPOSCOPE_REGISTER_FIXTURES ?? '1') !== '0',
     recovery: env.TOPOSCOPE_RECOVERY === 'fail' ? 'fail' : 'resume',
     logLevel: env.TOPOSCOPE_LOG_LEVEL || 'info',
+    imageCacheBytes: int(env.TOPOSCOPE_IMAGE_CACHE_BYTES, 1024 * 1024 * 1024, 'TOPOSCOPE_IMAGE_CACHE_BYTES'),
+    mapCacheBytes: int(env.TOPOSCOPE_MAP_CACHE_BYTES, 64 * 1024 * 1024, 'TOPOSCOPE_MAP_CACHE_BYTES'),
+    renderWorkers: int(env.TOPOSCOPE_RENDER_WORKERS, Math.min(2, cores), 'TOPOSCOPE_RENDER_WORKERS'),
+    heavyGetConcurrency: int(env.TOPOSCOPE_HEAVY_GET_CONCURRENCY, Math.max(2, 2 * cores), 'TOPOSCOPE_HEAVY_GET_CONCURRENCY') || 1,
+    heavyGetQueue: int(env.TOPOSCOPE_HEAVY_GET_QUEUE, 1000, 'TOPOSCOPE_HEAVY_GET_QUEUE'),
   };
   return { ...cfg, ...overrides };
 }

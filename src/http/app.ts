@@ -24,6 +24,7 @@ import { MaskSchema, maskRoutes } from './routes/masks.ts';
 import { ComparisonSchema } from '../usecases/comparisons.ts';
 import { comparisonRoutes } from './routes/comparisons.ts';
 import { viewerPlugin } from './plugins/viewer.ts';
+import { limitHeavyGets } from './plugins/heavy-gets.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -266,6 +267,7 @@ export async function buildApp(service: Service, opts: AppOptions = {}): Promise
     void reply.status(404).send({ statusCode: 404, error: 'Not Found', code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` });
   });
 
+  limitHeavyGets(app, ctx.config);
   await app.register(healthRoutes);
   await app.register(modelRoutes, { prefix: '/v1' });
   await app.register(stimulusSetRoutes, { prefix: '/v1' });

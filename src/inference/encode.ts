@@ -8,13 +8,18 @@ import sharp from 'sharp';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { encode as gpt2Encode } from 'gpt-tokenizer/encoding/r50k_base';
 import type { ImageInput, TextInput } from '../domain/manifest.ts';
+import { preprocessKey, type DecodeCache, type Pixels } from './decode-cache.ts';
 import { torchvisionPixels } from './resize.ts';
 import type { FeedSpec } from './worker-protocol.ts';
 
 export class StimulusError extends Error {}
 
-/** Decodes and normalises one image into `out` at offset `o` (C×H×W). */
-async function imageInto(buf: Buffer, spec: ImageInput, out: Float32Array, o: number, label: string): Promise<void> {
+/**
+ * Decodes one image and fits it to the input's size: 8-bit pixels, interleaved H×W×C (sharp may
+ * return 1 or 3 channels). The work runs on libuv's thread pool (sharp), so many images decode at
+ * once on every core while the main thread only waits.
+ */
+export async function decodePixels(buf: Buffer, spec: ImageInput, label = '#0'): Promise<Pixels> {
   const [h, w] = spec.size;
   const bg = spec.background ?? [255, 255, 255];
   const background = { r: bg[0], g: bg[1], b: bg[2] };
@@ -30,9 +35,17 @@ async function imageInto(buf: Buffer, spec: ImageInput, out: Float32Array, o: nu
   } catch (e) {
     throw new StimulusError(`image ${label} could not be decoded: ${(e as Error).message}`);
   }
+  const channels = raw.length / (h * w);
+  return { data: raw instanceof Uint8Array ? raw : new Uint8Array(raw), height: h, width: w, channels };
+}
+
+/** Normalises decoded pixels into `out` at offset `o` (C×H×W): (v/255 − mean) / std per channel. */
+export function normaliseInto(px: Pixels, spec: ImageInput, out: Float32Array, o: number): void {
+  const [h, w] = spec.size;
+  const raw = px.data;
   const C = spec.channels;
   const plane = h * w;
-  const srcC = raw.length / plane; // sharp may return 1 or 3 channels
+  const srcC = px.channels;
   for (let c = 0; c < C; c++) {
     const mean = spec.mean[Math.min(c, spec.mean.length - 1)];
     const std = spec.std[Math.min(c, spec.std.length - 1)];
@@ -46,8 +59,49 @@ export async function encodeImages(bufs: Buffer[], spec: ImageInput, labels?: st
   const [h, w] = spec.size;
   const per = spec.channels * h * w;
   const out = new Float32Array(bufs.length * per);
-  await Promise.all(bufs.map((b, i) => imageInto(b, spec, out, i * per, labels?.[i] ?? `#${i}`)));
+  await Promise.all(bufs.map(async (b, i) => normaliseInto(await decodePixels(b, spec, labels?.[i] ?? `#${i}`), spec, out, i * per)));
   return { type: 'float32', dims: [bufs.length, spec.channels, h, w], data: out.buffer as ArrayBuffer };
+}
+
+/** An image stimulus for `encodeImageItems`: its content hash and a reader of its bytes. */
+export interface ImageItem {
+  sha256: string;
+  read: () => Buffer | Promise<Buffer>;
+  label?: string;
+}
+
+/** Counts of one `encodeImageItems` call. */
+export interface ImageEncodeCounts {
+  decoded: number;
+  cached: number;
+}
+
+/**
+ * Like `encodeImages`, through the decode cache when one is given: each item's pixels come from the
+ * cache when its entry is sound, else they are decoded (all misses at once) and stored. Bytes are
+ * only read for misses.
+ */
+export async function encodeImageItems(items: ImageItem[], spec: ImageInput, cache: DecodeCache | null, counts?: ImageEncodeCounts): Promise<FeedSpec> {
+  const [h, w] = spec.size;
+  const per = spec.channels * h * w;
+  const out = new Float32Array(items.length * per);
+  await Promise.all(
+    items.map(async (it, i) => {
+      const label = it.label ?? `#${i}`;
+      const key = cache ? preprocessKey(it.sha256, spec) : '';
+      let px = cache ? await cache.get(key) : null;
+      if (px && (px.height !== h || px.width !== w)) px = null;
+      if (px) {
+        if (counts) counts.cached++;
+      } else {
+        px = await decodePixels(await it.read(), spec, label);
+        if (counts) counts.decoded++;
+        if (cache) await cache.put(key, px);
+      }
+      normaliseInto(px, spec, out, i * per);
+    }),
+  );
+  return { type: 'float32', dims: [items.length, spec.channels, h, w], data: out.buffer as ArrayBuffer };
 }
 
 /** Cheap check used at upload: is this a PNG or JPEG that sharp can read? */
@@ -75,9 +129,13 @@ export async function probeImage(buf: Buffer, maxPixels: number): Promise<{ form
   return { format: m.format, width: w, height: h };
 }
 
-export interface TextBatch {
+/** A right-padded batch: the feeds and each text's number of real tokens. */
+export interface PaddedBatch {
   feeds: Record<string, FeedSpec>;
   lengths: Int32Array;
+}
+
+export interface TextBatch extends PaddedBatch {
   /** 1 for each text that had more than maxTokens tokens and was cut to its first maxTokens. */
   truncated: Uint8Array;
 }
@@ -102,18 +160,28 @@ export class TextEncoder {
     return { ids, truncated: false };
   }
 
+  /** `ids(text)`, refusing a text with no tokens (named by `label`). */
+  checkedIds(text: string, label: string): { ids: number[]; truncated: boolean } {
+    const r = this.ids(text);
+    if (r.ids.length === 0) throw new StimulusError(`text ${label} has no tokens after tokenisation: "${text.slice(0, 60)}"`);
+    return r;
+  }
+
   encode(texts: string[], labels?: string[]): TextBatch {
     const truncated = new Uint8Array(texts.length);
     const all = texts.map((t, i) => {
-      const r = this.ids(t);
-      const ids = r.ids;
+      const r = this.checkedIds(t, labels?.[i] ?? `#${i}`);
       if (r.truncated) truncated[i] = 1;
-      if (ids.length === 0) throw new StimulusError(`text ${labels?.[i] ?? `#${i}`} has no tokens after tokenisation: "${t.slice(0, 60)}"`);
-      return ids;
+      return r.ids;
     });
+    return { ...this.encodeIds(all), truncated };
+  }
+
+  /** A right-padded batch (ids, attention mask, real lengths) from token id lists, each non-empty. */
+  encodeIds(all: ArrayLike<number>[]): PaddedBatch {
     let T = 0;
     for (const a of all) if (a.length > T) T = a.length;
-    const B = texts.length;
+    const B = all.length;
     const pad = BigInt(this.spec.padTokenId ?? 0);
     const ids = new BigInt64Array(B * T).fill(pad);
     const mask = new BigInt64Array(B * T);
@@ -130,7 +198,7 @@ export class TextEncoder {
       [this.spec.idsInput]: { type: 'int64', dims: [B, T], data: ids.buffer as ArrayBuffer },
     };
     if (this.spec.maskInput) feeds[this.spec.maskInput] = { type: 'int64', dims: [B, T], data: mask.buffer as ArrayBuffer };
-    return { feeds, lengths, truncated };
+    return { feeds, lengths };
   }
 }
 

@@ -9,8 +9,32 @@ import { moduleUrl, startWorker } from './threads.ts';
 
 const ENTRY = moduleUrl('./tokenizer-thread.ts', import.meta.url);
 
-type Request = { id: number; texts: string[]; labels?: string[] };
-type Response = { id: number; ok: true; batch: TextBatch } | { id: number; ok: false; message: string; stimulus: boolean };
+/** Every text's token ids, packed: text i is `ids[offsets[i] … offsets[i+1])`; truncated[i] = 1 when cut to maxTokens. */
+export interface TokenizedTexts {
+  offsets: Int32Array;
+  ids: Int32Array;
+  truncated: Uint8Array;
+}
+
+type Request = { id: number; op: 'encode' | 'table'; texts: string[]; labels?: string[] };
+type Response =
+  | { id: number; ok: true; batch?: TextBatch; table?: TokenizedTexts }
+  | { id: number; ok: false; message: string; stimulus: boolean };
+
+function table(enc: TextEncoder, texts: string[], labels?: string[]): TokenizedTexts {
+  const lists: number[][] = new Array(texts.length);
+  const offsets = new Int32Array(texts.length + 1);
+  const truncated = new Uint8Array(texts.length);
+  for (let i = 0; i < texts.length; i++) {
+    const r = enc.checkedIds(texts[i], labels?.[i] ?? `#${i}`);
+    lists[i] = r.ids;
+    if (r.truncated) truncated[i] = 1;
+    offsets[i + 1] = offsets[i] + r.ids.length;
+  }
+  const ids = new Int32Array(offsets[texts.length]);
+  for (let i = 0; i < texts.length; i++) ids.set(lists[i], offsets[i]);
+  return { offsets, ids, truncated };
+}
 
 if (parentPort && (workerData as { entry?: string } | null)?.entry === ENTRY.href) {
   const port = parentPort;
@@ -19,9 +43,13 @@ if (parentPort && (workerData as { entry?: string } | null)?.entry === ENTRY.hre
   port.on('message', (m: Request) => {
     try {
       enc ??= new TextEncoder(spec, modelDir);
-      const batch = enc.encode(m.texts, m.labels);
-      const transfer = Object.values(batch.feeds).map((f) => f.data);
-      port.postMessage({ id: m.id, ok: true, batch } satisfies Response, transfer);
+      if (m.op === 'table') {
+        const t = table(enc, m.texts, m.labels);
+        port.postMessage({ id: m.id, ok: true, table: t } satisfies Response, [t.offsets.buffer as ArrayBuffer, t.ids.buffer as ArrayBuffer, t.truncated.buffer as ArrayBuffer]);
+      } else {
+        const batch = enc.encode(m.texts, m.labels);
+        port.postMessage({ id: m.id, ok: true, batch } satisfies Response, Object.values(batch.feeds).map((f) => f.data));
+      }
     } catch (e) {
       port.postMessage({ id: m.id, ok: false, message: (e as Error).message, stimulus: e instanceof StimulusError } satisfies Response);
     }
@@ -32,7 +60,7 @@ if (parentPort && (workerData as { entry?: string } | null)?.entry === ENTRY.hre
 export class TokenizerThread {
   private readonly worker: Worker;
   private next = 1;
-  private pending = new Map<number, { resolve: (b: TextBatch) => void; reject: (e: Error) => void }>();
+  private pending = new Map<number, { resolve: (r: Extract<Response, { ok: true }>) => void; reject: (e: Error) => void }>();
 
   constructor(spec: TextInput, modelDir: string) {
     this.worker = startWorker(ENTRY, { workerData: { spec, modelDir } });
@@ -40,7 +68,7 @@ export class TokenizerThread {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
-      if (m.ok) p.resolve(m.batch);
+      if (m.ok) p.resolve(m);
       else p.reject(m.stimulus ? new StimulusError(m.message) : new Error(m.message));
     });
     const fail = (e: Error) => {
@@ -51,12 +79,22 @@ export class TokenizerThread {
     this.worker.on('exit', (code) => fail(new Error(`tokenizer thread exited with code ${code}`)));
   }
 
-  encode(texts: string[], labels?: string[]): Promise<TextBatch> {
+  private call(op: Request['op'], texts: string[], labels?: string[]): Promise<Extract<Response, { ok: true }>> {
     const id = this.next++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, texts, labels } satisfies Request);
+      this.worker.postMessage({ id, op, texts, labels } satisfies Request);
     });
+  }
+
+  /** One padded batch of texts. */
+  async encode(texts: string[], labels?: string[]): Promise<TextBatch> {
+    return (await this.call('encode', texts, labels)).batch!;
+  }
+
+  /** Every text's ids (a job's whole list, tokenised once in the plan stage). */
+  async table(texts: string[], labels?: string[]): Promise<TokenizedTexts> {
+    return (await this.call('table', texts, labels)).table!;
   }
 
   async close(): Promise<void> {

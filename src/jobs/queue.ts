@@ -46,6 +46,7 @@ export function contrastEnv(ctx: Context, model: ModelRecord): ContrastEnv {
     readImage: (s: Stimulus) => readItemBytes(ctx, s.item),
     workers: ctx.config.workers,
     intraOpThreads: ctx.config.intraOpThreads,
+    imageCache: { dir: path.join(ctx.paths.data, 'cache', 'images'), maxBytes: ctx.config.imageCacheBytes },
   };
 }
 

@@ -94,6 +94,11 @@ export class AnalysisRunner {
     return w;
   }
 
+  /** Starts the worker now (its module loads meanwhile) rather than at the first request. */
+  boot(): void {
+    this.start();
+  }
+
   run(layer: Request['layer'], sheet: SheetLayout, test: TestKind, opts: AnalysisOptions, matrix: LayerMatrix | null, engine: EngineSpec, hooks: AnalysisHooks = {}): Promise<LayerAnalysis> {
     if (hooks.signal?.aborted) return Promise.reject(new AnalysisCancelledError());
     const w = this.start();
@@ -112,5 +117,46 @@ export class AnalysisRunner {
     if (!w) return;
     w.removeAllListeners('exit');
     await w.terminate();
+  }
+}
+
+/**
+ * Several analysis workers, started at once (they boot while inference runs): each request goes to
+ * the next free worker, so layers are analysed in parallel, one per worker at a time.
+ */
+export class AnalysisPool {
+  private readonly runners: AnalysisRunner[];
+  private readonly free: AnalysisRunner[];
+  private readonly waiting: ((r: AnalysisRunner) => void)[] = [];
+
+  constructor(readonly size: number) {
+    this.runners = Array.from({ length: Math.max(1, size) }, () => new AnalysisRunner());
+    for (const r of this.runners) r.boot();
+    this.free = [...this.runners];
+  }
+
+  private acquire(): Promise<AnalysisRunner> {
+    const r = this.free.pop();
+    if (r) return Promise.resolve(r);
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(r: AnalysisRunner): void {
+    const w = this.waiting.shift();
+    if (w) w(r);
+    else this.free.push(r);
+  }
+
+  async run(...args: Parameters<AnalysisRunner['run']>): Promise<LayerAnalysis> {
+    const r = await this.acquire();
+    try {
+      return await r.run(...args);
+    } finally {
+      this.release(r);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.runners.map((r) => r.close()));
   }
 }

@@ -11,11 +11,13 @@ import type { Pooling } from '../domain/manifest.ts';
 import type { LayerOutcome, ModelRecord } from '../domain/records.ts';
 import type { SheetLayout } from '../domain/sheet.ts';
 import { SessionPool } from '../inference/pool.ts';
-import { AnalysisCancelledError, AnalysisRunner, type EngineSpec } from './analysis-worker.ts';
+import { decodeCacheFor } from '../inference/decode-cache.ts';
+import { TokenizerThread } from '../inference/tokenizer-thread.ts';
+import { AnalysisCancelledError, AnalysisPool, type EngineSpec } from './analysis-worker.ts';
 import { contrastMatrix } from './analyse.ts';
 import { Fold } from './fold.ts';
 import { CancelledError, infer } from './infer.ts';
-import { planBatches, planLayers, setCount, type ContrastSpec, type PlannedLayer, type Stimulus } from './plan.ts';
+import { planBatches, planBatchesByLength, planLayers, setCount, tokenCounts, type ContrastSpec, type PlannedLayer, type Stimulus, type TokenTable } from './plan.ts';
 import { testContrast, type TestOptions } from './test.ts';
 
 export { CancelledError };
@@ -27,10 +29,16 @@ export interface ContrastOptions extends TestOptions {
   keepActivations: boolean;
   batchSize: number;
   analysis?: AnalysisOptions;
+  /**
+   * Text models: batches of texts of similar token length (default), or in stimulus order. Results
+   * agree to float rounding; kept activations are in stimulus order either way.
+   */
+  batchOrder?: 'length' | 'stimulus';
 }
 
 export interface ContrastTimings {
   totalMs: number;
+  /** Until the session workers were ready (encoding of the first batches overlaps it). */
   setupMs: number;
   encodeMs: number;
   inferenceMs: number;
@@ -38,6 +46,15 @@ export interface ContrastTimings {
   statsMs: number;
   stimuli: number;
   batches: number;
+  /** Plan stage (tokenising texts, ordering batches). */
+  planMs?: number;
+  imagesDecoded?: number;
+  imagesCached?: number;
+  /** Text models: token positions fed (padding included) and real tokens. */
+  paddedTokens?: number;
+  realTokens?: number;
+  /** Analysis workers used after inference. */
+  analysisWorkers?: number;
 }
 
 /** What the pipeline needs of the model and of the machine. */
@@ -52,6 +69,8 @@ export interface ContrastEnv {
   readImage: (s: Stimulus) => Buffer;
   workers: number;
   intraOpThreads: number;
+  /** Preprocessed-image cache (content-addressed, on disk); absent or null: decode every image. */
+  imageCache?: { dir: string; maxBytes: number } | null;
 }
 
 export interface ContrastHooks {
@@ -89,41 +108,92 @@ export async function runContrasts(
   const layers = planLayers(model, opts.layers, opts.pooling);
   if (opts.keepActivations && contrasts.length !== 1) throw new UnprocessableError('keepActivations is available for single contrasts, not for batteries', 'keepActivations');
   if (opts.keepActivations && !hooks.activationsDir) throw new Error('activationsDir is required to keep activations');
-  const batches = planBatches(stimuli.length, model.info.dynamicBatch ? opts.batchSize : 1);
+  const batchSize = model.info.dynamicBatch ? opts.batchSize : 1;
+  // Texts are tokenised once, here (on a thread, off the event loop): batches of similar length pad less.
+  let tokens: TokenTable | null = null;
+  const truncatedBySet: number[] = [];
+  if (model.modality === 'text') {
+    const tok = new TokenizerThread(model.manifest.input.text!, env.modelDir);
+    try {
+      const t = await tok.table(
+        stimuli.map((s) => s.item.text ?? ''),
+        stimuli.map((s) => s.item.label ?? `${s.setId}#${s.item.position}`),
+      );
+      tokens = { offsets: t.offsets, ids: t.ids };
+      for (let i = 0; i < stimuli.length; i++) if (t.truncated[i]) truncatedBySet[stimuli[i].setIndex] = (truncatedBySet[stimuli[i].setIndex] ?? 0) + 1;
+    } finally {
+      await tok.close();
+    }
+  }
+  const byLength = tokens !== null && batchSize > 1 && (opts.batchOrder ?? 'length') === 'length';
+  const batches = byLength ? planBatchesByLength(tokens!, batchSize) : planBatches(stimuli.length, batchSize);
+  const planMs = performance.now() - t0;
   const analysis = opts.analysis ?? DEFAULT_ANALYSIS;
   const fold = new Fold(layers, stimuli, setCount(stimuli), {
     keepMatrix: Boolean(analysis.permutations || analysis.reliability),
     activationsDir: opts.keepActivations ? hooks.activationsDir : undefined,
+    tokenCounts: tokens ? tokenCounts(tokens) : null,
   });
 
-  const pool = await SessionPool.create(env.onnxPath, { workers: env.workers, intraOpThreads: env.intraOpThreads });
-  const setupMs = performance.now() - t0;
-  const onAbort = () => void pool.close();
+  // Start-up overlaps encoding: the workers load the session while the first batches are encoded,
+  // and the analysis workers boot while inference runs.
+  const cores = Math.max(1, env.workers * env.intraOpThreads);
+  const analysisWorkers = Math.max(1, Math.min(layers.length * contrasts.length, cores));
+  const runners = new AnalysisPool(analysisWorkers);
+  let setupMs = 0;
+  const poolPromise = SessionPool.create(env.onnxPath, { workers: env.workers, intraOpThreads: env.intraOpThreads }).then((p) => {
+    setupMs = performance.now() - t0;
+    return p;
+  });
+  let pool: SessionPool | null = null;
+  poolPromise.then((p) => (pool = p), () => undefined);
+  const onAbort = () => void pool?.close();
   hooks.signal?.addEventListener('abort', onAbort);
   const tInf = performance.now();
   let inferred;
+  const imageCache = model.modality === 'image' && env.imageCache && env.imageCache.maxBytes > 0 ? decodeCacheFor(env.imageCache.dir, env.imageCache.maxBytes) : null;
+  let done = 0;
   try {
-    inferred = await infer({ pool, model, modelDir: env.modelDir, layers, stimuli, batches, readImage: env.readImage, signal: hooks.signal }, (batch, pooled) => {
-      fold.add(batch, pooled);
-      hooks.onProgress?.(batch.end, stimuli.length, 'inference');
-    });
+    inferred = await infer(
+      {
+        pool: poolPromise,
+        inFlight: env.workers + 1,
+        model,
+        modelDir: env.modelDir,
+        layers,
+        stimuli,
+        batches,
+        tokens,
+        readImage: env.readImage,
+        imageCache,
+        signal: hooks.signal,
+      },
+      (batch, pooled) => {
+        fold.add(batch, pooled);
+        done += batch.end - batch.start;
+        hooks.onProgress?.(done, stimuli.length, 'inference');
+      },
+    );
   } catch (e) {
     fold.abort();
+    await runners.close();
     throw e;
   } finally {
     hooks.signal?.removeEventListener('abort', onAbort);
-    await pool.close();
+    await poolPromise.then((p) => p.close(), () => undefined);
   }
   const inferenceWallMs = performance.now() - tInf;
 
+  // Every layer's moments are final after the last batch: test each layer and hand it to the next
+  // free analysis worker at once, the layers in parallel across workers.
   const tStats = performance.now();
   const sheets = layers.map((l) => env.sheetOf(l));
   const activations = fold.closeActivations();
   const matrices = fold.takeMatrices();
   const results: LayerOutcome[][] = [];
-  const runner = new AnalysisRunner();
-  const engine: EngineSpec = hooks.permutationEngine ?? { kind: 'ort', threads: Math.max(1, env.workers * env.intraOpThreads) };
+  const engine: EngineSpec = hooks.permutationEngine ?? { kind: 'ort', threads: Math.max(1, Math.floor(cores / analysisWorkers)) };
   try {
+    const pending: Promise<void>[] = [];
     for (const spec of contrasts) {
       const outcomes = testContrast(fold, spec, sheets, opts);
       for (let li = 0; li < outcomes.length; li++) {
@@ -131,27 +201,32 @@ export async function runContrasts(
         const o = outcomes[li];
         const matrix = matrices ? contrastMatrix(matrices[li], o.units, spec.a, spec.b) : null;
         const layerTag = outcomes.length > 1 ? ` (layer ${li + 1}/${outcomes.length}: ${o.name})` : '';
-        hooks.onProgress?.(stimuli.length, stimuli.length, `statistics${layerTag}`);
-        try {
-          o.analysis = await runner.run({ t: o.t, p: o.p, units: o.units }, o.sheet, opts.test, analysis, matrix, engine, {
+        const job = runners
+          .run({ t: o.t, p: o.p, units: o.units }, o.sheet, opts.test, analysis, matrix, engine, {
             signal: hooks.signal,
-            onProgress: (stage, done, total) => hooks.onProgress?.(stimuli.length, stimuli.length, `${stage} ${done}/${total}${layerTag}`),
+            onProgress: (stage, d, total) => hooks.onProgress?.(stimuli.length, stimuli.length, `${stage} ${d}/${total}${layerTag}`),
+          })
+          .then((a) => {
+            o.analysis = a;
           });
-        } catch (e) {
-          if (e instanceof AnalysisCancelledError) throw new CancelledError();
-          throw e;
-        }
+        job.catch(() => undefined);
+        pending.push(job);
         if (contrasts.length === 1) o.activations = activations[li];
       }
       results.push(outcomes);
     }
+    hooks.onProgress?.(stimuli.length, stimuli.length, 'statistics');
+    // A cancel reaches every running analysis (its permutation test stops); wait for all to end.
+    const settled = await Promise.allSettled(pending);
+    if (hooks.signal?.aborted || settled.some((r) => r.status === 'rejected' && r.reason instanceof AnalysisCancelledError)) throw new CancelledError();
+    for (const r of settled) if (r.status === 'rejected') throw r.reason;
   } finally {
-    await runner.close();
+    await runners.close();
   }
   return {
     contrasts: results,
     stimuli,
-    truncatedBySet: inferred.truncatedBySet,
+    truncatedBySet,
     timings: {
       totalMs: performance.now() - t0,
       setupMs,
@@ -161,6 +236,12 @@ export async function runContrasts(
       statsMs: performance.now() - tStats,
       stimuli: stimuli.length,
       batches: inferred.batches,
+      planMs,
+      imagesDecoded: inferred.imagesDecoded,
+      imagesCached: inferred.imagesCached,
+      paddedTokens: inferred.paddedTokens,
+      realTokens: inferred.realTokens,
+      analysisWorkers,
     },
   };
 }

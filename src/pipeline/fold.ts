@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { PooledLayer } from '../inference/pool.ts';
 import { Moments } from '../stats/moments.ts';
-import { NpyWriter } from './npy-writer.ts';
-import type { Batch, PlannedLayer, Stimulus } from './plan.ts';
+import { NpyRows } from './npy-writer.ts';
+import { stimulusOf, type Batch, type PlannedLayer, type Stimulus } from './plan.ts';
 
 /** The pooled stimuli × units matrix of one layer, with each row's set index. */
 export interface RowMatrix {
@@ -18,58 +18,96 @@ export interface RowMatrix {
   sets: Int32Array;
 }
 
+/**
+ * Where each stimulus' rows go in a layer's stimulus-ordered outputs: one row per stimulus, or, for
+ * `tokens` pooling, one per real token (prefix sums of the token counts).
+ */
+function rowOffsets(layer: PlannedLayer, n: number, tokenCounts: Int32Array | null): Int32Array | null {
+  if (layer.pooling !== 'tokens') return null;
+  if (!tokenCounts) throw new Error(`layer '${layer.name}': 'tokens' pooling needs the texts' token counts`);
+  const o = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) o[i + 1] = o[i] + tokenCounts[i];
+  return o;
+}
+
 export class Fold {
   /** [layer][set] moments. */
   readonly moments: Moments[][];
-  private chunks: { data: Float32Array[]; sets: Int32Array[]; rows: number }[] | null;
-  private writers: { data: NpyWriter; index: NpyWriter }[] | null = null;
+  private matrices: RowMatrix[] | null;
+  private writers: { data: NpyRows; index: NpyRows }[] | null = null;
+  /** Per layer: first row of each stimulus (tokens pooling), or null for one row per stimulus. */
+  private readonly offsets: (Int32Array | null)[];
 
+  /**
+   * `tokenCounts[i]`: real tokens of text stimulus i (needed when a layer pools 'tokens'). Rows are
+   * placed at their stimulus' position, so the kept matrix and the .npy files are in stimulus order
+   * whatever the batch order.
+   */
   constructor(
     readonly layers: PlannedLayer[],
     private readonly stimuli: Stimulus[],
     nSets: number,
-    opts: { keepMatrix: boolean; activationsDir?: string },
+    opts: { keepMatrix: boolean; activationsDir?: string; tokenCounts?: Int32Array | null },
   ) {
+    const n = stimuli.length;
     this.moments = layers.map((l) => Array.from({ length: nSets }, () => new Moments(l.units)));
-    this.chunks = opts.keepMatrix ? layers.map(() => ({ data: [], sets: [], rows: 0 })) : null;
+    this.offsets = layers.map((l) => (opts.keepMatrix || opts.activationsDir ? rowOffsets(l, n, opts.tokenCounts ?? null) : null));
+    const rowsOf = (li: number) => this.offsets[li]?.[n] ?? n;
+    this.matrices = opts.keepMatrix
+      ? layers.map((l, li) => ({ data: new Float32Array(rowsOf(li) * l.units), sets: new Int32Array(rowsOf(li)), rows: rowsOf(li) }))
+      : null;
     if (opts.activationsDir) {
       fs.mkdirSync(opts.activationsDir, { recursive: true });
-      this.writers = layers.map((l) => ({
-        data: new NpyWriter(path.join(opts.activationsDir!, `${l.name}.npy`), '<f4', l.units),
-        index: new NpyWriter(path.join(opts.activationsDir!, `${l.name}.rows.npy`), '<i4', 2),
+      this.writers = layers.map((l, li) => ({
+        data: new NpyRows(path.join(opts.activationsDir!, `${l.name}.npy`), '<f4', l.units, rowsOf(li)),
+        index: new NpyRows(path.join(opts.activationsDir!, `${l.name}.rows.npy`), '<i4', 2, rowsOf(li)),
       }));
     }
   }
 
-  /** Folds one batch's pooled layers (rows refer to stimuli batch.start + sample[r]). */
+  /** Folds one batch's pooled layers (row r belongs to stimulus `stimulusOf(batch, pl.sample[r])`). */
   add(batch: Batch, pooled: PooledLayer[]): void {
     const stimuli = this.stimuli;
     pooled.forEach((pl, li) => {
       const units = pl.units;
+      const stim = new Int32Array(pl.rows);
+      for (let i = 0; i < pl.rows; i++) stim[i] = stimulusOf(batch, pl.sample[i]);
       // Rows of one set come in runs: fold each run at once.
       let r = 0;
       while (r < pl.rows) {
-        const si = stimuli[batch.start + pl.sample[r]].setIndex;
+        const si = stimuli[stim[r]].setIndex;
         let e = r + 1;
-        while (e < pl.rows && stimuli[batch.start + pl.sample[e]].setIndex === si) e++;
+        while (e < pl.rows && stimuli[stim[e]].setIndex === si) e++;
         this.moments[li][si].pushRows(pl.data.subarray(r * units, e * units), e - r);
         r = e;
       }
-      if (this.chunks) {
-        const sets = new Int32Array(pl.rows);
-        for (let i = 0; i < pl.rows; i++) sets[i] = stimuli[batch.start + pl.sample[i]].setIndex;
-        this.chunks[li].data.push(pl.data);
-        this.chunks[li].sets.push(sets);
-        this.chunks[li].rows += pl.rows;
-      }
-      if (this.writers) {
-        this.writers[li].data.append(pl.data, pl.rows);
-        const idx = new Int32Array(pl.rows * 2);
-        for (let i = 0; i < pl.rows; i++) {
-          idx[2 * i] = batch.start + pl.sample[i];
+      if (!this.matrices && !this.writers) return;
+      const off = this.offsets[li];
+      const dest = (i: number) => (off ? off[stim[i]] + pl.token[i] : stim[i]);
+      const m = this.matrices?.[li];
+      const w = this.writers?.[li];
+      const idx = w ? new Int32Array(pl.rows * 2) : null;
+      for (let i = 0; i < pl.rows; i++) {
+        if (idx) {
+          idx[2 * i] = stim[i];
           idx[2 * i + 1] = pl.token[i];
         }
-        this.writers[li].index.append(idx, pl.rows);
+        if (m) {
+          const d = dest(i);
+          m.data.set(pl.data.subarray(i * units, (i + 1) * units), d * units);
+          m.sets[d] = stimuli[stim[i]].setIndex;
+        }
+      }
+      if (w && idx) {
+        // Write runs of rows whose destinations are consecutive at once (all of them, in stimulus order).
+        let a = 0;
+        while (a < pl.rows) {
+          let e = a + 1;
+          while (e < pl.rows && dest(e) === dest(a) + (e - a)) e++;
+          w.data.writeAt(dest(a), pl.data, a, e - a);
+          w.index.writeAt(dest(a), idx, a, e - a);
+          a = e;
+        }
       }
     });
   }
@@ -81,23 +119,10 @@ export class Fold {
     return m;
   }
 
-  /** The kept rows of each layer as one matrix (the chunks are released as they are copied). */
+  /** The kept rows of each layer as one matrix, in stimulus order (handed over once). */
   takeMatrices(): RowMatrix[] | null {
-    if (!this.chunks) return null;
-    const out = this.chunks.map((c, li) => {
-      const units = this.layers[li].units;
-      const data = new Float32Array(c.rows * units);
-      const sets = new Int32Array(c.rows);
-      let off = 0;
-      c.data.forEach((d, i) => {
-        data.set(d, off * units);
-        sets.set(c.sets[i], off);
-        off += c.sets[i].length;
-      });
-      c.data.length = 0;
-      return { data, sets, rows: c.rows };
-    });
-    this.chunks = null;
+    const out = this.matrices;
+    this.matrices = null;
     return out;
   }
 

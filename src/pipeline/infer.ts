@@ -4,11 +4,11 @@
  * bounded number of batches is in flight at once, so encoding overlaps inference.
  */
 import type { ModelRecord } from '../domain/records.ts';
-import { encodeImages } from '../inference/encode.ts';
-import { TokenizerThread } from '../inference/tokenizer-thread.ts';
+import type { DecodeCache } from '../inference/decode-cache.ts';
+import { encodeImageItems, TextEncoder as TextIds } from '../inference/encode.ts';
 import type { PooledLayer, SessionPool } from '../inference/pool.ts';
 import type { LayerFetch } from '../inference/worker-protocol.ts';
-import type { Batch, PlannedLayer, Stimulus } from './plan.ts';
+import { stimulusOf, type Batch, type PlannedLayer, type Stimulus, type TokenTable } from './plan.ts';
 
 export class CancelledError extends Error {
   constructor() {
@@ -20,49 +20,77 @@ export interface InferTimings {
   encodeMs: number;
   inferenceMs: number;
   batches: number;
-  /** Per set index: texts longer than maxTokens, fed cut to their first maxTokens tokens. */
-  truncatedBySet: number[];
+  /** Images decoded, and images whose pixels came from the decode cache. */
+  imagesDecoded: number;
+  imagesCached: number;
+  /** Token positions fed (batch × longest text, summed) and real tokens, for text models. */
+  paddedTokens: number;
+  realTokens: number;
 }
 
 export interface InferInput {
-  pool: SessionPool;
+  /** The session workers, or their start-up still under way (encoding begins meanwhile). */
+  pool: SessionPool | Promise<SessionPool>;
+  /** Batches encoded ahead of the workers (default: workers + 1; images decode further ahead). */
+  inFlight?: number;
   model: ModelRecord;
   /** The model's stored folder (tokenizer files). */
   modelDir: string;
   layers: PlannedLayer[];
   stimuli: Stimulus[];
   batches: Batch[];
+  /** Texts tokenised in the plan stage (else each batch is tokenised here). */
+  tokens?: TokenTable | null;
   /** Raw bytes of an image item. */
   readImage: (s: Stimulus) => Buffer;
+  /** Preprocessed pixels by item hash and preprocessing parameters (null: decode every time). */
+  imageCache?: DecodeCache | null;
   signal?: AbortSignal;
 }
 
 /** Runs every batch; `onBatch` receives each batch's pooled layers, in batch order. */
 export async function infer(input: InferInput, onBatch: (batch: Batch, layers: PooledLayer[]) => void): Promise<InferTimings> {
-  const { pool, model, stimuli, batches, signal } = input;
+  const { model, stimuli, batches, signal } = input;
   const fetch: LayerFetch[] = input.layers.map((l) => ({ key: l.name, tensor: l.tensor, unitAxis: l.unitAxis, pooling: l.pooling }));
-  // Tokenisation runs on its own thread, off the event loop.
-  const textEnc = model.modality === 'text' ? new TokenizerThread(model.manifest.input.text!, input.modelDir) : null;
-  const timings: InferTimings = { encodeMs: 0, inferenceMs: 0, batches: 0, truncatedBySet: [] };
+  const textEnc = model.modality === 'text' ? new TextIds(model.manifest.input.text!, input.modelDir) : null;
+  const timings: InferTimings = { encodeMs: 0, inferenceMs: 0, batches: 0, imagesDecoded: 0, imagesCached: 0, paddedTokens: 0, realTokens: 0 };
+  const counts = { decoded: 0, cached: 0 };
+  let pool: SessionPool | null = input.pool instanceof Promise ? null : input.pool;
+  const poolReady = input.pool instanceof Promise ? input.pool.then((p) => (pool = p)) : Promise.resolve(input.pool);
+  poolReady.catch(() => undefined); // awaited by the first batch
+  const label = (s: Stimulus) => s.item.label ?? `${s.setId}#${s.item.position}`;
   const launch = async (b: Batch) => {
-    const slice = stimuli.slice(b.start, b.end);
+    const slice: Stimulus[] = [];
+    for (let k = 0; k < b.end - b.start; k++) slice.push(stimuli[stimulusOf(b, k)]);
     const te = performance.now();
-    const labels = slice.map((s) => s.item.label ?? `${s.setId}#${s.item.position}`);
     if (textEnc) {
-      const enc = await textEnc.encode(slice.map((s) => s.item.text ?? ''), labels);
-      for (let i = 0; i < slice.length; i++) if (enc.truncated[i]) timings.truncatedBySet[slice[i].setIndex] = (timings.truncatedBySet[slice[i].setIndex] ?? 0) + 1;
+      const tokens = input.tokens;
+      const enc = tokens
+        ? textEnc.encodeIds(Array.from({ length: slice.length }, (_, k) => {
+            const i = stimulusOf(b, k);
+            return tokens.ids.subarray(tokens.offsets[i], tokens.offsets[i + 1]);
+          }))
+        : textEnc.encode(slice.map((s) => s.item.text ?? ''), slice.map(label));
+      const dims = Object.values(enc.feeds)[0].dims;
+      timings.paddedTokens += dims[0] * dims[1];
+      for (const n of enc.lengths) timings.realTokens += n;
       timings.encodeMs += performance.now() - te;
-      return pool.pool(enc.feeds, fetch, enc.lengths);
+      return (pool ?? (await poolReady)).pool(enc.feeds, fetch, enc.lengths);
     }
     const image = model.manifest.input.image!;
-    const feed = await encodeImages(slice.map((s) => input.readImage(s)), image, labels);
+    const feed = await encodeImageItems(
+      slice.map((s) => ({ sha256: s.item.sha256, read: () => input.readImage(s), label: label(s) })),
+      image,
+      input.imageCache ?? null,
+      counts,
+    );
     timings.encodeMs += performance.now() - te;
-    return pool.pool({ [image.name]: feed }, fetch, null);
+    return (pool ?? (await poolReady)).pool({ [image.name]: feed }, fetch, null);
   };
+  const inFlight = new Map<number, Promise<{ layers: PooledLayer[]; runMs: number }>>();
+  const maxInFlight = Math.max(1, input.inFlight ?? (pool ? pool.size + 1 : 2));
+  let next = 0;
   try {
-    const inFlight = new Map<number, Promise<{ layers: PooledLayer[]; runMs: number }>>();
-    const maxInFlight = pool.size + 1;
-    let next = 0;
     for (const b of batches) {
       while (next < batches.length && inFlight.size < maxInFlight) {
         if (signal?.aborted) throw new CancelledError();
@@ -85,7 +113,8 @@ export async function infer(input: InferInput, onBatch: (batch: Batch, layers: P
       onBatch(b, res.layers);
     }
   } finally {
-    await textEnc?.close();
+    timings.imagesDecoded = counts.decoded;
+    timings.imagesCached = counts.cached;
   }
   return timings;
 }

@@ -1,37 +1,36 @@
 /**
- * Streaming .npy writer: rows are appended as they arrive; the header, whose row count is known only at
- * the end, is rewritten in place (numpy's header leaves room for the first dimension to grow).
+ * The one .npy writer of kept activations: the file's shape is known when it is opened (rows ×
+ * width), its header is numpy's own (src/render/npy.ts), and rows are written at their position as they
+ * arrive, in any batch order, without being held in memory.
  */
 import fs from 'node:fs';
 import { npyHeader } from '../render/npy.ts';
 
 export type NpyDtype = '<f4' | '<i4';
 
-export class NpyWriter {
+/** A .npy file of rows × width written at row positions (rows arrive in any order). */
+export class NpyRows {
   private fd: number;
-  private rows = 0;
   private readonly headerBytes: number;
   constructor(
     readonly file: string,
-    private readonly dtype: NpyDtype,
-    private readonly rowWidth: number,
+    dtype: NpyDtype,
+    private readonly width: number,
+    private readonly rows: number,
   ) {
     this.fd = fs.openSync(file, 'w');
-    const h = npyHeader(dtype, [0, rowWidth]);
+    const h = npyHeader(dtype, [rows, width]);
     this.headerBytes = h.length;
     fs.writeSync(this.fd, h);
   }
 
-  append(data: Float32Array | Int32Array, rows: number): void {
-    if (data.length !== rows * this.rowWidth) throw new Error(`npy append: ${data.length} values for ${rows} rows of ${this.rowWidth}`);
-    fs.writeSync(this.fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    this.rows += rows;
+  /** Writes `count` consecutive rows starting at row `at`. */
+  writeAt(at: number, data: Float32Array | Int32Array, offset: number, count: number): void {
+    const bytes = new Uint8Array(data.buffer, data.byteOffset + offset * this.width * 4, count * this.width * 4);
+    fs.writeSync(this.fd, bytes, 0, bytes.length, this.headerBytes + at * this.width * 4);
   }
 
   close(): { rows: number } {
-    const h = npyHeader(this.dtype, [this.rows, this.rowWidth]);
-    if (h.length !== this.headerBytes) throw new Error('npy header grew beyond the reserved space');
-    fs.writeSync(this.fd, h, 0, h.length, 0);
     fs.fsyncSync(this.fd);
     fs.closeSync(this.fd);
     return { rows: this.rows };
@@ -46,3 +45,4 @@ export class NpyWriter {
     fs.rmSync(this.file, { force: true });
   }
 }
+

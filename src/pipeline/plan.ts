@@ -22,11 +22,76 @@ export interface ContrastSpec {
 
 export type PlannedLayer = LayerInfo & { pooling: Pooling };
 
-/** A contiguous run of stimuli [start, end) that goes through the model as one batch. */
+/**
+ * One batch: positions [start, end) of the run order. Without `items` the run order is the stimulus
+ * order (the batch is stimuli start … end−1); with `items`, row k of the batch is stimulus `items[k]`
+ * (batches formed by token length).
+ */
 export interface Batch {
   index: number;
   start: number;
   end: number;
+  items?: Int32Array;
+}
+
+/** The stimulus index of row `k` of a batch. */
+export function stimulusOf(b: Batch, k: number): number {
+  return b.items ? b.items[k] : b.start + k;
+}
+
+/**
+ * The token ids of every text of a job, tokenised once in the plan stage (truncated as the model's
+ * input says): text i is `ids[offsets[i] … offsets[i+1])`. Int32 ids: 4 bytes per token.
+ */
+export interface TokenTable {
+  offsets: Int32Array;
+  ids: Int32Array;
+}
+
+export function tokenLength(t: TokenTable, i: number): number {
+  return t.offsets[i + 1] - t.offsets[i];
+}
+
+/** Packs per-text id lists (from the model's tokenizer) into a table. */
+export function tokenTable(n: number, idsOf: (i: number) => ArrayLike<number>): TokenTable {
+  const lists: ArrayLike<number>[] = new Array(n);
+  const offsets = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) {
+    lists[i] = idsOf(i);
+    offsets[i + 1] = offsets[i] + lists[i].length;
+  }
+  const ids = new Int32Array(offsets[n]);
+  for (let i = 0; i < n; i++) ids.set(lists[i], offsets[i]);
+  return { offsets, ids };
+}
+
+/**
+ * Text batches formed by token length: the stimuli sorted by their number of tokens (ties in stimulus
+ * order), cut into batches of `batchSize`. Each batch pads to its longest text, so sorting removes
+ * most padded positions. The fold puts every row back at its stimulus' place.
+ */
+export function planBatchesByLength(tokens: TokenTable, batchSize: number): Batch[] {
+  const n = tokens.offsets.length - 1;
+  const size = Math.max(1, batchSize);
+  const order = Array.from({ length: n }, (_, i) => i);
+  order.sort((x, y) => tokenLength(tokens, x) - tokenLength(tokens, y) || x - y);
+  const out: Batch[] = [];
+  for (let start = 0, index = 0; start < n; start += size, index++) {
+    const end = Math.min(n, start + size);
+    out.push({ index, start, end, items: Int32Array.from(order.slice(start, end)) });
+  }
+  return out;
+}
+
+/** Padded token positions (B × longest) summed over batches: the compute a batch plan asks for. */
+export function paddedPositions(tokens: TokenTable, batches: Batch[]): number {
+  let s = 0;
+  for (const b of batches) {
+    let T = 0;
+    for (let k = 0; k < b.end - b.start; k++) T = Math.max(T, tokenLength(tokens, stimulusOf(b, k)));
+    s += T * (b.end - b.start);
+  }
+  return s;
 }
 
 /** The stimuli of the given sets, A's first: `items(setId)` lists a set's items in order. */
@@ -74,4 +139,12 @@ export function setCount(stimuli: Stimulus[]): number {
   let n = 0;
   for (const s of stimuli) if (s.setIndex + 1 > n) n = s.setIndex + 1;
   return n;
+}
+
+/** Real tokens of each text. */
+export function tokenCounts(t: TokenTable): Int32Array {
+  const n = t.offsets.length - 1;
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) out[i] = t.offsets[i + 1] - t.offsets[i];
+  return out;
 }

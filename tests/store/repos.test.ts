@@ -70,7 +70,7 @@ describe('store', () => {
     const sheet = resolveLayout(undefined, 6);
     const stats = Object.fromEntries(UNIT_STATS.map((s, k) => [s.field, Float64Array.from({ length: 6 }, (_, u) => (u + 1) * 1.000000123 + k)])) as Record<string, Float64Array>;
     stats.p[0] = 1e-300;
-    const outcome = { name: 'l', units: 6, rows: sheet.rows, cols: sheet.cols, cellOfUnit: sheet.cellOfUnit, sheet, nA: 2, nB: 2, ...stats, summary: { units: 6 } as never, analysis: null, activations: null } as LayerOutcome;
+    const outcome = { name: 'l', units: 6, rows: sheet.rows, cols: sheet.cols, cellOfUnit: sheet.cellOfUnit, sheet, nA: 2, nB: 2, ...stats, summary: { units: 6 } as never, analysis: null, activations: null } as unknown as LayerOutcome;
     expect(storeSuccess(db, 'j1', [outcome], [], [], { totalMs: 1 }, { maxTokens: 8, sets: { s1: 1, s2: 0 } })).toBe(true);
     expect(storeSuccess(db, 'j1', [outcome], [], [], { totalMs: 1 })).toBe(false); // no longer running
     const j = getJob(db, 'j1')!;

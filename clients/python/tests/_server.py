@@ -22,13 +22,13 @@ def _free_port():
 
 
 def start_server(data_dir, port, log, extra_env=None):
-    """Starts `toposcope serve` from the repository, output to the open file `log`; returns the process."""
+    """Starts the compiled `toposcope serve` (npm run build) from the repository, output to `log`; returns the process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOPOSCOPE_")}
     env.update(TOPOSCOPE_DATA_DIR=data_dir, TOPOSCOPE_PORT=str(port), TOPOSCOPE_HOST="127.0.0.1",
                TOPOSCOPE_REGISTER_FIXTURES="0", TOPOSCOPE_WORKERS="1", TOPOSCOPE_ORT_THREADS="2",
                TOPOSCOPE_LOG_LEVEL="warn")
     env.update(extra_env or {})
-    return subprocess.Popen(["node", "--import", "tsx", "src/main.ts", "serve"], cwd=REPO, env=env,
+    return subprocess.Popen(["node", "dist/main.js", "serve"], cwd=REPO, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
 
 
