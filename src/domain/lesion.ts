@@ -86,6 +86,17 @@ export const SET_MEASURES: Record<OutputKind, readonly { name: string; worse: 'u
   ],
 };
 
+/** A stimulus of a lesion evaluation, in evaluation order. */
+export interface LesionStimulus {
+  idx: number;
+  /** Index into the job's sets. */
+  set: number;
+  setId: string;
+  sha256: string;
+  label: string | null;
+  classLabel: string | null;
+}
+
 /** A dose of a lesion: the k of a top-k selection (or null for a mask, a cluster, explicit units). */
 export type Dose = { percent: number } | { count: number } | null;
 

@@ -18,6 +18,7 @@ import { contrastRoutes } from './routes/contrasts.ts';
 import { healthRoutes } from './routes/health.ts';
 import { maskRoutes } from './routes/masks.ts';
 import { comparisonRoutes } from './routes/comparisons.ts';
+import { lesionRoutes } from './routes/lesions.ts';
 import { viewerPlugin } from './plugins/viewer.ts';
 
 declare module 'fastify' {
@@ -78,6 +79,7 @@ export async function buildApp(service: Service, opts: AppOptions = {}): Promise
         { name: 'contrasts', description: 'Contrast jobs, per-unit statistics and maps' },
         { name: 'masks', description: 'Unit masks (functional ROIs) and matched random controls' },
         { name: 'comparisons', description: 'Pearson r and SSIM between selectivity maps' },
+        { name: 'lesions', description: 'Lesions of units against random and spatial controls: behaviour lost, specificity, dose-response' },
         { name: 'health', description: 'Liveness' },
       ],
       components: {
@@ -153,6 +155,7 @@ export async function buildApp(service: Service, opts: AppOptions = {}): Promise
   await app.register(contrastRoutes, { prefix: '/v1' });
   await app.register(maskRoutes, { prefix: '/v1' });
   await app.register(comparisonRoutes, { prefix: '/v1' });
+  await app.register(lesionRoutes, { prefix: '/v1' });
   await app.register(viewerPlugin);
 
   if (opts.startQueue !== false) {

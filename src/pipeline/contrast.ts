@@ -8,6 +8,7 @@ import type { AnalysisOptions } from '../domain/analysis.ts';
 import { DEFAULT_ANALYSIS } from '../domain/defaults.ts';
 import { UnprocessableError } from '../domain/errors.ts';
 import type { Pooling } from '../domain/manifest.ts';
+import type { LesionConfig, LesionSite } from '../domain/lesion.ts';
 import type { LayerOutcome, ModelRecord } from '../domain/records.ts';
 import type { SheetLayout } from '../domain/sheet.ts';
 import { SessionPool } from '../inference/pool.ts';
@@ -52,6 +53,8 @@ export interface ContrastEnv {
   readImage: (s: Stimulus) => Buffer;
   workers: number;
   intraOpThreads: number;
+  /** A lesioned model: `onnxPath` is the lesion copy, run with this configuration (see inference/pool.ts). */
+  lesion?: { sites: LesionSite[]; config: LesionConfig | null };
 }
 
 export interface ContrastHooks {
@@ -95,7 +98,7 @@ export async function runContrasts(
     activationsDir: opts.keepActivations ? hooks.activationsDir : undefined,
   });
 
-  const pool = await SessionPool.create(env.onnxPath, { workers: env.workers, intraOpThreads: env.intraOpThreads });
+  const pool = await SessionPool.create(env.onnxPath, { workers: env.workers, intraOpThreads: env.intraOpThreads, lesion: env.lesion });
   const setupMs = performance.now() - t0;
   const onAbort = () => void pool.close();
   hooks.signal?.addEventListener('abort', onAbort);
