@@ -15,6 +15,7 @@ import { findModelRecord } from '../usecases/models.ts';
 import { closeService, openService, type Service } from '../usecases/service.ts';
 import { findSet } from '../usecases/stimulus-sets.ts';
 import { analysisTable, runCommand, summaryTable, type RunArgs } from './run.ts';
+import { lesionCommand, type LesionArgs } from './lesion.ts';
 
 export type Serve = (service: Service, announce?: string[]) => Promise<void>;
 
@@ -220,6 +221,38 @@ export function buildProgram(serve: Serve): Command {
           out.control = { id: c.id, name: c.name, nUnits: c.nUnits };
         }
         process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+      });
+    });
+
+  program
+    .command('lesion')
+    .description('lesion units (zero, mean or scale) and measure the behaviour lost against random and spatial controls; prints a table')
+    .requiredOption('--sets <sets>', 'evaluation sets (comma-separated; folders, files or registered names)', list)
+    .option('--model <ref>', 'model id or name (required for --units and --localize)')
+    .option('--contrast <id>', 'the contrast whose t selects the units')
+    .option('--localize <A:B>', 'run the contrast A vs B first (sets, comma-separated unions)')
+    .option('--top-percent <k>', 'top k % of each layer by t (comma-separated: a dose-response)', (v, p: number[] = []) => [...p, ...v.split(',').map(number)])
+    .option('--top-count <k>', 'top k units of each layer by t (comma-separated: a dose-response)', (v, p: number[] = []) => [...p, ...v.split(',').map(integer)])
+    .option('--cluster <ref>', "a cluster of the contrast: 'largest', 'LAYER:largest' or 'LAYER:ID'")
+    .option('--mask <id>', 'a stored mask')
+    .option('--units <json>', 'explicit units: {"layer": [unit, ...]}', (v) => JSON.parse(v) as Record<string, number[]>)
+    .option('--layers <names>', 'top: the layers (default all of the contrast)', list)
+    .addOption(new Option('--sign <s>', 'which tail of t').choices(['positive', 'negative', 'both']))
+    .addOption(new Option('--mode <m>', 'zero, mean (over the reference sets) or scale').choices(['zero', 'mean', 'scale']))
+    .option('--factor <x>', 'scale: the multiplier', number)
+    .option('--reference <sets>', 'mean: the reference sets (default the evaluation sets)', list)
+    .option('--output <name>', 'behaviour output of the manifest (default the first)')
+    .option('--random <n>', 'random controls (default 20)', integer)
+    .option('--spatial <n>', 'spatial controls (default 20)', integer)
+    .option('--seed <n>', 'seed of the controls (default 1)', integer)
+    .option('--specificity <A,B>', 'the two sets of the specificity test (default the first two)', list)
+    .option('--label <text>', 'label of the lesion')
+    .option('--out <dir>', 'where figures and values go (default out/<lesion id>)')
+    .addOption(dataOpt())
+    .action(async (o: DataOpts & LesionArgs) => {
+      await withService(o, async (s) => {
+        await fixtures(s);
+        await lesionCommand(s, o);
       });
     });
 

@@ -11,7 +11,7 @@ import type { JobRecord, LayerSummary, ModelRecord } from '../domain/records.ts'
 import { clustersOf, exportMaps, layerResults, submitContrast, waitForJob, type ContrastRequest } from '../usecases/contrasts.ts';
 import { registerModelFromFolder, requireModel } from '../usecases/models.ts';
 import type { Context, Service } from '../usecases/service.ts';
-import { createImageSet, createSetFromPath, createTextSet, findSet, parseTextBody } from '../usecases/stimulus-sets.ts';
+import { createImageSet, createSetFromPath, createTextSet, findSet, folderLabels, parseTextBody } from '../usecases/stimulus-sets.ts';
 
 export interface RunArgs {
   model: string;
@@ -50,7 +50,7 @@ async function resolveModel(ctx: Context, ref: string): Promise<ModelRecord> {
   }
 }
 
-async function resolveSet(ctx: Context, ref: string, flag: string): Promise<string> {
+export async function resolveSet(ctx: Context, ref: string, flag: string): Promise<string> {
   if (fs.existsSync(ref)) {
     const p = path.resolve(ref);
     const st = fs.statSync(p);
@@ -58,7 +58,8 @@ async function resolveSet(ctx: Context, ref: string, flag: string): Promise<stri
     if (st.isDirectory()) {
       const files = fs.readdirSync(p).filter((f) => /\.(png|jpe?g)$/i.test(f)).sort();
       if (!files.length) throw new ValidationError(`${flag} '${ref}' has no PNG or JPEG files`, flag);
-      return (await createImageSet(ctx, name, files.map((f) => ({ name: f, data: fs.readFileSync(path.join(p, f)) })), `cli:${p}`)).set.id;
+      const labels = folderLabels(p);
+      return (await createImageSet(ctx, name, files.map((f) => ({ name: f, data: fs.readFileSync(path.join(p, f)), classLabel: labels?.[f] ?? null })), `cli:${p}`)).set.id;
     }
     return createTextSet(ctx, name, parseTextBody(fs.readFileSync(p, 'utf8')), `cli:${p}`).set.id;
   }

@@ -90,6 +90,27 @@ export const TextInputSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** Behaviour outputs: the logits a lesion is scored on. */
+export const OutputKindSchema = Type.Union([Type.Literal('lm'), Type.Literal('classifier')], {
+  description: '`lm`: next-token logits B×T×V of a causal language model. `classifier`: class logits B×C.',
+});
+
+export const OutputSchema = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.:-]+$', description: 'Short name used in requests. Default: the tensor name.' })),
+    tensor: Type.String({ minLength: 1, description: 'ONNX tensor name of the logits (a graph output or any node output).' }),
+    kind: OutputKindSchema,
+    classes: Type.Optional(
+      Type.Union([
+        Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 2, description: 'Class names in logit order.' }),
+        Type.Object({ file: Type.String({ minLength: 1, description: 'A JSON array of class names in logit order, relative to the model folder.' }) }, { additionalProperties: false }),
+      ], { description: '`classifier`: the class names (inline or from a file); stimulus items labelled with these names are scored for accuracy.' }),
+    ),
+    description: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
 export const ManifestSchema = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 128 }),
@@ -104,6 +125,7 @@ export const ManifestSchema = Type.Object(
       { additionalProperties: false },
     ),
     layers: Type.Array(LayerSchema, { minItems: 1, description: 'The topographic layers.' }),
+    outputs: Type.Optional(Type.Array(OutputSchema, { minItems: 1, maxItems: 16, description: 'Behaviour outputs (logits) that lesions are scored on; the first is the default.' })),
   },
   { additionalProperties: false, $id: 'Manifest', title: 'toposcope model manifest' },
 );
@@ -114,3 +136,5 @@ export type Layout = Static<typeof LayoutSchema>;
 export type Pooling = Static<typeof PoolingSchema>;
 export type ImageInput = Static<typeof ImageInputSchema>;
 export type TextInput = Static<typeof TextInputSchema>;
+export type OutputSpec = Static<typeof OutputSchema>;
+export type OutputKind = Static<typeof OutputKindSchema>;

@@ -1,6 +1,7 @@
 /** The records the service stores and returns: models, stimulus sets, jobs, layer results, masks, comparisons. */
 import { Type, type Static } from '@sinclair/typebox';
 import { AnalysisOptionsSchema, type AnalysisSummary, type LayerAnalysis } from './analysis.ts';
+import type { LesionInfo } from './lesion.ts';
 import type { Manifest } from './manifest.ts';
 import type { SheetLayout } from './sheet.ts';
 import { CorrectionSchema, CorrectionScopeSchema, TestKindSchema, type UnitStatField } from './stats.ts';
@@ -28,6 +29,8 @@ export interface ModelInfoJson {
   dynamicBatch: boolean;
   layers: LayerInfo[];
   files: { name: string; sha256: string; bytes: number }[];
+  /** The lesion copy (behaviour outputs kept, every layer editable); absent when the manifest has no `outputs`. */
+  lesion?: LesionInfo;
 }
 
 export interface ModelRecord {
@@ -58,6 +61,8 @@ export interface StimulusItem {
   position: number;
   sha256: string;
   label: string | null;
+  /** The item's class (a class name of the model's classifier output), when the set carries labels. */
+  classLabel: string | null;
   kind: Modality;
   mediaType: string;
   text: string | null;
@@ -85,6 +90,8 @@ export const ContrastParamsSchema = Type.Object({
   keepActivations: Type.Boolean(),
   label: Type.Union([Type.String(), Type.Null()]),
   analysis: AnalysisOptionsSchema,
+  /** Run on a lesioned model: a configuration of a stored lesion job. */
+  lesion: Type.Optional(Type.Union([Type.Object({ id: Type.String(), config: Type.Integer() }), Type.Null()])),
 });
 export type ContrastParams = Static<typeof ContrastParamsSchema>;
 

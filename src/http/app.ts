@@ -23,6 +23,7 @@ import { healthRoutes } from './routes/health.ts';
 import { MaskSchema, maskRoutes } from './routes/masks.ts';
 import { ComparisonSchema } from '../usecases/comparisons.ts';
 import { comparisonRoutes } from './routes/comparisons.ts';
+import { LesionSchema, lesionRoutes } from './routes/lesions.ts';
 import { viewerPlugin } from './plugins/viewer.ts';
 import { limitHeavyGets } from './plugins/heavy-gets.ts';
 
@@ -129,6 +130,7 @@ export async function buildApp(service: Service, opts: AppOptions = {}): Promise
   // routes a schema controller without the validator compilers set above.
   app.addSchema(MaskSchema);
   app.addSchema(ComparisonSchema);
+  app.addSchema(LesionSchema);
 
   await app.register(swagger, {
     openapi: {
@@ -146,6 +148,7 @@ export async function buildApp(service: Service, opts: AppOptions = {}): Promise
         { name: 'contrasts', description: 'Contrast jobs, per-unit statistics and maps' },
         { name: 'masks', description: 'Unit masks (functional ROIs) and matched random controls' },
         { name: 'comparisons', description: 'Pearson r and SSIM between selectivity maps' },
+        { name: 'lesions', description: 'Lesions of units against random and spatial controls: behaviour lost, specificity, dose-response' },
         { name: 'health', description: 'Liveness' },
       ],
       components: {
@@ -274,6 +277,7 @@ export async function buildApp(service: Service, opts: AppOptions = {}): Promise
   await app.register(contrastRoutes, { prefix: '/v1' });
   await app.register(maskRoutes, { prefix: '/v1' });
   await app.register(comparisonRoutes, { prefix: '/v1' });
+  await app.register(lesionRoutes, { prefix: '/v1' });
   await app.register(viewerPlugin);
 
   if (opts.startQueue !== false) {

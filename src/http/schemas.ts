@@ -166,10 +166,11 @@ export const ItemSchema = Type.Object(
   position: Type.Integer(),
   sha256: Type.String(),
   label: Type.Union([Type.String(), Type.Null()]),
+  classLabel: Type.Union([Type.String(), Type.Null()], { description: 'The class name of the item (from labels.json of an image folder), or null.' }),
   mediaType: Type.String(),
   text: Type.Union([Type.String(), Type.Null()]),
   },
-  { examples: [{ position: 0, sha256: '9f86d081884c7d65…', label: null, mediaType: 'text/plain', text: 'you are a worthless idiot' }] },
+  { examples: [{ position: 0, sha256: '9f86d081884c7d65…', label: null, classLabel: null, mediaType: 'text/plain', text: 'you are a worthless idiot' }] },
 );
 
 const Provenance = Type.Object(
@@ -185,6 +186,23 @@ const Provenance = Type.Object(
     seed: Type.Integer(),
     runtime: Type.Object({ node: Type.String(), onnxruntime: Type.String() }),
     battery: Type.Optional(Type.String({ description: 'The battery the contrast was submitted in.' })),
+    lesion: Type.Optional(
+      Type.Object(
+        {
+          id: Type.String(),
+          config: Type.Integer(),
+          role: Type.String(),
+          dose: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
+          control: Type.Union([Type.Integer(), Type.Null()]),
+          mode: Type.String(),
+          factor: Type.Union([Type.Number(), Type.Null()]),
+          selection: Type.Object({}, { additionalProperties: true }),
+          parentModel: Type.Object({}, { additionalProperties: true }),
+          units: Type.Array(Type.Object({ layer: Type.String(), units: Type.Array(Type.Integer()) })),
+        },
+        { description: 'A contrast on a lesioned model: the lesion job, its configuration, mode, units per layer and the parent model.' },
+      ),
+    ),
   },
   { description: 'Everything needed to reproduce the result: model and stimulus hashes, parameters, seed, versions.' },
 );

@@ -5,7 +5,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { moduleUrl, startWorker } from './threads.ts';
-import type { FeedSpec, LayerFetch, PooledLayerOut, ProbeShape, WorkerRequest, WorkerResponse } from './worker-protocol.ts';
+import type { BehaviourFetch, FeedSpec, LayerFetch, LesionConfig, LesionSite, PooledLayerOut, ProbeShape, WorkerRequest, WorkerResponse } from './worker-protocol.ts';
 
 const ENTRY = moduleUrl('./session-worker.ts', import.meta.url);
 
@@ -49,12 +49,16 @@ export class SessionPool {
     this.outputNames = outputs;
   }
 
-  static async create(modelPath: string, opts: { workers: number; intraOpThreads: number }): Promise<SessionPool> {
+  /**
+   * `lesion`: the file is a lesion copy; its sites are fed on every run, with `config` written into them
+   * for pool and probe requests (null: the intact model). Behaviour requests name their own configurations.
+   */
+  static async create(modelPath: string, opts: { workers: number; intraOpThreads: number; lesion?: { sites: LesionSite[]; config: LesionConfig | null } }): Promise<SessionPool> {
     const n = Math.max(1, opts.workers);
     const started: { worker: Worker; ready: Promise<{ inputs: string[]; outputs: string[] }> }[] = [];
     for (let i = 0; i < n; i++) {
       const worker = startWorker(ENTRY, {
-        workerData: { init: { modelPath, intraOpThreads: Math.max(1, opts.intraOpThreads) } },
+        workerData: { init: { modelPath, intraOpThreads: Math.max(1, opts.intraOpThreads), ...(opts.lesion ? { lesion: opts.lesion } : {}) } },
       });
       const ready = new Promise<{ inputs: string[]; outputs: string[] }>((resolve, reject) => {
         const onMsg = (m: WorkerResponse) => {
@@ -157,6 +161,31 @@ export class SessionPool {
         token: new Int32Array(l.token),
       })),
     };
+  }
+
+  /**
+   * Runs one batch through the intact model and then through each configuration (one session, the
+   * site inputs rewritten between runs) and returns per-stimulus measures: results[0] is the intact
+   * model, results[i] the configuration i − 1.
+   */
+  async behaviour(
+    feeds: Record<string, FeedSpec>,
+    output: BehaviourFetch,
+    extra: { lengths?: Int32Array | null; targets?: Int32Array | null; labels?: Int32Array | null },
+    configs: LesionConfig[],
+  ): Promise<{ results: Record<string, Float64Array>[]; runMs: number }> {
+    const transfer = Object.values(feeds).map((f) => f.data);
+    const buf = (a: Int32Array | null | undefined) => {
+      if (!a) return null;
+      const b = a.slice().buffer as ArrayBuffer;
+      transfer.push(b);
+      return b;
+    };
+    const req: WorkerRequest = { id: this.nextId++, kind: 'behaviour', feeds, output, lengths: buf(extra.lengths), targets: buf(extra.targets), labels: buf(extra.labels), configs };
+    const res = await this.submit(req, transfer);
+    if (!res.ok) throw new Error(res.error);
+    if (res.kind !== 'behaviour') throw new Error('unexpected worker response');
+    return { runMs: res.runMs, results: res.results.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, new Float64Array(v)]))) };
   }
 
   async probe(feeds: Record<string, FeedSpec>, fetch: string[]): Promise<ProbeShape[]> {

@@ -6,17 +6,74 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { Pooling } from '../domain/manifest.ts';
+import { classifierValues, lmValues } from './behaviour.ts';
 import { poolTensor } from './pooling.ts';
-import type { FeedSpec, WorkerRequest, WorkerResponse, PooledLayerOut, ProbeShape } from './worker-protocol.ts';
+import type { BehaviourResult, FeedSpec, LesionConfig, LesionSite, WorkerRequest, WorkerResponse, PooledLayerOut, ProbeShape } from './worker-protocol.ts';
 
 interface Init {
   modelPath: string;
   intraOpThreads: number;
+  /** A lesion copy: its sites (fed on every run) and the configuration pool/probe requests run with (null: intact). */
+  lesion?: { sites: LesionSite[]; config: LesionConfig | null };
 }
 
 const init = (workerData as { init: Init }).init;
 const port = parentPort!;
 let session: ort.InferenceSession | null = null;
+
+/**
+ * The multipliers and offsets fed to a lesion copy: one pair of arrays per site, intact (m = 1, o = 0)
+ * between runs; a configuration is written into them for one run and undone after it.
+ */
+const sites = (init.lesion?.sites ?? []).map((site) => {
+  const scale = new Float32Array(site.units).fill(1);
+  const offset = new Float32Array(site.units);
+  return { site, scale, offset, tensors: { [site.scaleInput]: new ort.Tensor('float32', scale, site.dims), [site.offsetInput]: new ort.Tensor('float32', offset, site.dims) } };
+});
+const siteByLayer = new Map(sites.map((s) => [s.site.layer, s]));
+
+function siteFeeds(): Record<string, ort.Tensor> {
+  const out: Record<string, ort.Tensor> = {};
+  for (const s of sites) Object.assign(out, s.tensors);
+  return out;
+}
+
+function applyConfig(c: LesionConfig | null): void {
+  if (!c) return;
+  for (const l of c.layers) {
+    const s = siteByLayer.get(l.layer);
+    if (!s) throw new Error(`the lesion copy has no site for layer '${l.layer}'`);
+    for (let k = 0; k < l.units.length; k++) {
+      const u = l.units[k];
+      if (!(u >= 0 && u < s.site.units)) throw new Error(`unit ${u} is outside layer '${l.layer}' (${s.site.units} units)`);
+      s.scale[u] = l.scale[k];
+      s.offset[u] = l.offset[k];
+    }
+  }
+}
+
+function undoConfig(c: LesionConfig | null): void {
+  if (!c) return;
+  for (const l of c.layers) {
+    const s = siteByLayer.get(l.layer);
+    if (!s) continue;
+    for (const u of l.units) {
+      s.scale[u] = 1;
+      s.offset[u] = 0;
+    }
+  }
+}
+
+/** Runs with a configuration written into the site inputs, undone afterwards whatever happens. */
+async function runWith(feeds: Record<string, ort.Tensor>, fetch: string[], c: LesionConfig | null): Promise<ort.InferenceSession.OnnxValueMapType> {
+  if (sites.length === 0) return session!.run(feeds, fetch);
+  applyConfig(c);
+  try {
+    return await session!.run({ ...feeds, ...siteFeeds() }, fetch);
+  } finally {
+    undoConfig(c);
+  }
+}
 
 function toTensor(f: FeedSpec): ort.Tensor {
   if (f.type === 'float32') return new ort.Tensor('float32', new Float32Array(f.data), f.dims);
@@ -44,8 +101,13 @@ async function handle(req: WorkerRequest): Promise<void> {
   const feeds: Record<string, ort.Tensor> = {};
   for (const [name, f] of Object.entries(req.feeds)) feeds[name] = toTensor(f);
   const t0 = performance.now();
+  const defaultConfig = init.lesion?.config ?? null;
+  if (req.kind === 'behaviour') {
+    await behaviour(req, feeds, t0);
+    return;
+  }
   if (req.kind === 'probe') {
-    const out = await session.run(feeds, req.fetch);
+    const out = await runWith(feeds, req.fetch, defaultConfig);
     const shapes: ProbeShape[] = req.fetch.map((name) => {
       const t = out[name];
       return { name, type: t ? t.type : 'missing', dims: t ? [...t.dims] : [] };
@@ -54,7 +116,7 @@ async function handle(req: WorkerRequest): Promise<void> {
     return;
   }
   const fetch = req.layers.map((l) => l.tensor);
-  const out = await session.run(feeds, [...new Set(fetch)]);
+  const out = await runWith(feeds, [...new Set(fetch)], defaultConfig);
   const runMs = performance.now() - t0;
   const lengths = req.lengths ? new Int32Array(req.lengths) : null;
   const layers: PooledLayerOut[] = [];
@@ -82,6 +144,42 @@ async function handle(req: WorkerRequest): Promise<void> {
     transfer.push(pooled.data.buffer as ArrayBuffer, pooled.sample.buffer as ArrayBuffer, pooled.token.buffer as ArrayBuffer);
   }
   reply({ id: req.id, ok: true, kind: 'pool', layers, runMs, ms: performance.now() - t0 }, transfer);
+}
+
+/** The intact model, then every configuration, on one batch: per-stimulus measures of each. */
+async function behaviour(req: Extract<WorkerRequest, { kind: 'behaviour' }>, feeds: Record<string, ort.Tensor>, t0: number): Promise<void> {
+  const { tensor, kind } = req.output;
+  const lengths = req.lengths ? new Int32Array(req.lengths) : null;
+  const targets = req.targets ? new Int32Array(req.targets) : null;
+  const labels = req.labels ? new Int32Array(req.labels) : null;
+  if (kind === 'lm' && (!lengths || !targets)) throw new Error('a language-model output needs lengths and token ids');
+  if (kind === 'classifier' && !labels) throw new Error('a classifier output needs labels (−1 for none)');
+  const results: BehaviourResult[] = [];
+  const transfer: ArrayBuffer[] = [];
+  let intact: { logp: Float64Array; pred: Int32Array } | null = null;
+  let runMs = 0;
+  for (let i = 0; i <= req.configs.length; i++) {
+    const tr = performance.now();
+    const out = await runWith(feeds, [tensor], i === 0 ? null : req.configs[i - 1]);
+    runMs += performance.now() - tr;
+    const t = out[tensor];
+    if (!t) throw new Error(`the model did not return tensor '${tensor}'`);
+    const logits = tensorAsFloat32(t, tensor);
+    const r: Record<string, Float64Array> = {};
+    if (kind === 'lm') Object.assign(r, lmValues(logits, t.dims, targets!, lengths!));
+    else {
+      const c = classifierValues(logits, t.dims, labels!, intact);
+      if (i === 0) intact = c.soft;
+      Object.assign(r, c.values);
+    }
+    const res: BehaviourResult = {};
+    for (const [k, v] of Object.entries(r)) {
+      res[k] = v.buffer as ArrayBuffer;
+      transfer.push(v.buffer as ArrayBuffer);
+    }
+    results.push(res);
+  }
+  reply({ id: req.id, ok: true, kind: 'behaviour', results, runMs, ms: performance.now() - t0 }, transfer);
 }
 
 async function main(): Promise<void> {

@@ -14,6 +14,8 @@ import { CancelledError, runContrasts, type ContrastEnv, type ContrastSpec } fro
 import { planStimuli, type PlannedLayer, type Stimulus } from '../pipeline/plan.ts';
 import type { Context } from '../store/context.ts';
 import { activationsDir, EXPOSED_FILE, modelDir, readItemBytes, rmrf } from '../store/files.ts';
+import { getLesionJob, insertLesionJob, type NewLesionJob, type StoredConfig } from '../store/lesions-repo.ts';
+import { lesionConfigOf, requireLesionInfo, runLesionJob } from './lesion.ts';
 import {
   batteryJobs,
   finishJob,
@@ -31,9 +33,19 @@ import { findModel, getSheet } from '../store/models-repo.ts';
 import { storeSuccess, type StoredStimulus } from '../store/results-repo.ts';
 import { getSet, setItems } from '../store/sets-repo.ts';
 
-/** What the pipeline needs to run a stored model here. */
-export function contrastEnv(ctx: Context, model: ModelRecord): ContrastEnv {
+/**
+ * What the pipeline needs to run a stored model here. With `lesion` (a configuration of a lesion job),
+ * the model's lesion copy runs with that configuration and every layer is read after its lesion site.
+ */
+export function contrastEnv(ctx: Context, model: ModelRecord, lesion?: { id: string; config: number }): ContrastEnv {
   const dir = modelDir(ctx, model);
+  if (lesion) {
+    const info = requireLesionInfo(model);
+    const { config } = lesionConfigOf(ctx, lesion.id, lesion.config);
+    const outputOf = new Map(info.sites.map((s) => [s.layer, s.output]));
+    const lesioned: ModelRecord = { ...model, info: { ...model.info, layers: model.info.layers.map((l) => ({ ...l, tensor: outputOf.get(l.name) ?? l.tensor })) } };
+    return { ...contrastEnv(ctx, model), model: lesioned, onnxPath: path.join(dir, info.file), lesion: { sites: info.sites, config } };
+  }
   return {
     model,
     onnxPath: path.join(dir, EXPOSED_FILE),
@@ -66,6 +78,13 @@ export class JobQueue {
     /** Permutation engine for contrasts that ask for permutations (default: ONNX Runtime on a worker thread). */
     private readonly permutationEngine?: EngineSpec,
   ) {}
+
+  /** Stores a lesion job with its configurations and starts it when its turn comes. */
+  enqueueLesion(job: NewLesionJob, configs: StoredConfig[]): string {
+    insertLesionJob(this.ctx.db, job, configs);
+    this.pump();
+    return job.id;
+  }
 
   /** Stores the jobs (one contrast, or the contrasts of a battery) and starts them when their turn comes. */
   enqueue(jobs: NewJob[]): JobRecord[] {
@@ -109,6 +128,7 @@ export class JobQueue {
   cancel(id: string): JobRecord {
     const j = getJob(this.ctx.db, id);
     if (!j) throw new NotFoundError('contrast', id);
+    const what = j.kind === 'lesion' ? 'lesion' : 'contrast';
     if (j.state === 'queued') {
       finishJob(this.ctx.db, id, 'cancelled', 'cancelled by request', ['queued']);
     } else if (j.state === 'running') {
@@ -117,7 +137,7 @@ export class JobQueue {
       const stillWanted = j.batteryId ? batteryJobs(this.ctx.db, j.batteryId, 'running').length > 0 : false;
       if (!stillWanted) this.running.get(id)?.abort();
     } else {
-      throw new ConflictError(`contrast '${id}' has already ${j.state}; only queued or running contrasts can be cancelled`);
+      throw new ConflictError(`${what} '${id}' has already ${j.state}; only queued or running ${what}s can be cancelled`);
     }
     this.emit({ type: 'state', job: id });
     return getJob(this.ctx.db, id)!;
@@ -176,10 +196,33 @@ export class JobQueue {
     this.notifyIdle();
   }
 
+  /** A lesion job: the evaluation, then its results stored at once. */
+  private async executeLesion(id: string, ac: AbortController): Promise<void> {
+    const ctx = this.ctx;
+    try {
+      const job = getLesionJob(ctx.db, id);
+      if (!job) throw new UnprocessableError(`lesion '${id}' no longer exists`);
+      let last = 0;
+      await runLesionJob(ctx, job, ac.signal, (done, total) => {
+        const now = Date.now();
+        if (now - last >= 200 || done === total) {
+          last = now;
+          setProgress(ctx.db, id, done, total, 'lesion configurations');
+          this.emit({ type: 'progress', job: id });
+        }
+      });
+    } catch (e) {
+      if (e instanceof CancelledError || ac.signal.aborted) return;
+      const msg = e instanceof AppError ? e.message : `internal error during the lesion: ${(e as Error).message}`;
+      finishJob(ctx.db, id, 'failed', msg, ['running']);
+    }
+  }
+
   private async execute(ids: string[], ac: AbortController): Promise<void> {
     const ctx = this.ctx;
     const jobs = ids.map((id) => getJob(ctx.db, id)!);
     const first = jobs[0];
+    if (first.kind === 'lesion') return this.executeLesion(first.id, ac);
     const single = jobs.length === 1 && !first.batteryId;
     const actDir = activationsDir(ctx, first.id);
     try {
@@ -212,7 +255,7 @@ export class JobQueue {
       let last = 0;
       let lastStage = '';
       const result = await runContrasts(
-        contrastEnv(ctx, model),
+        contrastEnv(ctx, model, single && first.params.lesion ? first.params.lesion : undefined),
         stimuli,
         specs,
         {

@@ -246,7 +246,8 @@ function attributeProto(name: string, a: AttrValue): Rope {
 
 // ---------------------------------------------------------------- value infos
 
-function valueInfo(name: string, elemType: ElemTypeName | null, shape: ShapeDim[] | null): Uint8Array {
+/** A ValueInfoProto (name, optional tensor type and shape) as bytes. */
+export function valueInfo(name: string, elemType: ElemTypeName | null, shape: ShapeDim[] | null): Uint8Array {
   const parts: Uint8Array[] = [stringField(VI_NAME, name)];
   if (elemType !== null) {
     const tensor: Uint8Array[] = [varintField(TENSOR_ELEM_TYPE, ELEM_TYPE[elemType])];

@@ -121,13 +121,13 @@ function parseValueInfo(buf: Uint8Array, f: Field): ValueInfo {
   return info;
 }
 
-interface ParsedModel {
+export interface ParsedModel {
   modelFields: Field[];
   graphField: Field;
   graphFields: Field[];
 }
 
-function parseTop(buf: Uint8Array): ParsedModel {
+export function parseTop(buf: Uint8Array): ParsedModel {
   let modelFields: Field[];
   try {
     modelFields = readFields(buf);
@@ -230,7 +230,8 @@ export function producedTensors(info: ModelInfo): Map<string, NodeInfo> {
   return m;
 }
 
-function rebuildModel(buf: Uint8Array, p: ParsedModel, newGraphPayload: Uint8Array): Uint8Array {
+/** The model with its graph message replaced by `newGraphPayload` (every other field kept as bytes). */
+export function rebuildModel(buf: Uint8Array, p: ParsedModel, newGraphPayload: Uint8Array): Uint8Array {
   const before = buf.subarray(0, p.graphField.start);
   const after = buf.subarray(p.graphField.end);
   const graphTag = encodeVarint(MODEL_GRAPH * 8 + WIRE_LEN);
@@ -260,7 +261,7 @@ export function exposeTensors(buf: Uint8Array, names: string[]): Uint8Array {
   return rebuildModel(buf, p, graphPayload);
 }
 
-const CONTROL_FLOW = new Set(['If', 'Loop', 'Scan', 'SequenceMap']);
+export const CONTROL_FLOW = new Set(['If', 'Loop', 'Scan', 'SequenceMap']);
 
 /**
  * Returns a copy of the model that computes only `names`: its graph outputs become exactly those

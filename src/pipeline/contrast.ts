@@ -8,6 +8,7 @@ import type { AnalysisOptions } from '../domain/analysis.ts';
 import { DEFAULT_ANALYSIS } from '../domain/defaults.ts';
 import { UnprocessableError } from '../domain/errors.ts';
 import type { Pooling } from '../domain/manifest.ts';
+import type { LesionConfig, LesionSite } from '../domain/lesion.ts';
 import type { LayerOutcome, ModelRecord } from '../domain/records.ts';
 import type { SheetLayout } from '../domain/sheet.ts';
 import { SessionPool } from '../inference/pool.ts';
@@ -71,6 +72,8 @@ export interface ContrastEnv {
   intraOpThreads: number;
   /** Preprocessed-image cache (content-addressed, on disk); absent or null: decode every image. */
   imageCache?: { dir: string; maxBytes: number } | null;
+  /** A lesioned model: `onnxPath` is the lesion copy, run with this configuration (see inference/pool.ts). */
+  lesion?: { sites: LesionSite[]; config: LesionConfig | null };
 }
 
 export interface ContrastHooks {
@@ -141,7 +144,7 @@ export async function runContrasts(
   const analysisWorkers = Math.max(1, Math.min(layers.length * contrasts.length, cores));
   const runners = new AnalysisPool(analysisWorkers);
   let setupMs = 0;
-  const poolPromise = SessionPool.create(env.onnxPath, { workers: env.workers, intraOpThreads: env.intraOpThreads }).then((p) => {
+  const poolPromise = SessionPool.create(env.onnxPath, { workers: env.workers, intraOpThreads: env.intraOpThreads, lesion: env.lesion }).then((p) => {
     setupMs = performance.now() - t0;
     return p;
   });

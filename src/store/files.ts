@@ -69,6 +69,8 @@ export const MODEL_FILE = 'model.onnx';
 export const MANIFEST_FILE = 'manifest.json';
 /** The pruned copy the workers run: computes the layers (and behaviour outputs) and nothing else. */
 export const EXPOSED_FILE = 'exposed.onnx';
+/** The lesion copy: layers and behaviour outputs kept, a lesion site (y = x·m + o) after every layer. */
+export const LESION_FILE = 'lesion.onnx';
 
 export function modelDir(ctx: Context, m: ModelRecord): string {
   return path.join(ctx.paths.data, m.dir);

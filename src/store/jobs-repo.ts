@@ -88,8 +88,9 @@ export function getJob(db: DB, id: string): JobRecord | null {
   return r ? toJob(r) : null;
 }
 
-export function listJobs(db: DB, opts: { limit: number; offset: number; model?: string; state?: string }): { items: JobRecord[]; total: number } {
+export function listJobs(db: DB, opts: { limit: number; offset: number; model?: string; state?: string; kind?: string }): { items: JobRecord[]; total: number } {
   const conds: string[] = [];
+  if (opts.kind) conds.push('kind = @kind');
   if (opts.model) conds.push('model_id = @model');
   if (opts.state) conds.push('state = @state');
   const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';

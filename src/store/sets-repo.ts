@@ -25,6 +25,8 @@ const toSet = (r: SetRow): StimulusSet => ({
 export interface NewItem {
   sha256: string;
   label: string | null;
+  /** Class name of the item (e.g. from an image folder's labels.json), or null. */
+  classLabel?: string | null;
   kind: Modality;
   mediaType: string;
   bytes: number;
@@ -43,7 +45,7 @@ export function insertSet(db: DB, set: StimulusSet, items: NewItem[]): void {
   const insItem = db.prepare(
     `INSERT OR IGNORE INTO stimulus_items (sha256, kind, media_type, size_bytes, text, path, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
   );
-  const insLink = db.prepare('INSERT INTO stimulus_set_items (set_id, position, item_sha256, label) VALUES (?, ?, ?, ?)');
+  const insLink = db.prepare('INSERT INTO stimulus_set_items (set_id, position, item_sha256, label, class_label) VALUES (?, ?, ?, ?, ?)');
   db.transaction(() => {
     db.prepare('INSERT INTO stimulus_sets (id, hash, name, modality, n_items, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
       set.id,
@@ -56,7 +58,7 @@ export function insertSet(db: DB, set: StimulusSet, items: NewItem[]): void {
     );
     items.forEach((it, i) => {
       insItem.run(it.sha256, it.kind, it.mediaType, it.bytes, it.text, it.path, set.createdAt);
-      insLink.run(set.id, i, it.sha256, it.label);
+      insLink.run(set.id, i, it.sha256, it.label, it.classLabel ?? null);
     });
   })();
 }
@@ -86,7 +88,7 @@ export function listSets(db: DB, opts: { limit: number; offset: number; modality
 export function setItems(db: DB, setId: string): StimulusItem[] {
   return db
     .prepare(
-      `SELECT l.position, l.item_sha256 AS sha256, l.label, i.kind, i.media_type AS mediaType, i.text, i.path
+      `SELECT l.position, l.item_sha256 AS sha256, l.label, l.class_label AS classLabel, i.kind, i.media_type AS mediaType, i.text, i.path
        FROM stimulus_set_items l JOIN stimulus_items i ON i.sha256 = l.item_sha256
        WHERE l.set_id = ? ORDER BY l.position`,
     )

@@ -22,6 +22,7 @@ import { getActivations, getLayerResult, jobStimuli, layerArrays, layerClusters,
 import { findSet } from '../store/sets-repo.ts';
 import { mapService } from './map-cache.ts';
 import { layerDocument, layerMapNpy, layerMapOptions, layerMapPng, layerMapSvg, smoothnessPng } from './results.ts';
+import { resolveContrastLesion } from './lesions.ts';
 
 const SetRef = Type.Union([Type.String({ minLength: 1, maxLength: 128 }), Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { minItems: 1, maxItems: 1000 })], {
   description: 'A stimulus set id or name, or a list of them (their union: "one category vs the rest").',
@@ -45,6 +46,15 @@ export const ContrastRequestSchema = Type.Object(
     ...common,
     keepActivations: Type.Optional(Type.Boolean({ default: false, description: 'Store the pooled stimuli × units matrix (float32 .npy) per layer.' })),
     label: Type.Optional(Type.String({ maxLength: 200 })),
+    lesion: Type.Optional(
+      Type.Union(
+        [
+          Type.String({ minLength: 1, maxLength: 128 }),
+          Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }), config: Type.Optional(Type.Integer({ minimum: 0, maximum: 100000 })) }, { additionalProperties: false }),
+        ],
+        { description: 'Run on a lesioned model: a lesion id (its first lesion) or {id, config} (any configuration of GET /v1/lesions/:id/configs, controls included). Every layer is read after its lesion site.' },
+      ),
+    ),
   },
   {
     additionalProperties: false,
@@ -144,6 +154,7 @@ export function prepareContrast(ctx: Context, req: ContrastRequest, at = ''): Ne
   const layers = planLayers(model, req.layers, pooling).map((l) => l.name);
   const alpha = req.alpha ?? DEFAULTS.alpha;
   if (!(alpha > 0 && alpha < 1)) throw new ValidationError(`alpha must be between 0 and 1 (got ${alpha})`, 'alpha');
+  const lesion = req.lesion !== undefined ? resolveContrastLesion(ctx, model.id, req.lesion) : null;
   const params: ContrastParams = {
     model: model.id,
     layers,
@@ -155,8 +166,9 @@ export function prepareContrast(ctx: Context, req: ContrastRequest, at = ''): Ne
     correctionScope: req.correctionScope ?? DEFAULTS.correctionScope,
     alpha,
     keepActivations: req.keepActivations ?? false,
-    label: req.label ?? `${a.map((s) => s.name).join('+')} > ${b.map((s) => s.name).join('+')}`,
+    label: req.label ?? `${a.map((s) => s.name).join('+')} > ${b.map((s) => s.name).join('+')}${lesion ? ` (lesioned: ${lesion.id} #${lesion.config})` : ''}`,
     analysis: normaliseAnalysis(req.analysis),
+    ...(lesion ? { lesion: { id: lesion.id, config: lesion.config } } : {}),
   };
   const provenance = {
     service: 'toposcope',
@@ -169,6 +181,7 @@ export function prepareContrast(ctx: Context, req: ContrastRequest, at = ''): Ne
     params,
     seed: params.analysis.seed,
     runtime: { node: process.version, onnxruntime: ortVersion() },
+    ...(lesion ? { lesion: lesion.provenance } : {}),
   };
   return { id: newJobId(), modelId: model.id, params, provenance, total: nA + nB };
 }
@@ -227,7 +240,7 @@ export type ContrastView = ReturnType<typeof contrastView>;
 
 export function requireContrast(ctx: Context, id: string): JobRecord {
   const j = getJob(ctx.db, id);
-  if (!j) throw new NotFoundError('contrast', id);
+  if (!j || j.kind !== 'contrast') throw new NotFoundError('contrast', id);
   return j;
 }
 
@@ -235,7 +248,7 @@ export function listContrasts(ctx: Context, q: { limit?: number; offset?: number
   const limit = q.limit ?? DEFAULTS.page.limit;
   const offset = q.offset ?? DEFAULTS.page.offset;
   const model = q.model ? (findModel(ctx.db, q.model)?.id ?? q.model) : undefined;
-  const r = listJobs(ctx.db, { limit, offset, model, state: q.state });
+  const r = listJobs(ctx.db, { limit, offset, model, state: q.state, kind: 'contrast' });
   return { items: r.items.map((j) => contrastView(ctx, j)), total: r.total, limit, offset };
 }
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { PROJECT_ROOT } from '../config.ts';
 import type { Context } from '../store/context.ts';
 import { registerModelFromFolder } from './models.ts';
-import { createImageSet, createTextSet, parseTextBody } from './stimulus-sets.ts';
+import { createImageSet, createTextSet, folderLabels, parseTextBody } from './stimulus-sets.ts';
 
 export const FIXTURES_DIR = path.join(PROJECT_ROOT, 'fixtures');
 
@@ -41,7 +41,8 @@ export async function registerFixtures(ctx: Context, root = FIXTURES_DIR): Promi
       const files = fs.readdirSync(dir).filter((f) => /\.(png|jpe?g)$/i.test(f)).sort();
       if (files.length === 0) continue;
       try {
-        const r = await createImageSet(ctx, name, files.map((f) => ({ name: f, data: fs.readFileSync(path.join(dir, f)) })), `fixture:images/${name}`);
+        const labels = folderLabels(dir);
+        const r = await createImageSet(ctx, name, files.map((f) => ({ name: f, data: fs.readFileSync(path.join(dir, f)), classLabel: labels?.[f] ?? null })), `fixture:images/${name}`);
         report.sets.push({ name, id: r.set.id, created: r.created, items: r.set.nItems });
       } catch (e) {
         report.errors.push(`image set ${name}: ${(e as Error).message}`);

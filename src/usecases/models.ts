@@ -19,6 +19,8 @@ import { TextEncoder as TextIds, StimulusError } from '../inference/encode.ts';
 import { activationsDir, EXPOSED_FILE, MANIFEST_FILE, MODEL_FILE, modelDir, resolveInsideRoots, rmrf, sha256, sha256File, tmpDir } from '../store/files.ts';
 import { LayerSchema, ManifestSchema, type Manifest } from '../domain/manifest.ts';
 import { listTensorsInChild, NativeChildError, NativeSession } from '../inference/native-child.ts';
+import { buildLesionCopy, checkOutputs, outputSideFiles } from './behaviour-outputs.ts';
+import type { LesionInfo } from '../domain/lesion.ts';
 import type { FeedSpec } from '../inference/worker-protocol.ts';
 
 const manifestCheck = TypeCompiler.Compile(ManifestSchema);
@@ -191,6 +193,7 @@ export async function validateModelDir(ctx: Context, dir: string): Promise<{ man
       );
     }
   });
+  const outputs = checkOutputs(manifest, info, dir);
   // Probe through ORT with the layers exposed.
   // The file the workers run computes the layers and nothing else (no unused heads).
   const exposedPath = path.join(dir, EXPOSED_FILE);
@@ -212,9 +215,10 @@ export async function validateModelDir(ctx: Context, dir: string): Promise<{ man
     throw new ValidationError(`model.onnx does not load in ONNX Runtime: ${(e as Error).message}`, 'model');
   }
   const layers: LayerInfo[] = [];
+  const layerTypes: string[] = [];
   const sheets: { layer: string; sheet: SheetLayout }[] = [];
+  const batch = dynamicBatch ? 2 : 1;
   try {
-    const batch = dynamicBatch ? 2 : 1;
     let probe: { feeds: Record<string, FeedSpec>; lengths: Int32Array | null };
     try {
       probe = probeFeeds(manifest, batch, dir);
@@ -266,6 +270,7 @@ export async function validateModelDir(ctx: Context, dir: string): Promise<{ man
         throw e;
       }
       sheets.push({ layer: l.name, sheet });
+      layerTypes.push(s.type);
       layers.push({
         name: l.name,
         tensor: l.tensor,
@@ -280,6 +285,10 @@ export async function validateModelDir(ctx: Context, dir: string): Promise<{ man
   } finally {
     await session.close();
   }
+  // Behaviour outputs: a second edited copy for lesions (the pruned copy above stays lean for contrasts).
+  let lesion: LesionInfo | undefined;
+  // (The lesion edit works on the model in memory: registration of a model with outputs holds it once.)
+  if (outputs.length) lesion = await buildLesionCopy(ctx, await fs.promises.readFile(onnxPath), outputs, layers, layerTypes, dir, () => ({ feeds: probeFeeds(manifest, batch, dir).feeds, batch }));
   const dt = (t: number | null) => (t === null ? 'unknown' : (ELEM_TYPE_NAMES[t] ?? `type ${t}`));
   return {
     manifest,
@@ -292,6 +301,7 @@ export async function validateModelDir(ctx: Context, dir: string): Promise<{ man
       dynamicBatch,
       layers,
       files: [],
+      ...(lesion ? { lesion } : {}),
     },
   };
 }
@@ -299,6 +309,7 @@ export async function validateModelDir(ctx: Context, dir: string): Promise<{ man
 function sideFiles(manifest: Manifest, info: ModelInfo | { externalDataFiles: string[] }): string[] {
   const files = [...info.externalDataFiles];
   if (manifest.input.text?.tokenizer.type === 'huggingface') files.push(manifest.input.text.tokenizer.file);
+  files.push(...outputSideFiles(manifest));
   return files;
 }
 

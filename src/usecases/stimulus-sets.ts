@@ -26,6 +26,7 @@ function checkName(name: string): void {
 interface PreparedItem {
   sha256: string;
   label: string | null;
+  classLabel?: string | null;
   kind: Modality;
   mediaType: string;
   bytes: number;
@@ -36,7 +37,9 @@ interface PreparedItem {
 function storeSet(ctx: Context, name: string, modality: Modality, items: PreparedItem[], source: string): { set: StimulusSet; created: boolean } {
   checkName(name);
   if (items.length === 0) throw new ValidationError('a stimulus set needs at least one item; the upload had none', 'items');
-  const hash = sha256(`${modality}\n${name}\n${items.map((i) => i.sha256).join('\n')}`);
+  // Class labels enter the hash only when the set has some (sets without labels keep their ids).
+  const labelled = items.some((i) => i.classLabel);
+  const hash = sha256(`${modality}\n${name}\n${items.map((i) => i.sha256).join('\n')}${labelled ? `\nclass labels\n${items.map((i) => i.classLabel ?? '').join('\n')}` : ''}`);
   const existing = sets.getSetByHash(ctx.db, hash);
   if (existing) return { set: existing, created: false };
   // Blobs first (content-addressed, written atomically); rows in one transaction after.
@@ -45,12 +48,31 @@ function storeSet(ctx: Context, name: string, modality: Modality, items: Prepare
   sets.insertSet(
     ctx.db,
     set,
-    items.map((it) => ({ sha256: it.sha256, label: it.label, kind: it.kind, mediaType: it.mediaType, bytes: it.bytes, text: it.text ?? null, path: it.data ? blobPath(it.sha256, it.mediaType) : null })),
+    items.map((it) => ({ sha256: it.sha256, label: it.label, classLabel: it.classLabel ?? null, kind: it.kind, mediaType: it.mediaType, bytes: it.bytes, text: it.text ?? null, path: it.data ? blobPath(it.sha256, it.mediaType) : null })),
   );
   return { set, created: true };
 }
 
-export async function createImageSet(ctx: Context, name: string, files: { name: string; data: Buffer }[], source = 'upload'): Promise<{ set: StimulusSet; created: boolean }> {
+/**
+ * The class labels of an image folder: `labels.json` beside the images, an object mapping file names
+ * to class names (files it does not name get no label). Null when the folder has none.
+ */
+export function folderLabels(dir: string): Record<string, string> | null {
+  const file = path.join(dir, 'labels.json');
+  if (!fs.existsSync(file)) return null;
+  let v: unknown;
+  try {
+    v = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ValidationError(`labels.json in '${path.basename(dir)}' is not JSON: ${(e as Error).message}`, 'path');
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'string' && x.length > 0 && x.length <= 200)) {
+    throw new ValidationError(`labels.json in '${path.basename(dir)}' must map file names to class names (non-empty strings)`, 'path');
+  }
+  return v as Record<string, string>;
+}
+
+export async function createImageSet(ctx: Context, name: string, files: { name: string; data: Buffer; classLabel?: string | null }[], source = 'upload'): Promise<{ set: StimulusSet; created: boolean }> {
   checkName(name);
   if (files.length === 0) throw new ValidationError('an image set needs at least one PNG or JPEG file; none were uploaded', 'files');
   if (files.length > ctx.config.maxUploadFiles) throw new TooLargeError(`${files.length} files exceed the limit of ${ctx.config.maxUploadFiles} per set`);
@@ -64,7 +86,7 @@ export async function createImageSet(ctx: Context, name: string, files: { name: 
       if (e instanceof StimulusError) throw new ValidationError(`file '${f.name}': ${e.message}`, 'files');
       throw e;
     }
-    items.push({ sha256: sha256(f.data), label: f.name, kind: 'image', mediaType: meta.format === 'png' ? 'image/png' : 'image/jpeg', bytes: f.data.length, data: f.data });
+    items.push({ sha256: sha256(f.data), label: f.name, classLabel: f.classLabel ?? null, kind: 'image', mediaType: meta.format === 'png' ? 'image/png' : 'image/jpeg', bytes: f.data.length, data: f.data });
   }
   return storeSet(ctx, name, 'image', items, source);
 }
@@ -115,7 +137,8 @@ export async function createSetFromPath(ctx: Context, given: string, name?: stri
   if (st.isDirectory()) {
     const names = fs.readdirSync(p).filter((f) => IMAGE_EXT.test(f)).sort();
     if (names.length === 0) throw new ValidationError(`folder '${given}' has no PNG or JPEG files`, 'path');
-    return createImageSet(ctx, setName, names.map((f) => ({ name: f, data: fs.readFileSync(path.join(p, f)) })), source ?? `folder:${p}`);
+    const labels = folderLabels(p);
+    return createImageSet(ctx, setName, names.map((f) => ({ name: f, data: fs.readFileSync(path.join(p, f)), classLabel: labels?.[f] ?? null })), source ?? `folder:${p}`);
   }
   if (/\.(txt|json)$/i.test(p)) return createTextSet(ctx, setName, parseTextBody(fs.readFileSync(p, 'utf8'), 'path'), source ?? `file:${p}`);
   throw new ValidationError(`path '${given}' is neither a folder of images nor a .txt/.json file of texts`, 'path');
@@ -190,7 +213,7 @@ export function listItems(ctx: Context, ref: string, page: { limit?: number; off
   const s = requireSet(ctx, ref);
   const all = sets.setItems(ctx.db, s.id);
   const offset = page.offset ?? 0;
-  const items = all.slice(offset, offset + (page.limit ?? 50)).map((i) => ({ position: i.position, sha256: i.sha256, label: i.label, mediaType: i.mediaType, text: i.text }));
+  const items = all.slice(offset, offset + (page.limit ?? 50)).map((i) => ({ position: i.position, sha256: i.sha256, label: i.label, classLabel: i.classLabel, mediaType: i.mediaType, text: i.text }));
   return { items, total: all.length };
 }
 

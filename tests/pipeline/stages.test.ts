@@ -11,7 +11,7 @@ import { tTest } from '../../src/stats/ttest.ts';
 import { Rng } from '../../src/stats/rng.ts';
 import type { PooledLayer } from '../../src/inference/pool.ts';
 
-const item = (k: number): StimulusItem => ({ position: k, sha256: `s${k}`, label: null, kind: 'text', mediaType: 'text/plain', text: `t${k}`, path: null });
+const item = (k: number): StimulusItem => ({ position: k, sha256: `s${k}`, label: null, classLabel: null, kind: 'text', mediaType: 'text/plain', text: `t${k}`, path: null });
 
 describe('plan', () => {
   it('orders A before B, sets in the given order, items in position order; batches cover every stimulus once', () => {
