@@ -18,6 +18,7 @@ import { contrastRoutes } from './routes/contrasts.ts';
 import { healthRoutes } from './routes/health.ts';
 import { maskRoutes } from './routes/masks.ts';
 import { comparisonRoutes } from './routes/comparisons.ts';
+import { encodingRoutes } from './routes/encoding.ts';
 import { viewerPlugin } from './plugins/viewer.ts';
 
 declare module 'fastify' {
@@ -78,6 +79,7 @@ export async function buildApp(service: Service, opts: AppOptions = {}): Promise
         { name: 'contrasts', description: 'Contrast jobs, per-unit statistics and maps' },
         { name: 'masks', description: 'Unit masks (functional ROIs) and matched random controls' },
         { name: 'comparisons', description: 'Pearson r and SSIM between selectivity maps' },
+        { name: 'encoding', description: 'What a region encodes: top stimuli, cross-validated response profiles, selectivity across a battery' },
         { name: 'health', description: 'Liveness' },
       ],
       components: {
@@ -153,6 +155,7 @@ export async function buildApp(service: Service, opts: AppOptions = {}): Promise
   await app.register(contrastRoutes, { prefix: '/v1' });
   await app.register(maskRoutes, { prefix: '/v1' });
   await app.register(comparisonRoutes, { prefix: '/v1' });
+  await app.register(encodingRoutes, { prefix: '/v1' });
   await app.register(viewerPlugin);
 
   if (opts.startQueue !== false) {

@@ -79,7 +79,7 @@ export class TopStimuliFold {
    */
   addRows(start: number, rows: number, layers: { data: Float32Array; units: number }[]): void {
     const { region, top, bottom, hist } = this;
-    const inv = 1 / this.nUnits;
+    const nUnits = this.nUnits;
     const perUnit = this.opts.perUnit;
     for (let r = 0; r < rows; r++) {
       const idx = start + r;
@@ -99,7 +99,7 @@ export class TopStimuliFold {
           }
         }
       }
-      const m = s * inv;
+      const m = s / nUnits;
       top.offer(0, m, idx);
       bottom?.offer(0, m, idx);
       hist.add(m, idx);

@@ -85,7 +85,8 @@ export function getJob(db: DB, id: string): JobRecord | null {
 }
 
 export function listJobs(db: DB, opts: { limit: number; offset: number; model?: string; state?: string }): { items: JobRecord[]; total: number } {
-  const conds: string[] = [];
+  // Contrasts only: other job kinds (e.g. top-stimuli, profile) are listed by their own routes.
+  const conds: string[] = ["kind = 'contrast'"];
   if (opts.model) conds.push('model_id = @model');
   if (opts.state) conds.push('state = @state');
   const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';

@@ -219,7 +219,7 @@ export type ContrastView = ReturnType<typeof contrastView>;
 
 export function requireContrast(ctx: Context, id: string): JobRecord {
   const j = getJob(ctx.db, id);
-  if (!j) throw new NotFoundError('contrast', id);
+  if (!j || j.kind !== 'contrast') throw new NotFoundError('contrast', id);
   return j;
 }
 
