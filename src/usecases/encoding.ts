@@ -203,9 +203,17 @@ function requireSucceeded(ctx: Context, kind: EncodingJobKind, id: string): repo
   return j;
 }
 
-export function listEncoding(ctx: Context, kind: EncodingJobKind, q: { limit?: number; offset?: number; model?: string; state?: JobState }) {
+/** Paging values, checked here too (a query string can carry values such as Infinity past the schema). */
+function paging(q: { limit?: number; offset?: number }): { limit: number; offset: number } {
   const limit = q.limit ?? 50;
   const offset = q.offset ?? 0;
+  if (!(Number.isInteger(limit) && limit >= 1 && limit <= 500)) throw new ValidationError('querystring.limit must be an integer from 1 to 500', 'limit');
+  if (!(Number.isInteger(offset) && offset >= 0 && offset <= 1e9)) throw new ValidationError('querystring.offset must be an integer from 0 to 1000000000', 'offset');
+  return { limit, offset };
+}
+
+export function listEncoding(ctx: Context, kind: EncodingJobKind, q: { limit?: number; offset?: number; model?: string; state?: JobState }) {
+  const { limit, offset } = paging(q);
   const model = q.model ? (findModel(ctx.db, q.model)?.id ?? q.model) : undefined;
   const r = repo.listEncodingJobs(ctx.db, kind, { limit, offset, model, state: q.state });
   return { items: r.items.map(jobView), total: r.total, limit, offset };
@@ -468,6 +476,9 @@ export function submitProfile(ctx: Context, jobs: JobQueue, req: ProfileRequest)
       const n = list.reduce((s, x) => s + x.nItems, 0);
       if (n < 4) throw new UnprocessableError(`localizer.${cond} has ${n} stimuli; split-half needs at least 4 per condition (2 to define, 2 to measure)`, `localizer.${cond}`);
     }
+    (loc.layers ?? []).forEach((name, i) => {
+      if (!model.info.layers.some((l) => l.name === name)) throw new UnprocessableError(`localizer.layers[${i}]: model '${model.name}' has no layer '${name}'; its layers are ${model.info.layers.map((l) => `'${l.name}'`).join(', ')}`, `localizer.layers[${i}]`);
+    });
     const layers = planLayers(model, loc.layers, pooling).map((l) => l.name);
     define = { kind: 'localizer', a: a.map(span), b: b.map(span), layers, percent: loc.percent ?? 1, scope: loc.scope ?? 'layer', sign: loc.sign ?? 'positive' };
     allSets.push(...a, ...b);
@@ -676,8 +687,7 @@ export function selectivityView(ctx: Context, id: string): SelectivityRecord {
 }
 
 export function listSelectivity(ctx: Context, q: { limit?: number; offset?: number; model?: string }) {
-  const limit = q.limit ?? 50;
-  const offset = q.offset ?? 0;
+  const { limit, offset } = paging(q);
   const model = q.model ? (findModel(ctx.db, q.model)?.id ?? q.model) : undefined;
   const r = repo.listSelectivity(ctx.db, { limit, offset, model });
   return { items: r.items.map((x) => selectivityView(ctx, x.id)), total: r.total, limit, offset };

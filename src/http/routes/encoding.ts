@@ -429,7 +429,7 @@ export const encodingRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['encoding'],
         summary: 'Layer summaries of several selectivity results side by side (e.g. topographic vs flat), PNG',
         querystring: Type.Object({
-          ids: Type.String({ minLength: 1, maxLength: 1100, description: 'Selectivity ids, comma-separated (1 to 8).' }),
+          ids: Type.String({ minLength: 1, maxLength: 1100, description: 'Selectivity ids, comma-separated (1 to 8).', examples: ['sel_0a1b2c3d4e5f6071,sel_1b2c3d4e5f607182'] }),
           metric: Type.Optional(Type.Union(COMPARE_METRICS.map((m) => Type.Literal(m)), { default: 'si' })),
         }),
         response: { 200: Binary('image/png'), ...errors(400, 404) },
