@@ -9,14 +9,14 @@ import type { Pooling } from './manifest.ts';
 export const ENCODING_JOB_KINDS = ['top-stimuli', 'profile'] as const;
 export type EncodingJobKind = (typeof ENCODING_JOB_KINDS)[number];
 
-export type RegionKind = 'unit' | 'cluster' | 'mask' | 'layer';
+export type RegionKind = 'unit' | 'units' | 'cluster' | 'mask' | 'layer';
 
 /** A region resolved to units: its response to a stimulus is the mean of these units' pooled responses. */
 export interface ResolvedRegion {
   kind: RegionKind;
   /** Human-readable, e.g. "topo-gpt mlp0 unit 17", "mask toxic (top 1%)". */
   label: string;
-  /** Where it came from: {layer, unit} | {contrast, layer, cluster} | {mask, name} | {layer}. */
+  /** Where it came from: {layer, unit} | {layer, units} | {contrast, layer, cluster} | {mask, name} | {layer}; `contrast` when the units were chosen on a contrast. */
   source: Record<string, unknown>;
   layers: { layer: string; units: number[] }[];
   nUnits: number;
@@ -89,10 +89,10 @@ export type ProfileMode = 'split-half' | 'independent';
 export interface ProfileParams {
   model: string;
   mode: ProfileMode;
-  /** split-half: the localizer's conditions (set ids); independent: the mask and where it came from. */
+  /** split-half: the localizer's conditions; independent: the fixed region, the contrast it was chosen on and that contrast's sets (never measured). */
   define:
     | { kind: 'localizer'; a: SetSpan[]; b: SetSpan[]; layers: string[]; percent: number; scope: 'layer' | 'all'; sign: 'positive' | 'negative' }
-    | { kind: 'mask'; mask: string; name: string; contrast: string | null; layers: { layer: string; units: number[] }[]; definitionSets: string[] };
+    | { kind: 'region'; region: ResolvedRegion; contrast: string | null; definitionSets: string[] };
   /** The categories measured, each one set. */
   measure: SetSpan[];
   splits: number;

@@ -75,7 +75,8 @@ export function preferredCategory(r: ArrayLike<number>): number {
  * Selectivity index SI = (r_pref − r̄_other) / (|r_pref| + |r̄_other|), r_pref the largest response and
  * r̄_other the mean of the other n − 1. For non-negative responses this is the usual
  * (R_pref − R_nonpref) / (R_pref + R_nonpref), in [0, 1]; the absolute values keep it in [0, 1] for signed
- * responses too. 0 when all responses are equal; NaN when n < 2, a response is NaN, or the denominator is 0.
+ * responses too. 0 when all responses are equal and not 0; NaN when n < 2, a response is NaN, or the
+ * denominator is 0 (e.g. a unit silent on every category).
  */
 export function selectivityIndex(r: ArrayLike<number>): number {
   const n = r.length;
@@ -86,11 +87,11 @@ export function selectivityIndex(r: ArrayLike<number>): number {
     if (Number.isNaN(r[i])) return NaN;
     sum += r[i];
   }
-  if (p < 0) return 0;
-  const pref = r[p];
+  const pref = p < 0 ? r[0] : r[p];
   const other = (sum - pref) / (n - 1);
   const den = Math.abs(pref) + Math.abs(other);
   if (!(den > 0)) return NaN;
+  if (p < 0) return 0;
   return (pref - other) / den;
 }
 

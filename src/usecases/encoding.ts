@@ -28,8 +28,9 @@ import type { JobState, ModelRecord, StimulusSet } from '../domain/records.ts';
 import type { JobQueue } from '../jobs/queue.ts';
 import { planLayers } from '../pipeline/plan.ts';
 import { TopStimuliFold } from '../pipeline/topk.ts';
-import { barChartFigure, categoricalMapFigure, mapFigure, svgToPng } from '../render/index.ts';
+import { barChartFigure, categoricalMapFigure, mapFigure, qualitativePalette, svgToPng } from '../render/index.ts';
 import { binnedHistogramFigure } from '../render/binned-histogram.ts';
+import { tokenHeatFigure } from '../render/token-heat.ts';
 import { labelsToSheet, toSheet } from '../sheet/layout.ts';
 import { bootstrapMean } from '../stats/bootstrap.ts';
 import { meanFinite, medianFinite, neighbourAgreement, unitSelectivity } from '../stats/selectivity.ts';
@@ -53,12 +54,15 @@ const PoolingChoice = Type.Union([Type.Literal('mean'), Type.Literal('max'), Typ
 
 export const RegionSchema = Type.Object(
   {
-    kind: Type.Union([Type.Literal('unit'), Type.Literal('cluster'), Type.Literal('mask'), Type.Literal('layer')], {
-      description: '`unit`: {layer, unit}; `cluster`: {contrast, layer, cluster}; `mask`: {mask}; `layer`: every unit of {layer}.',
+    kind: Type.Union([Type.Literal('unit'), Type.Literal('units'), Type.Literal('cluster'), Type.Literal('mask'), Type.Literal('layer')], {
+      description: '`unit`: {layer, unit}; `units`: {layer, units}; `cluster`: {contrast, layer, cluster}; `mask`: {mask}; `layer`: every unit of {layer}.',
     }),
     layer: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     unit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1e9 })),
-    contrast: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    units: Type.Optional(Type.Array(Type.Integer({ minimum: 0, maximum: 1e9 }), { minItems: 1, maxItems: 100000, description: '`units`: unit indices of the layer.' })),
+    contrast: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 128, description: '`cluster`: the contrast; `unit`/`units`: the contrast the units were chosen on (a profile never measures its sets).' }),
+    ),
     cluster: Type.Optional(Type.Integer({ minimum: 1, maximum: 1e7 })),
     mask: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
   },
@@ -131,16 +135,30 @@ export function resolveRegion(ctx: Context, modelRef: string | undefined, r: Reg
     if (!l) throw new UnprocessableError(`region.layer: model '${m.name}' has no layer '${layer}'; its layers are ${m.info.layers.map((x) => `'${x.name}'`).join(', ')}`, 'region.layer');
     return l;
   };
-  if (r.kind === 'unit' || r.kind === 'layer') {
+  if (r.kind === 'unit' || r.kind === 'units' || r.kind === 'layer') {
     const layer = need(r.layer, 'layer');
+    let chosenOn: string | null = null;
+    if (r.contrast !== undefined && r.kind !== 'layer') {
+      const job = getJob(ctx.db, r.contrast);
+      if (!job || job.kind !== 'contrast') throw new NotFoundError('contrast', r.contrast);
+      sameModel(job.modelId, `contrast '${job.id}'`);
+      chosenOn = job.id;
+    }
     if (!model) throw new ValidationError(`a '${r.kind}' region needs 'model'`, 'model');
     const l = layerInfo(model, layer);
+    const src = (o: Record<string, unknown>) => (chosenOn ? { ...o, contrast: chosenOn } : o);
+    if (r.kind === 'units') {
+      const units = [...new Set(need(r.units, 'units'))].sort((a, b) => a - b);
+      const bad = units.find((u) => u >= l.units);
+      if (bad !== undefined) throw new UnprocessableError(`region.units: unit ${bad} is out of range; layer '${layer}' has units 0–${l.units - 1}`, 'region.units');
+      return { model, region: { kind: 'units', label: `${model.name} ${layer} ${units.length} unit${units.length === 1 ? '' : 's'}`, source: src({ layer, units }), layers: [{ layer, units }], nUnits: units.length } };
+    }
     if (r.kind === 'layer') {
       return { model, region: { kind: 'layer', label: `${model.name} ${layer} (all ${l.units} units)`, source: { layer }, layers: [{ layer, units: Array.from({ length: l.units }, (_, i) => i) }], nUnits: l.units } };
     }
     const unit = need(r.unit, 'unit');
     if (unit >= l.units) throw new UnprocessableError(`region.unit: layer '${layer}' has units 0–${l.units - 1}`, 'region.unit');
-    return { model, region: { kind: 'unit', label: `${model.name} ${layer} unit ${unit}`, source: { layer, unit }, layers: [{ layer, units: [unit] }], nUnits: 1 } };
+    return { model, region: { kind: 'unit', label: `${model.name} ${layer} unit ${unit}`, source: src({ layer, unit }), layers: [{ layer, units: [unit] }], nUnits: 1 } };
   }
   if (r.kind === 'cluster') {
     const contrast = need(r.contrast, 'contrast');
@@ -405,6 +423,34 @@ export function topStimuliHistogramPng(ctx: Context, id: string, opts: { log?: b
   return svgToPng(topStimuliHistogramSvg(ctx, id, opts));
 }
 
+/**
+ * The examples' per-token activations as a figure (text jobs with tokens): WordPiece "##" pieces and
+ * GPT-2 pieces without a leading space are drawn joined to the token before them.
+ */
+export function topStimuliTokensSvg(ctx: Context, id: string, q: { which?: 'top' | 'bottom'; n?: number } = {}): string {
+  const j = requireSucceeded(ctx, 'top-stimuli', id);
+  const r = repo.getEncodingResult(ctx.db, id) as TopStimuliResult;
+  const which = q.which ?? 'top';
+  const list = (which === 'top' ? r.top : r.bottom).slice(0, q.n ?? 10);
+  if (!list.length || list.some((e) => !e.tokens)) throw new ConflictError(`top-stimuli job '${id}' has no per-token activations (text models, submitted with tokens: true)`);
+  const model = getModel(ctx.db, j.modelId);
+  const gpt2 = model?.manifest.input.text?.tokenizer.type === 'gpt2';
+  const display = (tok: string, i: number) => {
+    if (gpt2) return { text: tok.trim() || '\u2423', joined: i > 0 && !tok.startsWith(' ') };
+    return tok.startsWith('##') && tok.length > 2 ? { text: tok.slice(2), joined: i > 0 } : { text: tok, joined: false };
+  };
+  return tokenHeatFigure({
+    title: `${model?.name ?? j.modelId}: ${r.region.label}, ${which} ${list.length} of ${r.n}`,
+    subtitle: `activation of the region (mean of ${r.region.nUnits} units) at every token; the label is the ${r.pooling}-pooled response`,
+    texts: list.map((e, i) => ({ label: `${i + 1}. ${e.value === null ? 'nan' : e.value.toFixed(3)}`, tokens: e.tokens!.tokens, values: e.tokens!.values.map((v) => (v === null ? NaN : v)) })),
+    display,
+  }).svg;
+}
+
+export function topStimuliTokensPng(ctx: Context, id: string, q: { which?: 'top' | 'bottom'; n?: number } = {}): Promise<Buffer> {
+  return svgToPng(topStimuliTokensSvg(ctx, id, q));
+}
+
 // ─── profiles ───────────────────────────────────────────────────────────────────────────────────────
 
 /** Largest kept matrix of a split-half profile (stimuli × units × 4 bytes). */
@@ -427,6 +473,7 @@ export const ProfileRequestSchema = Type.Object(
       ),
     ),
     mask: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: "An independent localizer: a stored mask, defined on other data (items of its contrast's sets are never measured)." })),
+    region: Type.Optional(Type.Composite([RegionSchema], { description: "An independent localizer given as a region (as for top stimuli); items of the sets of the contrast it was chosen on are never measured." })),
     measure: Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { minItems: 1, maxItems: 100, description: 'The categories measured: one set each.' }),
     splits: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'Split-half: seeded splits.' })),
     seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295, default: 1 })),
@@ -450,24 +497,30 @@ export const ProfileRequestSchema = Type.Object(
 export type ProfileRequest = Static<typeof ProfileRequestSchema>;
 
 export function submitProfile(ctx: Context, jobs: JobQueue, req: ProfileRequest) {
-  if (req.localizer && req.mask) throw new ValidationError("give either 'localizer' (split-half) or 'mask' (an independent localizer), not both", 'mask');
-  if (!req.localizer && !req.mask) throw new ValidationError("a profile needs 'localizer' (split-half within it) or 'mask' (an independent localizer)", 'localizer');
+  const fixed = [req.mask !== undefined ? 'mask' : null, req.region !== undefined ? 'region' : null].filter((x): x is string => x !== null);
+  if (fixed.length > 1) throw new ValidationError("give one of 'mask' and 'region', not both", 'region');
+  if (req.localizer && fixed.length) throw new ValidationError(`give either 'localizer' (split-half) or '${fixed[0]}' (an independent localizer), not both`, fixed[0]);
+  if (!req.localizer && !fixed.length) throw new ValidationError("a profile needs 'localizer' (split-half within it), or 'mask' or 'region' (an independent localizer)", 'localizer');
   let model: ModelRecord;
   let define: ProfileParams['define'];
   const allSets: StimulusSet[] = [];
   const pooling = (req.pooling ?? null) as Pooling | null;
-  if (req.mask) {
-    const r = resolveRegion(ctx, req.model, { kind: 'mask', mask: req.mask });
+  if (!req.localizer) {
+    const r = resolveRegion(ctx, req.model, req.mask !== undefined ? { kind: 'mask', mask: req.mask } : (req.region as RegionRequest));
     model = r.model;
-    const mask = getMask(ctx.db, req.mask)!;
-    const parent = mask.kind === 'random-control' && mask.controlOf ? getMask(ctx.db, mask.controlOf) : null;
-    const contrast = (parent ?? mask).contrast;
+    // The contrast the region was chosen on: its sets are the definition data.
+    let contrast = (r.region.source.contrast as string | null | undefined) ?? null;
+    if (r.region.kind === 'mask') {
+      const mask = getMask(ctx.db, r.region.source.mask as string)!;
+      const parent = mask.kind === 'random-control' && mask.controlOf ? getMask(ctx.db, mask.controlOf) : null;
+      contrast = (parent ?? mask).contrast;
+    }
     const definitionSets = contrast ? repo.jobSets(ctx.db, contrast).map((s) => s.setId) : [];
-    define = { kind: 'mask', mask: mask.id, name: mask.name, contrast, layers: r.region.layers, definitionSets };
+    define = { kind: 'region', region: r.region, contrast, definitionSets };
   } else {
     if (!req.model) throw new ValidationError("a split-half profile needs 'model'", 'model');
     model = requireModel(ctx, req.model);
-    const loc = req.localizer!;
+    const loc = req.localizer;
     const a = resolveSets(ctx, model, loc.a, 'localizer.a');
     const b = resolveSets(ctx, model, loc.b, 'localizer.b');
     const shared = a.find((s) => b.some((x) => x.id === s.id));
@@ -485,7 +538,7 @@ export function submitProfile(ctx: Context, jobs: JobQueue, req: ProfileRequest)
   }
   const measure = resolveSets(ctx, model, req.measure, 'measure');
   for (const s of measure) if (!allSets.some((x) => x.id === s.id)) allSets.push(s);
-  const layerNames = define.kind === 'localizer' ? define.layers : define.layers.map((l) => l.layer);
+  const layerNames = define.kind === 'localizer' ? define.layers : define.region.layers.map((l) => l.layer);
   const planned = planLayers(model, layerNames, pooling);
   for (const l of planned) if (l.pooling === 'tokens') throw new UnprocessableError(`layer '${l.name}' pools 'tokens' by default; a profile needs one row per stimulus: give pooling 'mean', 'max' or 'last'`, 'pooling');
   const total = allSets.reduce((s, x) => s + x.nItems, 0);
@@ -520,7 +573,7 @@ export function submitProfile(ctx: Context, jobs: JobQueue, req: ProfileRequest)
       req.label ??
       (define.kind === 'localizer'
         ? `fROI ${define.a.map((s) => s.name).join('+')} > ${define.b.map((s) => s.name).join('+')} (top ${define.percent}%), split-half × ${req.splits ?? 10}`
-        : `mask ${define.name}, independent`) + ` on ${measure.map((s) => s.name).join(', ')}`,
+        : `${define.region.label}, independent`) + ` on ${measure.map((s) => s.name).join(', ')}`,
   };
   const id = newId('pf');
   repo.insertEncodingJob(ctx.db, { id, kind: 'profile', modelId: model.id, params, provenance: provenanceOf(model, allSets, params, params.seed), total, sets: allSets.map((s) => s.id) });
@@ -561,7 +614,7 @@ export function profileSvg(ctx: Context, id: string): string {
   if (r.categories.every((c) => c.control)) groups.push({ name: 'matched random control', values: pick((c) => c.control!.mean), lo: pick((c) => c.control!.lo), hi: pick((c) => c.control!.hi) });
   const roiUnits = r.roiUnits.length ? `${Math.min(...r.roiUnits)}${Math.max(...r.roiUnits) !== Math.min(...r.roiUnits) ? `–${Math.max(...r.roiUnits)}` : ''} units` : '';
   return barChartFigure({
-    title: `${model?.name ?? j.modelId}: ${p.define.kind === 'localizer' ? `${p.define.a.map((s) => s.name).join('+')} > ${p.define.b.map((s) => s.name).join('+')} fROI` : `mask ${p.define.name}`}`,
+    title: `${model?.name ?? j.modelId}: ${p.define.kind === 'localizer' ? `${p.define.a.map((s) => s.name).join('+')} > ${p.define.b.map((s) => s.name).join('+')} fROI` : p.define.region.label}`,
     subtitle: `${r.mode === 'split-half' ? `${r.splits} seeded split-halves` : 'independent localizer'}, ${roiUnits}; bars: mean response, ${Math.round(r.bootstrap.level * 100)}% bootstrap CI over stimuli (${r.bootstrap.resamples} resamples)`,
     yLabel: `mean response (${r.pooling} pooling)`,
     categories: r.categories.map((c) => `${c.name} (n=${c.measured})`),
@@ -808,7 +861,7 @@ export function selectivityCompareSvg(ctx: Context, ids: string[], metric: Compa
   const views = ids.map((id) => selectivityView(ctx, id));
   const layers: string[] = [];
   for (const v of views) for (const l of v.layers) if (!layers.includes(l.layer)) layers.push(l.layer);
-  const groups: { name: string; values: number[]; lo?: number[]; hi?: number[] }[] = [];
+  const groups: { name: string; values: number[]; lo?: number[]; hi?: number[]; color?: [number, number, number] }[] = [];
   const label: Record<CompareMetric, string> = {
     si: 'selectivity index (mean over units)',
     sparseness: 'lifetime sparseness (mean over units)',
@@ -816,14 +869,17 @@ export function selectivityCompareSvg(ctx: Context, ids: string[], metric: Compa
     selective: 'fraction of units with max d′ ≥ threshold',
     agreement: 'neighbours sharing a preferred category',
   };
-  for (const v of views) {
+  const palette = qualitativePalette(views.length);
+  for (const [vi, v] of views.entries()) {
     if (metric === 'agreement') {
-      groups.push({ name: v.modelName, values: layers.map((l) => v.layers.find((x) => x.layer === l)?.neighbourAgreement ?? NaN) });
-      groups.push({ name: `${v.modelName} (chance)`, values: layers.map((l) => v.layers.find((x) => x.layer === l)?.neighbourChance ?? NaN) });
+      // Chance in a light tint of the model's colour.
+      const light = palette[vi].map((c) => Math.round(c + (255 - c) * 0.6)) as [number, number, number];
+      groups.push({ name: v.modelName, values: layers.map((l) => v.layers.find((x) => x.layer === l)?.neighbourAgreement ?? NaN), color: palette[vi] });
+      groups.push({ name: `${v.modelName} (chance)`, values: layers.map((l) => v.layers.find((x) => x.layer === l)?.neighbourChance ?? NaN), color: light });
       continue;
     }
     if (metric === 'selective') {
-      groups.push({ name: v.modelName, values: layers.map((l) => v.layers.find((x) => x.layer === l)?.selectiveFraction ?? NaN) });
+      groups.push({ name: v.modelName, values: layers.map((l) => v.layers.find((x) => x.layer === l)?.selectiveFraction ?? NaN), color: palette[vi] });
       continue;
     }
     const name = metric === 'si' ? 'si' : metric === 'sparseness' ? 'sparseness' : 'n_above';
@@ -843,7 +899,7 @@ export function selectivityCompareSvg(ctx: Context, ids: string[], metric: Compa
       lo.push(b.lo);
       hi.push(b.hi);
     }
-    groups.push({ name: v.modelName, values: vals, lo, hi });
+    groups.push({ name: v.modelName, values: vals, lo, hi, color: palette[vi] });
   }
   return barChartFigure({
     title: `Selectivity across ${views[0].categories.map((c) => c.name).join(', ')}`,

@@ -110,6 +110,7 @@ describe('top stimuli', () => {
     const outside = [...Array(256).keys()].find((u) => !units.includes(u))!;
     expect((await t.app.inject({ method: 'GET', url: `/v1/top-stimuli/${job.id}/units/conv4/${outside}` })).statusCode).toBe(404);
 
+    expect((await t.app.inject({ method: 'GET', url: `/v1/top-stimuli/${job.id}/tokens.png` })).statusCode).toBe(409);
     const png = (await get(`/v1/top-stimuli/${job.id}/histogram.png`)).rawPayload;
     const meta = await sharp(png).metadata();
     expect(meta.format).toBe('png');
@@ -124,6 +125,7 @@ describe('top stimuli', () => {
     const c = await contrast({ model: 'topo-gpt', a: 'toxic', b: 'neutral', layers: ['mlp0', 'mlp1'], analysis: { topography: { permutations: 19 } } });
     const mask = (await post('/v1/masks', { name: 'toxic 2%', kind: 'top-percent', contrast: c, percent: 2 }, 201)).mask;
     ids.toxicMask = mask.id;
+    ids.toxicContrast = c;
     const job = await post('/v1/top-stimuli', { region: { kind: 'mask', mask: mask.id }, sets: 'sentences', k: 5, quantiles: 3, perQuantile: 2 });
     const r = (await waitJob(`/v1/top-stimuli/${job.id}`)).result;
     const lines = textLines('sentences');
@@ -140,6 +142,10 @@ describe('top stimuli', () => {
     expect(r.tokenCheck.examples).toBe(new Set(all.map((e) => e.idx)).size > 0 ? all.length : 0);
     expect(r.tokenCheck.maxAbsDiff).toBeLessThan(1e-4);
     for (let j = 1; j < r.top.length; j++) expect(r.top[j - 1].value).toBeGreaterThanOrEqual(r.top[j].value);
+    const svg = (await get(`/v1/top-stimuli/${job.id}/tokens.svg?n=3`)).body;
+    expect(svg).toContain('<svg');
+    expect((svg.match(/<rect [^>]*rx=/g) ?? []).length).toBe(r.top.slice(0, 3).reduce((s: number, e: Example) => s + e.tokens!.tokens.length, 0));
+    expect((await sharp((await get(`/v1/top-stimuli/${job.id}/tokens.png?which=bottom`)).rawPayload).metadata()).format).toBe('png');
   });
 
   it('refuse what they cannot run', async () => {
@@ -242,6 +248,21 @@ describe('cross-validated profiles', () => {
     expect(sp.control[0].units).toEqual(ctl.layers[0].units);
   });
 
+  it("of units chosen on a contrast's map never measure that contrast's items", async () => {
+    const job = await post('/v1/profiles', { region: { kind: 'units', layer: 'mlp0', units: [3, 1, 2, 2], contrast: ids.toxicContrast }, measure: ['toxic', 'sentences'], resamples: 200 });
+    const done = await waitJob(`/v1/profiles/${job.id}`);
+    expect(done.params.define.region.layers).toEqual([{ layer: 'mlp0', units: [1, 2, 3] }]);
+    const [tox, sent] = done.result.categories;
+    expect(tox.measured).toBe(0);
+    expect(tox.excluded).toBe(120);
+    const s = (await get(`/v1/profiles/${job.id}/splits`)).json();
+    const defItems = new Set<string>(s.splits[0].definitionItems);
+    const neutralAndToxic = new Set([...textLines('toxic'), ...textLines('neutral')]);
+    const sentences = textLines('sentences');
+    expect(sent.measured).toBe(sentences.filter((x) => !neutralAndToxic.has(x)).length);
+    for (const i of s.splits[0].measurement) expect(defItems.has(s.stimuli[i].sha256)).toBe(false);
+  });
+
   it('refuse bad requests', async () => {
     const bad = async (payload: object, status: number, field?: string) => {
       const res = await t.app.inject({ method: 'POST', url: '/v1/profiles', payload });
@@ -253,6 +274,8 @@ describe('cross-validated profiles', () => {
     await bad({ model: 'topo-gpt', localizer: { a: 'toxic', b: 'toxic' }, measure: ['toxic'] }, 422, 'localizer.b');
     await bad({ model: 'topo-gpt', localizer: { a: 'toxic', b: 'neutral' }, measure: ['faces'] }, 422, 'measure[0]');
     await bad({ model: 'topo-gpt', localizer: { a: 'toxic', b: 'neutral' }, measure: ['toxic'], effect: { a: 'toxic', b: 'neutral' } }, 422, 'effect.b');
+    await bad({ mask: ids.toxicMask, region: { kind: 'unit', layer: 'mlp0', unit: 1 }, measure: ['toxic'] }, 400, 'region');
+    await bad({ model: 'topo-gpt', region: { kind: 'units', layer: 'mlp0', units: [600] }, measure: ['toxic'] }, 422, 'region.units');
   });
 });
 

@@ -74,6 +74,7 @@ describe('preferred category and selectivity index', () => {
     expect(selectivityIndex([5, 2, 1])).toBeCloseTo(3.5 / 6.5, 12);
     expect(selectivityIndex([1, 0, 0])).toBeCloseTo(1, 12);
     expect(selectivityIndex([4, 4])).toBe(0);
+    expect(selectivityIndex([0, 0, 0])).toBeNaN();
     // Signed responses: 1 vs −1 → 2 / 2.
     expect(selectivityIndex([1, -1])).toBeCloseTo(1, 12);
   });
@@ -116,7 +117,7 @@ describe('unitSelectivity on a small battery', () => {
   it('treats a silent unit as unselective', () => {
     expect([s.dprime[0][1], s.dprime[1][1], s.dprime[2][1]]).toEqual([0, 0, 0]);
     expect(s.preferred[1]).toBe(-1);
-    expect(s.si[1]).toBe(0);
+    expect(s.si[1]).toBeNaN();
     expect(s.sparseness[1]).toBeNaN();
     expect(s.nAbove[1]).toBe(0);
   });

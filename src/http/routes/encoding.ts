@@ -29,6 +29,8 @@ import {
   topStimuliHistogramPng,
   topStimuliHistogramSvg,
   TopStimuliRequestSchema,
+  topStimuliTokensPng,
+  topStimuliTokensSvg,
   topStimuliView,
   unitTopStimuli,
 } from '../../usecases/encoding.ts';
@@ -277,6 +279,25 @@ export const encodingRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: { tags: ['encoding'], summary: "The region's response histogram as SVG", params: JobId('ts_0a1b2c3d4e5f6071'), querystring: HistQuery, response: { 200: Binary('image/svg+xml'), ...errors(400, 404, 409) } },
     },
     async (req, reply) => reply.type('image/svg+xml; charset=utf-8').send(topStimuliHistogramSvg(ctx, req.params.id, { log: req.query.log })),
+  );
+
+  const TokQuery = Type.Object({
+    which: Type.Optional(Type.Union([Type.Literal('top'), Type.Literal('bottom')], { default: 'top' })),
+    n: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10, description: 'How many examples.' })),
+  });
+  app.get(
+    '/top-stimuli/:id/tokens.png',
+    {
+      schema: { tags: ['encoding'], summary: "The top (or bottom) text examples with the region's activation at every token, PNG", params: JobId('ts_0a1b2c3d4e5f6071'), querystring: TokQuery, response: { 200: Binary('image/png'), ...errors(400, 404, 409) } },
+    },
+    async (req, reply) => reply.type('image/png').send(await topStimuliTokensPng(ctx, req.params.id, req.query)),
+  );
+  app.get(
+    '/top-stimuli/:id/tokens.svg',
+    {
+      schema: { tags: ['encoding'], summary: 'The text examples with per-token activations, SVG', params: JobId('ts_0a1b2c3d4e5f6071'), querystring: TokQuery, response: { 200: Binary('image/svg+xml'), ...errors(400, 404, 409) } },
+    },
+    async (req, reply) => reply.type('image/svg+xml; charset=utf-8').send(topStimuliTokensSvg(ctx, req.params.id, req.query)),
   );
 
   app.delete(
