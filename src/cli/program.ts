@@ -16,6 +16,7 @@ import { closeService, openService, type Service } from '../usecases/service.ts'
 import { findSet } from '../usecases/stimulus-sets.ts';
 import { analysisTable, runCommand, summaryTable, type RunArgs } from './run.ts';
 import { lesionCommand, type LesionArgs } from './lesion.ts';
+import { addEncodingCommands } from './encoding.ts';
 
 export type Serve = (service: Service, announce?: string[]) => Promise<void>;
 
@@ -303,5 +304,8 @@ export function buildProgram(serve: Serve): Command {
         o.serve,
       );
     });
+
+  // What a region encodes (issue 10): top-stimuli, profile, selectivity.
+  addEncodingCommands(program, { withService, fixtures, dataOpt, integer, number, list });
   return program;
 }

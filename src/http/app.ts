@@ -24,6 +24,7 @@ import { MaskSchema, maskRoutes } from './routes/masks.ts';
 import { ComparisonSchema } from '../usecases/comparisons.ts';
 import { comparisonRoutes } from './routes/comparisons.ts';
 import { LesionSchema, lesionRoutes } from './routes/lesions.ts';
+import { encodingRoutes, ProfileJob, SelectivitySchema, TopStimuliJob } from './routes/encoding.ts';
 import { viewerPlugin } from './plugins/viewer.ts';
 import { limitHeavyGets } from './plugins/heavy-gets.ts';
 
@@ -131,6 +132,9 @@ export async function buildApp(service: Service, opts: AppOptions = {}): Promise
   app.addSchema(MaskSchema);
   app.addSchema(ComparisonSchema);
   app.addSchema(LesionSchema);
+  app.addSchema(TopStimuliJob);
+  app.addSchema(ProfileJob);
+  app.addSchema(SelectivitySchema);
 
   await app.register(swagger, {
     openapi: {
@@ -149,6 +153,7 @@ export async function buildApp(service: Service, opts: AppOptions = {}): Promise
         { name: 'masks', description: 'Unit masks (functional ROIs) and matched random controls' },
         { name: 'comparisons', description: 'Pearson r and SSIM between selectivity maps' },
         { name: 'lesions', description: 'Lesions of units against random and spatial controls: behaviour lost, specificity, dose-response' },
+        { name: 'encoding', description: 'What a region encodes: top stimuli, cross-validated response profiles, selectivity across a battery' },
         { name: 'health', description: 'Liveness' },
       ],
       components: {
@@ -278,6 +283,7 @@ export async function buildApp(service: Service, opts: AppOptions = {}): Promise
   await app.register(maskRoutes, { prefix: '/v1' });
   await app.register(comparisonRoutes, { prefix: '/v1' });
   await app.register(lesionRoutes, { prefix: '/v1' });
+  await app.register(encodingRoutes, { prefix: '/v1' });
   await app.register(viewerPlugin);
 
   if (opts.startQueue !== false) {

@@ -16,6 +16,8 @@ import type { Context } from '../store/context.ts';
 import { activationsDir, EXPOSED_FILE, modelDir, readItemBytes, rmrf } from '../store/files.ts';
 import { getLesionJob, insertLesionJob, type NewLesionJob, type StoredConfig } from '../store/lesions-repo.ts';
 import { lesionConfigOf, requireLesionInfo, runLesionJob } from './lesion.ts';
+import { getEncodingJob } from '../store/encoding-repo.ts';
+import { runEncodingJob } from './encoding-job.ts';
 import {
   batteryJobs,
   finishJob,
@@ -223,6 +225,7 @@ export class JobQueue {
     const jobs = ids.map((id) => getJob(ctx.db, id)!);
     const first = jobs[0];
     if (first.kind === 'lesion') return this.executeLesion(first.id, ac);
+    if (first.kind !== 'contrast') return this.executeEncoding(first.id, ac);
     const single = jobs.length === 1 && !first.batteryId;
     const actDir = activationsDir(ctx, first.id);
     try {
@@ -319,6 +322,33 @@ export class JobQueue {
       }
       const msg = e instanceof AppError ? e.message : `internal error during the contrast: ${(e as Error).message}`;
       for (const id of ids) finishJob(ctx.db, id, 'failed', msg, ['running']);
+    }
+  }
+
+  /** The encoding job kinds (issue 10: 'top-stimuli', 'profile'); see encoding-job.ts. */
+  private async executeEncoding(id: string, ac: AbortController): Promise<void> {
+    const ctx = this.ctx;
+    try {
+      const job = getEncodingJob(ctx.db, id);
+      if (!job) throw new UnprocessableError(`job '${id}' has an unknown kind`);
+      const model = findModel(ctx.db, job.modelId);
+      if (!model) throw new UnprocessableError(`model '${job.modelId}' no longer exists`);
+      let last = 0;
+      await runEncodingJob(ctx, job, contrastEnv(ctx, model), {
+        signal: ac.signal,
+        onProgress: (done, total) => {
+          const now = Date.now();
+          if (now - last >= 200 || done === total) {
+            last = now;
+            setProgress(ctx.db, id, done, total, job.kind);
+            this.emit({ type: 'progress', job: id });
+          }
+        },
+      });
+    } catch (e) {
+      if (e instanceof CancelledError || ac.signal.aborted) return;
+      const msg = e instanceof AppError ? e.message : `internal error during the job: ${(e as Error).message}`;
+      finishJob(ctx.db, id, 'failed', msg, ['running']);
     }
   }
 }

@@ -89,8 +89,8 @@ export function getJob(db: DB, id: string): JobRecord | null {
 }
 
 export function listJobs(db: DB, opts: { limit: number; offset: number; model?: string; state?: string; kind?: string }): { items: JobRecord[]; total: number } {
-  const conds: string[] = [];
-  if (opts.kind) conds.push('kind = @kind');
+  // One kind at a time (contrasts unless told): lesions, top stimuli and profiles have their own routes.
+  const conds: string[] = [opts.kind ? 'kind = @kind' : "kind = 'contrast'"];
   if (opts.model) conds.push('model_id = @model');
   if (opts.state) conds.push('state = @state');
   const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';

@@ -1,7 +1,8 @@
 /**
  * The panel for a selected unit or region. It is a list of sections that all take the same props:
  * the statistics, the per-stimulus response distribution from kept activations, and mask creation.
- * Top/bottom stimuli (issue 10) and lesions (issue 9) become further sections once their endpoints exist.
+ * Top/bottom stimuli and response profiles (issue 10) are in Encoding.tsx; lesions (issue 9) become a further
+ * section once their endpoints exist.
  */
 import type { FunctionComponent } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
@@ -14,6 +15,7 @@ import type { Cluster, Contrast, LayerResult, Mask, StimulusRef } from '../types
 import type { Selection } from '../view-state.ts';
 import { Plot } from './Plot.tsx';
 import { ErrorBox } from './ui.tsx';
+import { Profile, TopStimuli } from './Encoding.tsx';
 
 export interface SectionProps {
   contrast: Contrast;
@@ -310,6 +312,8 @@ const SECTIONS: { title: string; show: (p: SectionProps) => boolean; C: Function
   { title: 'Region', show: (p) => p.units.length > 1 || p.sel.kind === 'cluster', C: RegionStats },
   { title: 'Responses per condition', show: () => true, C: ResponseDistribution },
   { title: 'Mask', show: () => true, C: MaskMaker },
+  { title: 'Top stimuli', show: () => true, C: TopStimuli },
+  { title: 'Response profile', show: () => true, C: Profile },
 ];
 
 export function SelectionPanel(p: SectionProps & { onClose: () => void }) {
