@@ -166,10 +166,12 @@ describe('map viewer in Chromium', () => {
     expect(await card.textContent()).toContain('16 × 16');
     await page.getByTestId('nav-sets').click();
     const faces = page.getByTestId('set-faces');
+    // Thumbnails load lazily: bring the card into view first.
+    await faces.scrollIntoViewIfNeeded();
     await faces.locator('img').first().waitFor();
     // Every thumbnail decoded (the item bytes endpoint serves real PNGs).
     await expect
-      .poll(() => faces.locator('img').evaluateAll((imgs) => imgs.every((i) => (i as unknown as { naturalWidth: number }).naturalWidth > 0)))
+      .poll(() => faces.locator('img').evaluateAll((imgs) => imgs.every((i) => (i as unknown as { naturalWidth: number }).naturalWidth > 0)), { timeout: 30_000 })
       .toBe(true);
     expect(await page.getByTestId('set-toxic').locator('li').count()).toBeGreaterThan(0);
     await shot('sets', page, true);

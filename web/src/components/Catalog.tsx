@@ -128,7 +128,7 @@ function Thumbs({ s, n }: { s: StimulusSet; n: number }) {
     return (
       <div class="thumbs">
         {Array.from({ length: Math.min(n, s.nItems) }, (_, i) => (
-          <img key={i} src={itemUrl(s.id, i)} alt={`${s.name} #${i}`} loading="lazy" width={48} height={48} />
+          <img key={i} src={itemUrl(s.id, i)} alt={`${s.name} #${i}`} width={48} height={48} />
         ))}
       </div>
     );
