@@ -178,7 +178,9 @@ function pathFor(op: Operation, c: Ctx): fc.Arbitrary<string> {
   const param = (name: string): fc.Arbitrary<string> => {
     if (name === 'position') return fc.oneof(fc.integer({ min: -3, max: 70 }).map(String), fc.constantFrom(...NASTY_QUERY.filter(Boolean)));
     const resource = RESOURCE[op.template.split('/')[2]];
-    const pool = (c.pools[resource] as string[]).filter((x) => !c.forDelete || !c.pools.protected.includes(x));
+    // Resources the world makes none of (lesions, top stimuli, profiles, selectivity): well-formed unknown ids.
+    const known = resource ? (c.pools[resource] as string[]) : ['x_0000000000000000', 'unknown-id'];
+    const pool = known.filter((x) => !c.forDelete || !c.pools.protected.includes(x));
     const real = (name === 'id' ? pick(pool) : stringFor(name, {}, c.pools, c.forDelete)).map(enc);
     return fc.oneof({ weight: 6, arbitrary: real }, { weight: 1, arbitrary: fc.constantFrom('%', '%zz', '%00', '..', 'x'.repeat(3000)) });
   };
