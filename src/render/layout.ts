@@ -166,9 +166,11 @@ export function linearAxis(values: Iterable<number>, includeZero = false, maxTic
   const k0 = Math.ceil(a / step - 1e-9);
   const k1 = Math.floor(b / step + 1e-9);
   let ticks: number[] = [];
-  if (k1 - k0 <= maxTicks + 2) {
-    for (let k = k0; k <= k1; k++) {
-      const t = Number((k * step).toPrecision(12)) || 0;
+  const n = k1 - k0;
+  if (n <= maxTicks + 2) {
+    // Count by i, not k: beyond 2^53, k + 1 === k and a loop over k would never end.
+    for (let i = 0; i <= n; i++) {
+      const t = Number(((k0 + i) * step).toPrecision(12)) || 0;
       if (Number.isFinite(t) && (!ticks.length || t > ticks[ticks.length - 1])) ticks.push(t);
     }
   }

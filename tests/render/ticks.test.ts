@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { formatTick, formatValue, logTicks, MAX_TICKS, niceTicks } from '../../src/render/index.ts';
@@ -158,5 +159,17 @@ describe('axis ranges', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('end on narrow ranges of huge values, where k + 1 === k (found looping by the property above)', () => {
+    // In a child process with a deadline: a loop here would otherwise hang the whole test run.
+    const code = `import { linearAxis } from './src/render/layout.ts';
+      for (const [a, b] of [[1e17, 1e17 + 16], [-1e17 - 16, -1e17], [9.1e15, 9.1e15 + 2], [1e300, 1e300 * (1 + 8e-16)]]) {
+        const ax = linearAxis([a, b]);
+        if (!(ax.ticks.length >= 2 && ax.ticks.length <= 50 && ax.hi > ax.lo)) throw new Error(JSON.stringify(ax));
+      }`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: process.cwd(), timeout: 60_000, encoding: 'utf8' });
+    expect(r.signal, 'linearAxis did not return within 60 s').toBeNull();
+    expect(r.status, r.stderr).toBe(0);
   });
 });
