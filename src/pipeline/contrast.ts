@@ -144,7 +144,7 @@ export async function runContrasts(
   const analysisWorkers = Math.max(1, Math.min(layers.length * contrasts.length, cores));
   const runners = new AnalysisPool(analysisWorkers);
   let setupMs = 0;
-  const poolPromise = SessionPool.create(env.onnxPath, { workers: env.workers, intraOpThreads: env.intraOpThreads, lesion: env.lesion }).then((p) => {
+  const poolPromise = SessionPool.create(env.onnxPath, { workers: env.workers, intraOpThreads: env.intraOpThreads, lesion: env.lesion, label: env.model.name }).then((p) => {
     setupMs = performance.now() - t0;
     return p;
   });

@@ -133,7 +133,7 @@ describe('equivalence with the in-process code', () => {
     const layers = m.layers.map((l) => ({ key: l.name, tensor: l.tensor, unitAxis: l.unitAxis, pooling: l.pooling ?? 'mean' }));
     const images = imageFiles('faces').slice(0, 5).map((f) => fs.readFileSync(f));
     const feeds = async () => ({ [m.input.image!.name]: await encodeImages(images, m.input.image!) });
-    const pool = await SessionPool.create(file, { workers: 1, intraOpThreads: 1 });
+    const pool = await SessionPool.create(file, { workers: 1, intraOpThreads: 1, isolation: 'thread' });
     const session = await NativeSession.open(file, { intraOpThreads: 1 });
     try {
       const want = await pool.pool(await feeds(), layers, null);
