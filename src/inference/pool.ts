@@ -10,6 +10,7 @@
  * (session-core.ts).
  */
 import path from 'node:path';
+import { UnprocessableError } from '../domain/errors.ts';
 import type { Worker } from 'node:worker_threads';
 import { NativeChildError, NativeSession, pooledLayer, type PooledLayerResult } from './native-child.ts';
 import { moduleUrl, startWorker } from './threads.ts';
@@ -106,9 +107,10 @@ class ProcessRunner implements Runner {
       if (!(e instanceof NativeChildError)) throw e;
       // An error the session reported (ONNX Runtime's or the pooling's) reads as on a thread.
       if (e.failure.kind === 'error' && !this.session.failure) throw new Error(e.failure.message);
-      this.dead ??= e;
+      // A crash is the model's (it cannot run here), not this service's: a 422 in a request, the job's error as is.
+      this.dead ??= e.failure.kind === 'crashed' ? new UnprocessableError(e.message) : e;
       this.onDeath();
-      throw e;
+      throw this.dead;
     }
   }
 
@@ -144,6 +146,8 @@ export class SessionPool {
   private queue: Task[] = [];
   private closed = false;
   private closing: Promise<void> | null = null;
+  /** Why the last session ended, once none is left. */
+  private ended: Error | null = null;
   readonly inputNames: string[];
   readonly outputNames: string[];
 
@@ -214,7 +218,9 @@ export class SessionPool {
   /** A session died: it takes no more requests; with none left, the queued ones fail with its reason. */
   private drop(runner: Runner): void {
     this.slots = this.slots.filter((s) => s.runner !== runner);
-    if (this.slots.length === 0) for (const t of this.queue.splice(0)) t.reject(runner.dead ?? new Error('all inference sessions ended'));
+    if (this.slots.length > 0) return;
+    this.ended = runner.dead ?? new Error('every inference session of the pool has ended');
+    for (const t of this.queue.splice(0)) t.reject(this.ended);
   }
 
   private pump(): void {
@@ -233,7 +239,7 @@ export class SessionPool {
 
   private submit(call: SessionCall, transfer: ArrayBuffer[], doing: string): Promise<SessionAnswer> {
     if (this.closed) return Promise.reject(new Error('session pool is closed'));
-    if (this.slots.length === 0) return Promise.reject(new Error('all inference sessions ended'));
+    if (this.slots.length === 0) return Promise.reject(this.ended ?? new Error('the pool has no session'));
     return new Promise((resolve, reject) => {
       this.queue.push({ call, transfer, doing, resolve, reject });
       this.pump();
