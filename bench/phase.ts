@@ -409,13 +409,16 @@ async function encodeBatches(
   return { batches, paddedTokens };
 }
 
+/** The registered model, its folder, the bench's stimuli and the batch size a contrast would use. */
+function batchInputs(ctx: Context, spec: PhaseSpec): { model: ModelRecord; dir: string; stimuli: Stimulus[]; batchSize: number } {
+  const model = requireModelRecord(ctx, spec.modelId!);
+  return { model, dir: modelDir(ctx, model), stimuli: benchStimuli(ctx, spec), batchSize: model.info.dynamicBatch ? Math.max(1, ctx.config.batchSize) : 1 };
+}
+
 async function bareOrt(spec: PhaseSpec): Promise<OrtResult> {
   const ctx = openContext(spec.dataDir);
   try {
-    const model = requireModelRecord(ctx, spec.modelId!);
-    const dir = modelDir(ctx, model);
-    const stimuli = benchStimuli(ctx, spec);
-    const batchSize = model.info.dynamicBatch ? Math.max(1, ctx.config.batchSize) : 1;
+    const { model, dir, stimuli, batchSize } = batchInputs(ctx, spec);
     const fetch = [...new Set(model.info.layers.map((l) => l.tensor))];
     const order = model.modality === 'text' && batchSize > 1 ? (spec.batchOrder ?? 'length') : 'stimulus';
 
@@ -474,10 +477,7 @@ async function bareOrt(spec: PhaseSpec): Promise<OrtResult> {
 async function isolation(spec: PhaseSpec): Promise<IsolationResult> {
   const ctx = openContext(spec.dataDir);
   try {
-    const model = requireModelRecord(ctx, spec.modelId!);
-    const dir = modelDir(ctx, model);
-    const stimuli = benchStimuli(ctx, spec);
-    const batchSize = model.info.dynamicBatch ? Math.max(1, ctx.config.batchSize) : 1;
+    const { model, dir, stimuli, batchSize } = batchInputs(ctx, spec);
     const order = model.modality === 'text' && batchSize > 1 ? 'length' : 'stimulus';
     const te = performance.now();
     const { batches } = await encodeBatches(ctx, model, stimuli, batchSize, order);
