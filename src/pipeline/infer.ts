@@ -29,7 +29,7 @@ export interface InferTimings {
 }
 
 export interface InferInput {
-  /** The session workers, or their start-up still under way (encoding begins meanwhile). */
+  /** The session pool, or its start-up still under way (encoding begins meanwhile). */
   pool: SessionPool | Promise<SessionPool>;
   /** Batches encoded ahead of the workers (default: workers + 1; images decode further ahead). */
   inFlight?: number;

@@ -5,7 +5,7 @@
  * 1. (mean mode) a reference pass with the intact model: each lesioned layer's unit means over the
  *    reference stimuli (over every real token of a text, over every image);
  * 2. the evaluation: each batch is encoded once and run through the intact model and then through
- *    every configuration (lesion, controls) in the session worker, which returns per-stimulus measures.
+ *    every configuration (lesion, controls) in the pool's session, which returns per-stimulus measures.
  *
  * Values come back as one Float64Array per measure, (1 + configurations) × stimuli, row-major, row 0
  * the intact model: the sufficient statistics of every set-level result (see stats/lesion.ts).
