@@ -9,6 +9,9 @@
  *   decode    the bare parallel decode: every image of the list decoded and resized at once (sharp on
  *             libuv's pool, all cores), no cache, no inference
  *   peer      writes the peer script's inputs (token ids or image files, labels)
+ *   isolation the session pool with its sessions on worker threads and in child processes, A/B in
+ *             alternating rounds: start-up, the batches through pool.pool (inputs encoded
+ *             beforehand, as many in flight as the pipeline keeps), close
  *
  *   node --import tsx bench/phase.ts <spec.json>     (writes the result to spec.out)
  *
@@ -29,6 +32,7 @@ import type * as ModelsRepoMod from '../src/store/models-repo.ts';
 import type * as ModelsMod from '../src/usecases/models.ts';
 import type * as EncodeMod from '../src/inference/encode.ts';
 import type * as SetsMod from '../src/usecases/stimulus-sets.ts';
+import type * as PoolMod from '../src/inference/pool.ts';
 import type { FeedSpec } from '../src/inference/worker-protocol.ts';
 import type { ModelRecord } from '../src/domain/records.ts';
 import type { Context } from '../src/store/context.ts';
@@ -48,9 +52,10 @@ const { getModel } = await load<typeof ModelsRepoMod>('store/models-repo.ts');
 const { registerModelFromFolder, EXPOSED_DATA_FILE } = await load<typeof ModelsMod>('usecases/models.ts');
 const { decodePixels, encodeImages, TextEncoder: TextIds } = await load<typeof EncodeMod>('inference/encode.ts');
 const { createImageSet, createTextSet, parseTextBody, setItems } = await load<typeof SetsMod>('usecases/stimulus-sets.ts');
+const { SessionPool } = await load<typeof PoolMod>('inference/pool.ts');
 
 export interface PhaseSpec {
-  phase: 'register' | 'contrast' | 'ort' | 'decode' | 'peer';
+  phase: 'register' | 'contrast' | 'ort' | 'decode' | 'peer' | 'isolation';
   dataDir: string;
   out: string;
   /** register: the model folder and the stimulus sources (image folders or .txt files). */
@@ -68,6 +73,9 @@ export interface PhaseSpec {
   cache?: 'cold' | 'warm' | 'off';
   /** contrast: write every layer's t (and the significant-unit count) here, for the peer comparison. */
   dumpT?: string;
+  /** isolation: rounds (each runs both isolations, the order alternating) and the poolings to run. */
+  rounds?: number;
+  poolings?: string[];
 }
 
 export interface RegisterResult {
@@ -147,6 +155,33 @@ export interface OrtResult {
   paddedTokens: number;
   memory: MemoryPeaks;
   loadavg: number[];
+}
+
+export interface IsolationRun {
+  isolation: 'thread' | 'process';
+  pooling: string;
+  round: number;
+  /** SessionPool.create until every session is ready. */
+  createMs: number;
+  /** All batches through pool.pool, wall; the sessions' summed session.run inside it. */
+  loopMs: number;
+  runMs: number;
+  closeMs: number;
+  /** Bytes of pooled rows (data, sample, token) that came back, and of inputs sent. */
+  bytesBack: number;
+  bytesSent: number;
+  loadavg: number[];
+}
+
+export interface IsolationResult {
+  stimuli: number;
+  batches: number;
+  batchSize: number;
+  workers: number;
+  intraOpThreads: number;
+  inFlight: number;
+  encodeMs: number;
+  runs: IsolationRun[];
 }
 
 export interface DecodeResult {
@@ -340,43 +375,58 @@ function toTensor(f: FeedSpec): ort.Tensor {
   return new ort.Tensor('int32', new Int32Array(f.data), f.dims);
 }
 
+/** The batches a contrast feeds (by token length or in stimulus order), encoded with the pipeline's encoders. */
+async function encodeBatches(
+  ctx: Context,
+  model: ModelRecord,
+  stimuli: Stimulus[],
+  batchSize: number,
+  order: string,
+): Promise<{ batches: { feeds: Record<string, FeedSpec>; lengths: Int32Array | null }[]; paddedTokens: number }> {
+  const batches: { feeds: Record<string, FeedSpec>; lengths: Int32Array | null }[] = [];
+  let paddedTokens = 0;
+  if (model.modality === 'text') {
+    const enc = new TextIds(model.manifest.input.text!, modelDir(ctx, model));
+    const tokens = tokenTable(stimuli.length, (i) => enc.checkedIds(stimuli[i].item.text ?? '', `#${i}`).ids);
+    const plan = order === 'length' ? planBatchesByLength(tokens, batchSize) : planBatches(stimuli.length, batchSize);
+    for (const b of plan) {
+      const ids = Array.from({ length: b.end - b.start }, (_, k) => {
+        const i = stimulusOf(b, k);
+        return tokens.ids.subarray(tokens.offsets[i], tokens.offsets[i + 1]);
+      });
+      const e = enc.encodeIds(ids);
+      const d = Object.values(e.feeds)[0].dims;
+      paddedTokens += d[0] * d[1];
+      batches.push({ feeds: e.feeds, lengths: e.lengths });
+    }
+  } else {
+    const image = model.manifest.input.image!;
+    for (let i = 0; i < stimuli.length; i += batchSize) {
+      const slice = stimuli.slice(i, i + batchSize);
+      batches.push({ feeds: { [image.name]: await encodeImages(slice.map((st) => readItemBytes(ctx, st.item)), image) }, lengths: null });
+    }
+  }
+  return { batches, paddedTokens };
+}
+
+/** The registered model, its folder, the bench's stimuli and the batch size a contrast would use. */
+function batchInputs(ctx: Context, spec: PhaseSpec): { model: ModelRecord; dir: string; stimuli: Stimulus[]; batchSize: number } {
+  const model = requireModelRecord(ctx, spec.modelId!);
+  return { model, dir: modelDir(ctx, model), stimuli: benchStimuli(ctx, spec), batchSize: model.info.dynamicBatch ? Math.max(1, ctx.config.batchSize) : 1 };
+}
+
 async function bareOrt(spec: PhaseSpec): Promise<OrtResult> {
   const ctx = openContext(spec.dataDir);
   try {
-    const model = requireModelRecord(ctx, spec.modelId!);
-    const dir = modelDir(ctx, model);
-    const stimuli = benchStimuli(ctx, spec);
-    const batchSize = model.info.dynamicBatch ? Math.max(1, ctx.config.batchSize) : 1;
+    const { model, dir, stimuli, batchSize } = batchInputs(ctx, spec);
     const fetch = [...new Set(model.info.layers.map((l) => l.tensor))];
     const order = model.modality === 'text' && batchSize > 1 ? (spec.batchOrder ?? 'length') : 'stimulus';
 
     // Encode every batch first, with the pipeline's encoders and the same batches as the pipeline (or stimulus order).
     const te = performance.now();
-    const batches: Record<string, FeedSpec>[] = [];
-    let paddedTokens = 0;
-    if (model.modality === 'text') {
-      const enc = new TextIds(model.manifest.input.text!, dir);
-      const tokens = tokenTable(stimuli.length, (i) => enc.checkedIds(stimuli[i].item.text ?? '', `#${i}`).ids);
-      const plan = order === 'length' ? planBatchesByLength(tokens, batchSize) : planBatches(stimuli.length, batchSize);
-      for (const b of plan) {
-        const ids = Array.from({ length: b.end - b.start }, (_, k) => {
-          const i = stimulusOf(b, k);
-          return tokens.ids.subarray(tokens.offsets[i], tokens.offsets[i + 1]);
-        });
-        const f = enc.encodeIds(ids).feeds;
-        const d = Object.values(f)[0].dims;
-        paddedTokens += d[0] * d[1];
-        batches.push(f);
-      }
-    } else {
-      const spec_ = model.manifest.input.image!;
-      for (let i = 0; i < stimuli.length; i += batchSize) {
-        const slice = stimuli.slice(i, i + batchSize);
-        batches.push({ [spec_.name]: await encodeImages(slice.map((s) => readItemBytes(ctx, s.item)), spec_) });
-      }
-    }
+    const { batches, paddedTokens } = await encodeBatches(ctx, model, stimuli, batchSize, order);
     const encodeMs = performance.now() - te;
-    const feeds = batches.map((b) => Object.fromEntries(Object.entries(b).map(([k, v]) => [k, toTensor(v)])));
+    const feeds = batches.map((b) => Object.fromEntries(Object.entries(b.feeds).map(([k, v]) => [k, toTensor(v)])));
 
     const mem = new MemorySampler();
     const ts = performance.now();
@@ -414,6 +464,62 @@ async function bareOrt(spec: PhaseSpec): Promise<OrtResult> {
       memory,
       loadavg: os.loadavg(),
     };
+  } finally {
+    closeContext(ctx);
+  }
+}
+
+/**
+ * Thread against process isolation of the session pool on the same pre-encoded batches. Each round
+ * runs both (the order alternating between rounds, so drift in the machine's load hits both alike);
+ * inputs are copied before the timed loop (the pool takes ownership of what it sends).
+ */
+async function isolation(spec: PhaseSpec): Promise<IsolationResult> {
+  const ctx = openContext(spec.dataDir);
+  try {
+    const { model, dir, stimuli, batchSize } = batchInputs(ctx, spec);
+    const order = model.modality === 'text' && batchSize > 1 ? 'length' : 'stimulus';
+    const te = performance.now();
+    const { batches } = await encodeBatches(ctx, model, stimuli, batchSize, order);
+    const encodeMs = performance.now() - te;
+    const workers = ctx.config.workers;
+    const inFlight = workers + 1;
+    const runs: IsolationRun[] = [];
+    const rounds = Math.max(1, spec.rounds ?? 3);
+    for (let round = 0; round < rounds; round++) {
+      const isos: ('thread' | 'process')[] = round % 2 === 0 ? ['thread', 'process'] : ['process', 'thread'];
+      for (const pooling of spec.poolings ?? ['default']) {
+        const layers = model.info.layers.map((l) => ({ key: l.name, tensor: l.tensor, unitAxis: l.unitAxis, pooling: pooling === 'default' ? l.pooling : pooling }));
+        for (const iso of isos) {
+          const copies = batches.map((b) => ({ feeds: Object.fromEntries(Object.entries(b.feeds).map(([k, f]) => [k, { ...f, data: f.data.slice(0) }])), lengths: b.lengths }));
+          const bytesSent = copies.reduce((n, b) => n + Object.values(b.feeds).reduce((m, f) => m + f.data.byteLength, 0), 0);
+          const t0 = performance.now();
+          const pool = await SessionPool.create(path.join(dir, EXPOSED_FILE), { workers, intraOpThreads: ctx.config.intraOpThreads, isolation: iso, label: model.name });
+          const createMs = performance.now() - t0;
+          let runMs = 0;
+          let bytesBack = 0;
+          const tl = performance.now();
+          const pending = new Map<number, ReturnType<typeof pool.pool>>();
+          let next = 0;
+          for (let i = 0; i < copies.length; i++) {
+            while (next < copies.length && pending.size < inFlight) {
+              const p = pool.pool(copies[next].feeds, layers, copies[next].lengths, `batch ${next + 1} of ${copies.length}`);
+              p.catch(() => undefined);
+              pending.set(next++, p);
+            }
+            const r = await pending.get(i)!;
+            pending.delete(i);
+            runMs += r.runMs;
+            for (const l of r.layers) bytesBack += l.data.byteLength + l.sample.byteLength + l.token.byteLength;
+          }
+          const loopMs = performance.now() - tl;
+          const tc = performance.now();
+          await pool.close();
+          runs.push({ isolation: iso, pooling, round, createMs, loopMs, runMs, closeMs: performance.now() - tc, bytesBack, bytesSent, loadavg: os.loadavg() });
+        }
+      }
+    }
+    return { stimuli: stimuli.length, batches: batches.length, batchSize, workers, intraOpThreads: ctx.config.intraOpThreads, inFlight, encodeMs, runs };
   } finally {
     closeContext(ctx);
   }
@@ -458,7 +564,7 @@ async function main(): Promise<void> {
   const specFile = process.argv[2];
   if (!specFile) throw new Error('usage: node --import tsx bench/phase.ts <spec.json>');
   const spec = JSON.parse(fs.readFileSync(specFile, 'utf8')) as PhaseSpec;
-  const run = { register, contrast, ort: bareOrt, decode: bareDecode, peer: peerInput }[spec.phase];
+  const run = { register, contrast, ort: bareOrt, decode: bareDecode, peer: peerInput, isolation }[spec.phase];
   if (!run) throw new Error(`unknown phase '${spec.phase}'`);
   fs.writeFileSync(spec.out, JSON.stringify(await run(spec)));
 }

@@ -30,7 +30,7 @@ export interface Config {
   maxTextChars: number;
   /** Largest image, in pixels (width × height), accepted into a set. */
   maxImagePixels: number;
-  /** Inference: worker threads, ORT intra-op threads per worker, batch size. */
+  /** Inference: sessions (one child process each), ORT intra-op threads per session, batch size. */
   workers: number;
   intraOpThreads: number;
   batchSize: number;

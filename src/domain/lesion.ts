@@ -1,5 +1,5 @@
 /**
- * Lesions: the types shared by the ONNX edit, the session workers, the pipeline, the store and the API.
+ * Lesions: the types shared by the ONNX edit, the inference sessions, the pipeline, the store and the API.
  *
  * A lesion multiplies and shifts chosen units of a layer, y = x·m + o along the unit axis, right after
  * the layer's tensor in the graph. m and o are graph inputs (one pair per layer, "lesion sites"), so one
@@ -60,7 +60,7 @@ export type LesionMode = Static<typeof LesionModeSchema>;
 /** Roles of the configurations of a lesion job, in the order they are stored (0 is always the intact model). */
 export type ConfigRole = 'intact' | 'lesion' | 'random' | 'spatial';
 
-/** Per-stimulus measures as the session workers return them (Float64, one value per stimulus). */
+/** Per-stimulus measures as the inference sessions return them (Float64, one value per stimulus). */
 export const LM_VALUES = ['ceSum', 'tokens'] as const;
 export const CLASSIFIER_VALUES = ['correct', 'logp', 'agree', 'kl', 'pred'] as const;
 export type LmValue = (typeof LM_VALUES)[number];

@@ -12,16 +12,18 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { FeedSpec, LayerFetch, ProbeShape } from './worker-protocol.ts';
+import type { FeedSpec, LayerFetch, LesionConfig, LesionSite, PooledLayerOut, ProbeShape, SessionAnswer, SessionCall } from './worker-protocol.ts';
 
 /** Where the child was when it failed: the last step it reported ('spawn' until it reports one). */
-export type NativeStep = 'spawn' | 'read-model' | 'expose-tensors' | 'create-session' | 'run' | 'pool' | 'close';
+export type NativeStep = 'spawn' | 'read-model' | 'expose-tensors' | 'create-session' | 'run' | 'pool' | 'behaviour' | 'close';
 
-export type NativeFailure =
-  | { kind: 'crashed'; model: string; step: NativeStep; signal: NodeJS.Signals | null; exitCode: number | null; stderr: string }
-  | { kind: 'timeout'; model: string; step: NativeStep; timeoutMs: number }
-  | { kind: 'error'; model: string; step: NativeStep; message: string }
-  | { kind: 'cancelled'; model: string; step: NativeStep };
+/** `doing`: what the failed call was, in the caller's words (e.g. "running batch 3 of 16 (layer mlp)"). */
+export type NativeFailure = { model: string; step: NativeStep; doing?: string } & (
+  | { kind: 'crashed'; signal: NodeJS.Signals | null; exitCode: number | null; stderr: string }
+  | { kind: 'timeout'; timeoutMs: number }
+  | { kind: 'error'; message: string }
+  | { kind: 'cancelled' }
+);
 
 const STEP_TEXT: Record<NativeStep, string> = {
   spawn: 'starting the child process',
@@ -30,15 +32,19 @@ const STEP_TEXT: Record<NativeStep, string> = {
   'create-session': 'creating the ONNX Runtime session',
   run: 'running the probe input',
   pool: 'running a batch',
+  behaviour: 'scoring behaviour on a batch',
   close: 'closing the session',
 };
 
+/** The step the child reports before running a call. */
+export const STEP_OF: Record<SessionCall['kind'], NativeStep> = { probe: 'run', pool: 'pool', behaviour: 'behaviour' };
+
 /** One sentence naming the model, the step and what happened. */
 export function describeFailure(f: NativeFailure): string {
-  const where = `model '${f.model}', while ${STEP_TEXT[f.step]} (step '${f.step}')`;
+  const where = `model '${f.model}' while ${f.doing ?? STEP_TEXT[f.step]} (step '${f.step}')`;
   switch (f.kind) {
     case 'crashed':
-      return `the ONNX Runtime child process crashed on ${where}: it ended with ${f.signal ?? `exit code ${f.exitCode}`}`;
+      return `ONNX Runtime crashed on ${where}: its child process ended with ${f.signal ?? `exit code ${f.exitCode}`}`;
     case 'timeout':
       return `ONNX Runtime did not finish within ${f.timeoutMs} ms on ${where}; the child process was killed`;
     case 'error':
@@ -64,7 +70,7 @@ export interface ChildEntry {
 export interface NativeChildOptions {
   /** Names the model in failures (default: the model file's folder). */
   label?: string;
-  /** Per call: opening the session, and each run. Default 120 s. */
+  /** Per call: opening the session, and each run. Default 120 s; 0: no deadline. */
   timeoutMs?: number;
   /** Cap on the child's data segment (RLIMIT_DATA via util-linux `prlimit`) and V8 heap, in MiB. */
   memoryMb?: number;
@@ -73,6 +79,8 @@ export interface NativeChildOptions {
   /** Aborting kills the child; the pending call fails with kind 'cancelled'. */
   signal?: AbortSignal;
   entry?: ChildEntry;
+  /** The file is a lesion copy: its sites, and the configuration pool and probe calls run with. */
+  lesion?: { sites: LesionSite[]; config: LesionConfig | null };
 }
 
 /** What `listTensorsInChild` reports per produced tensor (the manifest's layer names are the caller's). */
@@ -105,12 +113,9 @@ export interface OpenRequest {
   scratchPath: string | null;
   intraOpThreads: number;
   graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
+  lesion?: { sites: LesionSite[]; config: LesionConfig | null };
 }
-export type ChildRequest =
-  | OpenRequest
-  | { op: 'run'; id: number; feeds: Record<string, FeedSpec>; fetch: string[] }
-  | { op: 'pool'; id: number; feeds: Record<string, FeedSpec>; layers: LayerFetch[]; lengths: ArrayBuffer | null }
-  | { op: 'close'; id: number };
+export type ChildRequest = OpenRequest | { op: 'call'; id: number; call: SessionCall } | { op: 'close'; id: number };
 
 /** A request as the caller writes it: the id is the channel's. */
 export type ChildCall = ChildRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
@@ -125,11 +130,6 @@ export interface OpenReply {
   outputs: string[];
   /** With exposeAll: every produced tensor and its node, in file order. */
   tensors: { name: string; opType: string; node: string }[];
-}
-
-export interface PoolReply {
-  runMs: number;
-  layers: { key: string; rows: number; units: number; dims: number[]; data: ArrayBuffer; sample: ArrayBuffer; token: ArrayBuffer }[];
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -167,7 +167,10 @@ const STDERR_TAIL = 4096;
 interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: NativeChildError) => void;
-  timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout | null;
+  /** The step the child reports when it starts this request, and the caller's words for it. */
+  step: NativeStep | null;
+  doing: string | undefined;
 }
 
 /** One child process holding (at most) one ONNX Runtime session. */
@@ -215,6 +218,12 @@ class Child {
     else opts.signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
+  /** The caller's words for the request the child is working on (the oldest one), if it has reported starting it. */
+  private doing(): string | undefined {
+    const head = this.pending.values().next().value as Pending | undefined;
+    return head?.doing !== undefined && head.step === this.step ? head.doing : undefined;
+  }
+
   private onMessage(m: ChildMessage): void {
     if (m.type === 'step') {
       this.step = m.step;
@@ -222,34 +231,38 @@ class Child {
     }
     const p = this.pending.get(m.id);
     if (!p) return;
+    const doing = this.doing();
     this.pending.delete(m.id);
-    clearTimeout(p.timer);
+    if (p.timer) clearTimeout(p.timer);
     if (m.ok) p.resolve(m.value);
-    else p.reject(new NativeChildError({ kind: 'error', model: this.label, step: this.step, message: m.message }));
+    else p.reject(new NativeChildError({ kind: 'error', model: this.label, step: this.step, ...(doing ? { doing } : {}), message: m.message }));
   }
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.opts.signal?.removeEventListener('abort', this.onAbort);
     const k = this.killedFor;
+    const doing = this.doing();
+    const at = { model: this.label, step: this.step, ...(doing ? { doing } : {}) };
     const f: NativeFailure =
       k?.kind === 'timeout'
-        ? { kind: 'timeout', model: this.label, step: this.step, timeoutMs: k.timeoutMs }
+        ? { kind: 'timeout', ...at, timeoutMs: k.timeoutMs }
         : k?.kind === 'cancelled'
-          ? { kind: 'cancelled', model: this.label, step: this.step }
-          : { kind: 'crashed', model: this.label, step: this.step, signal, exitCode: code, stderr: this.stderr };
+          ? { kind: 'cancelled', ...at }
+          : { kind: 'crashed', ...at, signal, exitCode: code, stderr: this.stderr };
     this.failAll(f);
   }
 
   private failAll(f: NativeFailure): void {
     if (!this.dead) this.dead = f;
     for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
+      if (p.timer) clearTimeout(p.timer);
       this.pending.delete(id);
       p.reject(new NativeChildError(f));
     }
   }
 
-  private kill(why: { kind: 'timeout'; timeoutMs: number } | { kind: 'cancelled' }): void {
+  /** Kills the child now; pending and later calls fail as `why`. */
+  kill(why: { kind: 'timeout'; timeoutMs: number } | { kind: 'cancelled' }): void {
     if (this.dead || this.killedFor) return;
     this.killedFor = why;
     this.proc.kill('SIGKILL');
@@ -259,13 +272,14 @@ class Child {
     return this.dead;
   }
 
-  call<T>(req: ChildCall): Promise<T> {
+  /** `doing` names the request in failures once the child has reported starting `step`. */
+  call<T>(req: ChildCall, at: { step: NativeStep; doing: string } | null = null): Promise<T> {
     if (this.dead) return Promise.reject(new NativeChildError(this.dead));
     const id = this.nextId++;
     const timeoutMs = this.opts.timeoutMs ?? 120_000;
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => this.kill({ kind: 'timeout', timeoutMs }), timeoutMs);
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      const timer = timeoutMs > 0 ? setTimeout(() => this.kill({ kind: 'timeout', timeoutMs }), timeoutMs) : null;
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer, step: at?.step ?? null, doing: at?.doing });
       // A failed send means the child is gone; its exit reports how.
       this.proc.send({ ...req, id } as ChildRequest, () => {});
     });
@@ -288,6 +302,11 @@ class Child {
       await this.exited;
     }
   }
+
+  /** Resolves once the process has exited. */
+  whenExited(): Promise<void> {
+    return this.exited;
+  }
 }
 
 /** The child gets the parent's environment minus NODE_OPTIONS (test runners put loaders there). */
@@ -306,6 +325,7 @@ function open(modelPath: string, opts: NativeChildOptions, exposeAll: boolean, s
     scratchPath,
     intraOpThreads: Math.max(1, opts.intraOpThreads ?? 1),
     graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
+    ...(opts.lesion ? { lesion: opts.lesion } : {}),
   };
   return { child, ready: child.call<OpenReply>(req) };
 }
@@ -315,12 +335,11 @@ function open(modelPath: string, opts: NativeChildOptions, exposeAll: boolean, s
  * `fetch`) and reports each fetched tensor's type and shape.
  */
 export async function probeInChild(modelPath: string, feeds: Record<string, FeedSpec>, fetch: string[], opts: NativeChildOptions = {}): Promise<ProbeShape[]> {
-  const { child, ready } = open(modelPath, opts, false, null);
+  const session = await NativeSession.open(modelPath, opts);
   try {
-    await ready;
-    return await child.call<ProbeShape[]>({ op: 'run', feeds, fetch });
+    return await session.probe(feeds, fetch);
   } finally {
-    await child.close();
+    await session.close();
   }
 }
 
@@ -335,8 +354,9 @@ export async function listTensorsInChild(modelPath: string, feeds: Record<string
   const { child, ready } = open(abs, opts, true, scratch);
   try {
     const info = await ready;
-    const shapes = await child.call<ProbeShape[]>({ op: 'run', feeds, fetch: info.tensors.map((t) => t.name) });
-    return info.tensors.map((t, i) => ({ ...t, type: shapes[i].type, shape: shapes[i].dims }));
+    const a = await child.call<SessionAnswer>({ op: 'call', call: { kind: 'probe', feeds, fetch: info.tensors.map((t) => t.name) } });
+    if (a.kind !== 'probe') throw new Error('unexpected answer from the session');
+    return info.tensors.map((t, i) => ({ ...t, type: a.shapes[i].type, shape: a.shapes[i].dims }));
   } finally {
     await child.close();
     fs.rmSync(scratch, { force: true });
@@ -370,20 +390,36 @@ export class NativeSession {
     return this.child.failure;
   }
 
-  probe(feeds: Record<string, FeedSpec>, fetch: string[]): Promise<ProbeShape[]> {
-    return this.child.call<ProbeShape[]>({ op: 'run', feeds, fetch });
+  /** Runs one call; `doing` names it in failures (default: the step's own words). */
+  call(c: SessionCall, doing?: string): Promise<SessionAnswer> {
+    return this.child.call<SessionAnswer>({ op: 'call', call: c }, doing === undefined ? null : { step: STEP_OF[c.kind], doing });
+  }
+
+  async probe(feeds: Record<string, FeedSpec>, fetch: string[]): Promise<ProbeShape[]> {
+    const a = await this.call({ kind: 'probe', feeds, fetch });
+    if (a.kind !== 'probe') throw new Error('unexpected answer from the session');
+    return a.shapes;
   }
 
   /** Runs a batch and pools each requested layer in the child (only rows × units floats come back). */
   async pool(feeds: Record<string, FeedSpec>, layers: LayerFetch[], lengths: Int32Array | null): Promise<{ layers: PooledLayerResult[]; runMs: number }> {
-    const r = await this.child.call<PoolReply>({ op: 'pool', feeds, layers, lengths: lengths ? (lengths.slice().buffer as ArrayBuffer) : null });
-    return {
-      runMs: r.runMs,
-      layers: r.layers.map((l) => ({ ...l, data: new Float32Array(l.data), sample: new Int32Array(l.sample), token: new Int32Array(l.token) })),
-    };
+    const a = await this.call({ kind: 'pool', feeds, layers, lengths: lengths ? (lengths.slice().buffer as ArrayBuffer) : null });
+    if (a.kind !== 'pool') throw new Error('unexpected answer from the session');
+    return { runMs: a.runMs, layers: a.layers.map(pooledLayer) };
+  }
+
+  /** Kills the child at once (a running call fails as 'cancelled'); resolves when it has exited. */
+  kill(): Promise<void> {
+    this.child.kill({ kind: 'cancelled' });
+    return this.child.whenExited();
   }
 
   close(): Promise<void> {
     return this.child.close();
   }
+}
+
+/** A pooled layer as it crossed a thread or process boundary, as typed arrays. */
+export function pooledLayer(l: PooledLayerOut): PooledLayerResult {
+  return { key: l.key, rows: l.rows, units: l.units, dims: l.dims, data: new Float32Array(l.data), sample: new Int32Array(l.sample), token: new Int32Array(l.token) };
 }

@@ -1,4 +1,4 @@
-/** Messages between the worker pool (main thread) and session workers. */
+/** Calls on a session (session-core.ts) and the messages that carry them to a worker thread. */
 import type { LesionConfig, LesionSite } from '../domain/lesion.ts';
 import type { OutputKind } from '../domain/manifest.ts';
 
@@ -23,11 +23,11 @@ export interface BehaviourFetch {
   kind: OutputKind;
 }
 
-export type WorkerRequest =
-  | { id: number; kind: 'pool'; feeds: Record<string, FeedSpec>; layers: LayerFetch[]; lengths: ArrayBuffer | null }
-  | { id: number; kind: 'probe'; feeds: Record<string, FeedSpec>; fetch: string[] }
+/** What a session runs: pool a batch's layers, report fetched shapes, or score behaviour. */
+export type SessionCall =
+  | { kind: 'pool'; feeds: Record<string, FeedSpec>; layers: LayerFetch[]; lengths: ArrayBuffer | null }
+  | { kind: 'probe'; feeds: Record<string, FeedSpec>; fetch: string[] }
   | {
-      id: number;
       kind: 'behaviour';
       feeds: Record<string, FeedSpec>;
       output: BehaviourFetch;
@@ -37,9 +37,11 @@ export type WorkerRequest =
       targets: ArrayBuffer | null;
       /** Class index per stimulus or −1, int32 (classifier). */
       labels: ArrayBuffer | null;
-      /** Run after the intact model, in order; the reply has 1 + configs.length results. */
+      /** Run after the intact model, in order; the answer has 1 + configs.length results. */
       configs: LesionConfig[];
     };
+
+export type WorkerRequest = SessionCall & { id: number };
 
 /** Per-stimulus measures of one configuration: name → Float64Array of the batch. */
 export type BehaviourResult = Record<string, ArrayBuffer>;
@@ -60,9 +62,12 @@ export interface ProbeShape {
   dims: number[];
 }
 
+export type SessionAnswer =
+  | { kind: 'pool'; layers: PooledLayerOut[]; runMs: number }
+  | { kind: 'probe'; shapes: ProbeShape[] }
+  | { kind: 'behaviour'; results: BehaviourResult[]; runMs: number };
+
 export type WorkerResponse =
   | { id: number; ok: true; kind: 'ready'; inputs: string[]; outputs: string[] }
-  | { id: number; ok: true; kind: 'pool'; layers: PooledLayerOut[]; runMs: number; ms: number }
-  | { id: number; ok: true; kind: 'probe'; shapes: ProbeShape[]; ms: number }
-  | { id: number; ok: true; kind: 'behaviour'; results: BehaviourResult[]; runMs: number; ms: number }
+  | ({ id: number; ok: true } & SessionAnswer)
   | { id: number; ok: false; error: string };

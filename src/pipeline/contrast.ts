@@ -1,6 +1,6 @@
 /**
  * The contrast pipeline, shared by the jobs, the CLI, the tests and the benchmark:
- * plan → infer (session workers) → fold (per-set moments) → test (per-unit statistics) → analyse
+ * plan → infer (the session pool) → fold (per-set moments) → test (per-unit statistics) → analyse
  * (regions, topography, permutations, reliability on an analysis worker). Memory does not grow with
  * the number of stimuli unless the analysis needs the matrix or activations are kept (streamed to .npy).
  */
@@ -39,7 +39,7 @@ export interface ContrastOptions extends TestOptions {
 
 export interface ContrastTimings {
   totalMs: number;
-  /** Until the session workers were ready (encoding of the first batches overlaps it). */
+  /** Until the pool's sessions were ready (encoding of the first batches overlaps it). */
   setupMs: number;
   encodeMs: number;
   inferenceMs: number;
@@ -144,7 +144,7 @@ export async function runContrasts(
   const analysisWorkers = Math.max(1, Math.min(layers.length * contrasts.length, cores));
   const runners = new AnalysisPool(analysisWorkers);
   let setupMs = 0;
-  const poolPromise = SessionPool.create(env.onnxPath, { workers: env.workers, intraOpThreads: env.intraOpThreads, lesion: env.lesion }).then((p) => {
+  const poolPromise = SessionPool.create(env.onnxPath, { workers: env.workers, intraOpThreads: env.intraOpThreads, lesion: env.lesion, label: env.model.name }).then((p) => {
     setupMs = performance.now() - t0;
     return p;
   });

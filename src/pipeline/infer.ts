@@ -1,6 +1,6 @@
 /**
  * Stage 2, infer: encode each batch (images decoded and normalised, texts tokenised), run it on the
- * session workers with the layers pooled there, and hand the pooled rows back in batch order. A
+ * pool's sessions with the layers pooled there, and hand the pooled rows back in batch order. A
  * bounded number of batches is in flight at once, so encoding overlaps inference.
  */
 import type { ModelRecord } from '../domain/records.ts';
@@ -29,7 +29,7 @@ export interface InferTimings {
 }
 
 export interface InferInput {
-  /** The session workers, or their start-up still under way (encoding begins meanwhile). */
+  /** The session pool, or its start-up still under way (encoding begins meanwhile). */
   pool: SessionPool | Promise<SessionPool>;
   /** Batches encoded ahead of the workers (default: workers + 1; images decode further ahead). */
   inFlight?: number;
@@ -59,6 +59,7 @@ export async function infer(input: InferInput, onBatch: (batch: Batch, layers: P
   const poolReady = input.pool instanceof Promise ? input.pool.then((p) => (pool = p)) : Promise.resolve(input.pool);
   poolReady.catch(() => undefined); // awaited by the first batch
   const label = (s: Stimulus) => s.item.label ?? `${s.setId}#${s.item.position}`;
+  const where = (b: Batch) => `batch ${b.index + 1} of ${batches.length}`;
   const launch = async (b: Batch) => {
     const slice: Stimulus[] = [];
     for (let k = 0; k < b.end - b.start; k++) slice.push(stimuli[stimulusOf(b, k)]);
@@ -75,7 +76,7 @@ export async function infer(input: InferInput, onBatch: (batch: Batch, layers: P
       timings.paddedTokens += dims[0] * dims[1];
       for (const n of enc.lengths) timings.realTokens += n;
       timings.encodeMs += performance.now() - te;
-      return (pool ?? (await poolReady)).pool(enc.feeds, fetch, enc.lengths);
+      return (pool ?? (await poolReady)).pool(enc.feeds, fetch, enc.lengths, where(b));
     }
     const image = model.manifest.input.image!;
     const feed = await encodeImageItems(
@@ -85,7 +86,7 @@ export async function infer(input: InferInput, onBatch: (batch: Batch, layers: P
       counts,
     );
     timings.encodeMs += performance.now() - te;
-    return (pool ?? (await poolReady)).pool({ [image.name]: feed }, fetch, null);
+    return (pool ?? (await poolReady)).pool({ [image.name]: feed }, fetch, null, where(b));
   };
   const inFlight = new Map<number, Promise<{ layers: PooledLayer[]; runMs: number }>>();
   const maxInFlight = Math.max(1, input.inFlight ?? (pool ? pool.size + 1 : 2));

@@ -5,7 +5,7 @@
  * 1. (mean mode) a reference pass with the intact model: each lesioned layer's unit means over the
  *    reference stimuli (over every real token of a text, over every image);
  * 2. the evaluation: each batch is encoded once and run through the intact model and then through
- *    every configuration (lesion, controls) in the session worker, which returns per-stimulus measures.
+ *    every configuration (lesion, controls) in the pool's session, which returns per-stimulus measures.
  *
  * Values come back as one Float64Array per measure, (1 + configurations) × stimuli, row-major, row 0
  * the intact model: the sufficient statistics of every set-level result (see stats/lesion.ts).
@@ -136,7 +136,7 @@ export async function runLesionEvaluation(env: LesionEnv, input: LesionRunInput,
   const { stimuli, output } = input;
   const batchSize = env.model.info.dynamicBatch ? env.batchSize : 1;
   const encode = encoder(env);
-  const pool = await SessionPool.create(env.onnxPath, { workers: env.workers, intraOpThreads: env.intraOpThreads, lesion: { sites: env.lesion.sites, config: null } });
+  const pool = await SessionPool.create(env.onnxPath, { workers: env.workers, intraOpThreads: env.intraOpThreads, lesion: { sites: env.lesion.sites, config: null }, label: env.model.name });
   const setupMs = performance.now() - t0;
   const onAbort = () => void pool.close();
   hooks.signal?.addEventListener('abort', onAbort);
@@ -158,15 +158,16 @@ export async function runLesionEvaluation(env: LesionEnv, input: LesionRunInput,
       const layerInfo = (name: string) => env.model.info.layers.find((l) => l.name === name)!;
       const fetch: LayerFetch[] = sites.map((s) => ({ key: s.layer, tensor: s.output, unitAxis: layerInfo(s.layer).unitAxis, pooling: env.model.modality === 'text' ? 'tokens' : 'mean' }));
       const sums = sites.map((s) => ({ sum: new Float64Array(s.units), rows: 0 }));
+      const refBatches = planBatches(refItems.length, batchSize);
       await eachBatch(
-        planBatches(refItems.length, batchSize),
+        refBatches,
         pool.size + 1,
         async (b) => {
           const items = refItems.slice(b.start, b.end);
           const te = performance.now();
           const enc = await encode(items, items.map(stimulusLabel));
           timings.encodeMs += performance.now() - te;
-          return pool.pool(enc.feeds, fetch, enc.lengths);
+          return pool.pool(enc.feeds, fetch, enc.lengths, `reference batch ${b.index + 1} of ${refBatches.length}`);
         },
         (b, r) => {
           r.layers.forEach((pl, li) => {
@@ -203,7 +204,7 @@ export async function runLesionEvaluation(env: LesionEnv, input: LesionRunInput,
         );
         timings.encodeMs += performance.now() - te;
         const labels = output.kind === 'classifier' ? Int32Array.from(slice.map((s) => s.label)) : null;
-        return pool.behaviour(enc.feeds, { tensor: output.fetch, kind: output.kind }, { lengths: enc.lengths, targets: enc.targets, labels }, configs);
+        return pool.behaviour(enc.feeds, { tensor: output.fetch, kind: output.kind }, { lengths: enc.lengths, targets: enc.targets, labels }, configs, `batch ${b.index + 1} of ${batches.length}`);
       },
       (b, r) => {
         timings.inferenceMs += r.runMs;

@@ -136,7 +136,7 @@ export async function runProfile(env: ContrastEnv, stimuli: Stimulus[], spec: Pr
   const measuredSets = new Set(spec.measure);
   const candidates = Int32Array.from(stimuli.map((s, i) => (measuredSets.has(s.setIndex) ? i : -1)).filter((i) => i >= 0));
   const batches = planBatches(N, model.info.dynamicBatch ? spec.batchSize : 1);
-  const pool = await SessionPool.create(env.onnxPath, { workers: env.workers, intraOpThreads: env.intraOpThreads });
+  const pool = await SessionPool.create(env.onnxPath, { workers: env.workers, intraOpThreads: env.intraOpThreads, label: env.model.name });
   const onAbort = () => void pool.close();
   hooks.signal?.addEventListener('abort', onAbort);
   const splits: StoredSplit[] = [];

@@ -175,7 +175,7 @@ export interface TopStimuliHooks {
 }
 
 async function withPool<T>(env: ContrastEnv, signal: AbortSignal | undefined, fn: (pool: SessionPool) => Promise<T>): Promise<T> {
-  const pool = await SessionPool.create(env.onnxPath, { workers: env.workers, intraOpThreads: env.intraOpThreads });
+  const pool = await SessionPool.create(env.onnxPath, { workers: env.workers, intraOpThreads: env.intraOpThreads, label: env.model.name });
   const onAbort = () => void pool.close();
   signal?.addEventListener('abort', onAbort);
   try {

@@ -73,7 +73,8 @@ export function checkOutputs(m: Manifest, info: ModelInfo, dir: string): Checked
 /**
  * Writes the lesion copy of the model beside it and probes it: every layer site fed intact, each
  * output's shape checked against its kind (lm: [batch, tokens, vocabulary]; classifier: [batch, classes]
- * with as many classes as names). `probe` builds a fresh probe batch (feeds are transferred to the worker).
+ * with as many classes as names). `probe` builds a fresh probe batch (feeds are transferred to the session);
+ * `label` names the model in failures.
  */
 export async function buildLesionCopy(
   ctx: Context,
@@ -83,6 +84,7 @@ export async function buildLesionCopy(
   layerTypes: string[],
   dir: string,
   probe: () => { feeds: Record<string, FeedSpec>; batch: number },
+  label: string,
 ): Promise<LesionInfo> {
   const pruned = pruneToTensors(bytes, [...new Set([...layers.map((l) => l.tensor), ...outputs.map((o) => o.tensor)])]);
   const specs = layers
@@ -102,7 +104,7 @@ export async function buildLesionCopy(
   const fetchOf = (tensor: string) => siteOf.get(tensor)?.output ?? tensor;
   let pool: SessionPool;
   try {
-    pool = await SessionPool.create(file, { workers: 1, intraOpThreads: ctx.config.intraOpThreads, lesion: { sites: edited.sites, config: null } });
+    pool = await SessionPool.create(file, { workers: 1, intraOpThreads: ctx.config.intraOpThreads, lesion: { sites: edited.sites, config: null }, label });
   } catch (e) {
     throw new ValidationError(`the lesion copy of model.onnx does not load in ONNX Runtime: ${(e as Error).message}`, 'manifest.outputs');
   }

@@ -288,7 +288,7 @@ export async function validateModelDir(ctx: Context, dir: string): Promise<{ man
   // Behaviour outputs: a second edited copy for lesions (the pruned copy above stays lean for contrasts).
   let lesion: LesionInfo | undefined;
   // (The lesion edit works on the model in memory: registration of a model with outputs holds it once.)
-  if (outputs.length) lesion = await buildLesionCopy(ctx, await fs.promises.readFile(onnxPath), outputs, layers, layerTypes, dir, () => ({ feeds: probeFeeds(manifest, batch, dir).feeds, batch }));
+  if (outputs.length) lesion = await buildLesionCopy(ctx, await fs.promises.readFile(onnxPath), outputs, layers, layerTypes, dir, () => ({ feeds: probeFeeds(manifest, batch, dir).feeds, batch }), manifest.name);
   const dt = (t: number | null) => (t === null ? 'unknown' : (ELEM_TYPE_NAMES[t] ?? `type ${t}`));
   return {
     manifest,

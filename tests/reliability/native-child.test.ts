@@ -75,6 +75,29 @@ describe('the crashing graph in a child process', () => {
   });
 });
 
+describe('a session pool in child processes (the default) meeting the crashing graph', () => {
+  const CRASHING = path.join(PROJECT_ROOT, 'tests', 'data', 'onnx', 'range-crash-at-run.onnx');
+  const layer = { key: 'mlp', tensor: '/mlp/act/Relu_output_0', unitAxis: 2, pooling: 'mean' };
+
+  it('fails the running request naming model, batch and step, and every queued one with it; this process lives on', async () => {
+    const pool = await SessionPool.create(CRASHING, { workers: 1, intraOpThreads: 1, label: 'range-positions' });
+    try {
+      const enc = () => new TextIds(readManifest(RANGE_DIR).input.text!, RANGE_DIR).encode(['the quick brown fox', 'hello there']);
+      const e1 = enc();
+      const e2 = enc();
+      const first = pool.behaviour(e1.feeds, { tensor: layer.tensor, kind: 'lm' }, { lengths: e1.lengths, targets: new Int32Array(8) }, [], 'batch 2 of 5');
+      const queued = pool.pool(e2.feeds, [layer], e2.lengths, 'batch 3 of 5');
+      const message = /^ONNX Runtime crashed on model 'range-positions' while running batch 2 of 5 for output '\/mlp\/act\/Relu_output_0' \(intact and 0 lesion configurations\) \(step 'behaviour'\): its child process ended with SIGSEGV$/;
+      await expect(first).rejects.toThrow(message);
+      await expect(queued).rejects.toThrow(message);
+      expect(pool.size).toBe(0);
+      await expect(pool.probe(enc().feeds, [layer.tensor])).rejects.toThrow(message);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
 describe('failures other than crashes', () => {
   const gpt = path.join(MODELS, 'topo-gpt');
   const feeds = () => textFeeds(gpt, ['the quick brown fox jumps over the lazy dog']);
@@ -133,7 +156,7 @@ describe('equivalence with the in-process code', () => {
     const layers = m.layers.map((l) => ({ key: l.name, tensor: l.tensor, unitAxis: l.unitAxis, pooling: l.pooling ?? 'mean' }));
     const images = imageFiles('faces').slice(0, 5).map((f) => fs.readFileSync(f));
     const feeds = async () => ({ [m.input.image!.name]: await encodeImages(images, m.input.image!) });
-    const pool = await SessionPool.create(file, { workers: 1, intraOpThreads: 1 });
+    const pool = await SessionPool.create(file, { workers: 1, intraOpThreads: 1, isolation: 'thread' });
     const session = await NativeSession.open(file, { intraOpThreads: 1 });
     try {
       const want = await pool.pool(await feeds(), layers, null);

@@ -9,7 +9,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['health'],
-        summary: 'Liveness: answers while jobs run (inference is on worker threads)',
+        summary: 'Liveness: answers while jobs run (inference runs in child processes)',
         response: {
           200: Type.Object(
             {
