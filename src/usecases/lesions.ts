@@ -520,10 +520,11 @@ export function effectsSvg(ctx: Context, id: string, q: FigureQuery): string {
   const unit = SET_MEASURES[job.params.outputKind].find((m) => m.name === measure)?.description ?? measure;
   const fig = effectVsControlFigure({
     title: `${model?.name ?? job.modelId}: ${job.params.mode} lesion${d.dose ? `, ${doseText(d.dose)}` : ''}`,
-    subtitle: `${job.params.label}; Δ ${measure} (${unit}); positive = worse than intact${sp ? `; specificity = Δ ${summary.sets[sp.a].name} − Δ ${summary.sets[sp.b].name}` : ''}`,
+    // The parts a reader needs first: the units, the sign convention, the specificity; the measure's long description last.
+    subtitle: `${job.params.label}; positive = worse than intact${sp ? `; specificity = Δ ${summary.sets[sp.a].name} − Δ ${summary.sets[sp.b].name}` : ''}; Δ ${measure}: ${unit}`,
     xLabel: `Δ ${measure} (lesioned − intact, oriented as damage)`,
     sets: rows,
-    controlName: 'controls (each dot one control lesion)',
+    controlName: 'one dot per control',
     effectName: 'the lesion',
   });
   return fig.svg;

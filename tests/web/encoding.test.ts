@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { PROJECT_ROOT } from '../../src/config.ts';
-import { ensureViewerBuilt, launchBrowser, SCREENSHOTS, startServer, type Server } from './server.ts';
+import { ensureViewerBuilt, launchBrowser, SCREENSHOTS, type Server, serverApi, startServer } from './server.ts';
 
 let server: Server;
 let browser: Awaited<ReturnType<typeof launchBrowser>>;
@@ -17,15 +17,7 @@ let page: Page;
 let contrastId: string;
 let peak = 0;
 
-async function api<T>(method: string, url: string, body?: unknown): Promise<T> {
-  const r = await fetch(server.url + url, {
-    method,
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${server.apiKey}` },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!r.ok) throw new Error(`${method} ${url}: ${r.status} ${await r.text()}`);
-  return (await r.json()) as T;
-}
+const api = <T>(method: string, url: string, body?: unknown) => serverApi<T>(server, method, url, body);
 
 async function shot(name: string): Promise<void> {
   fs.mkdirSync(SCREENSHOTS, { recursive: true });

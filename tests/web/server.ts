@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { PROJECT_ROOT } from '../../src/config.ts';
 
 export const VIEWER_DIST = path.join(PROJECT_ROOT, 'dist', 'web');
@@ -112,4 +112,61 @@ export async function launchBrowser(): Promise<{ context: BrowserContext; close:
       fs.rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/** A JSON request to the server with its API key; throws on a non-2xx answer. */
+export async function serverApi<T>(server: Server, method: string, url: string, body?: unknown): Promise<T> {
+  const r = await fetch(server.url + url, {
+    method,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${server.apiKey}` },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!r.ok) throw new Error(`${method} ${url}: ${r.status} ${await r.text()}`);
+  return (await r.json()) as T;
+}
+
+export interface Viewer {
+  server: Server;
+  page: Page;
+  /** A JSON request to the server with the API key; throws on a non-2xx answer. */
+  api: <T>(method: string, url: string, body?: unknown) => Promise<T>;
+  /** Polls a job's URL until it leaves queued/running; throws unless it succeeded. */
+  waitForJob: (url: string, timeoutMs?: number) => Promise<void>;
+  close: () => Promise<void>;
+}
+
+/** The viewer built, the server and Chromium started (whatever started is closed if another part fails), the API key entered. */
+export async function openViewer(): Promise<Viewer> {
+  const started = await Promise.allSettled([ensureViewerBuilt(), startServer(), launchBrowser()]);
+  const server = started[1].status === 'fulfilled' ? started[1].value : null;
+  const browser = started[2].status === 'fulfilled' ? started[2].value : null;
+  const close = async () => {
+    await browser?.close();
+    await server?.close();
+  };
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed || !server || !browser) {
+    await close();
+    throw (failed as PromiseRejectedResult | undefined)?.reason ?? new Error('the viewer did not start');
+  }
+  const api = <T>(method: string, url: string, body?: unknown) => serverApi<T>(server, method, url, body);
+  const waitForJob = async (url: string, timeoutMs = 120_000) => {
+    for (const until = Date.now() + timeoutMs; ; await new Promise((r) => setTimeout(r, 200))) {
+      const s = await api<{ state: string; error: string | null }>('GET', url);
+      if (s.state === 'succeeded') return;
+      if (s.state !== 'queued' && s.state !== 'running') throw new Error(`${url}: ${s.state} ${s.error}`);
+      if (Date.now() > until) throw new Error(`${url} did not finish in ${timeoutMs} ms`);
+    }
+  };
+  try {
+    const page = browser.context.pages()[0] ?? (await browser.context.newPage());
+    await page.goto(`${server.url}/`);
+    await page.getByTestId('api-key-button').click();
+    await page.getByTestId('api-key-input').fill(server.apiKey);
+    await page.getByTestId('api-key-save').click();
+    return { server, page, api, waitForJob, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
 }

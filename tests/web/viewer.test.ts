@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import type { BrowserContext, Page } from 'playwright-core';
 import { PROJECT_ROOT } from '../../src/config.ts';
 import { colorFor } from '../../src/render/colormap.ts';
-import { ensureViewerBuilt, launchBrowser, SCREENSHOTS, startServer, type Server } from './server.ts';
+import { ensureViewerBuilt, launchBrowser, SCREENSHOTS, type Server, serverApi, startServer } from './server.ts';
 
 interface Layer {
   units: number;
@@ -39,15 +39,7 @@ let contrastId: string;
 let conv4: Layer;
 const foreign: string[] = [];
 
-async function api<T>(method: string, url: string, body?: unknown): Promise<T> {
-  const r = await fetch(server.url + url, {
-    method,
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${server.apiKey}` },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!r.ok) throw new Error(`${method} ${url}: ${r.status} ${await r.text()}`);
-  return (await r.json()) as T;
-}
+const api = <T>(method: string, url: string, body?: unknown) => serverApi<T>(server, method, url, body);
 
 async function waitForContrast(id: string): Promise<{ state: string }> {
   for (const until = Date.now() + 120_000; Date.now() < until; await new Promise((r) => setTimeout(r, 200))) {

@@ -223,3 +223,51 @@ export interface StimulusRef {
   setId: string;
   label: string | null;
 }
+
+export interface ControlTest {
+  n: number;
+  values: number[];
+  mean: number | null;
+  sd: number | null;
+  z: number | null;
+  p: number | null;
+}
+
+export type Measures = Record<string, number | null>;
+
+export interface LesionSetSummary {
+  set: number;
+  name: string;
+  intact: Measures;
+  lesion: Measures;
+  delta: Measures;
+  random: Record<string, ControlTest>;
+  spatial: Record<string, ControlTest>;
+}
+
+export type Dose = { percent: number } | { count: number } | null;
+
+export interface LesionDose {
+  index: number;
+  dose: Dose;
+  sets: LesionSetSummary[];
+  specificity: { a: number; b: number; measure: string; delta: number | null; random: ControlTest; spatial: ControlTest } | null;
+}
+
+export interface Lesion {
+  id: string;
+  state: JobState;
+  label: string;
+  model: string;
+  progress: { done: number; total: number; fraction: number };
+  error: string | null;
+  configurations: number;
+  doses: { index: number; dose: Dose; units: number; unitsPerLayer: Record<string, number>; controls: { random: number; spatial: number } }[];
+  results: {
+    output: { name: string; kind: 'lm' | 'classifier' };
+    primary: string;
+    measures: string[];
+    sets: { index: number; id: string; name: string; items: number; labelled: number }[];
+    doses: LesionDose[];
+  } | null;
+}

@@ -3,6 +3,7 @@
  *   sel  u39 (a unit), u3,4,9 (several units) or c2 (cluster 2 of the layer's cluster table)
  *   cmp  <contrast>:<layer>, the map shown beside this one
  *   thr  outline threshold on the scale of the statistic (see STATS[stat].scale); 0 = no outline
+ *   lesion  the id of a lesion job shown in the selection panel
  */
 import { queryString } from './router.ts';
 import type { Stat } from './types.ts';
@@ -19,6 +20,7 @@ export interface MapView {
   sel: Selection;
   cmp: { contrast: string; layer: string } | null;
   zoom: number;
+  lesion: string | null;
 }
 
 export const ZOOMS = [1, 1.5, 2, 3, 4, 6, 8];
@@ -53,6 +55,7 @@ export function parseView(contrast: string, q: URLSearchParams): MapView {
     sel: parseSelection(q.get('sel')),
     cmp: cm ? { contrast: cm[1], layer: cm[2] } : null,
     zoom: ZOOMS.includes(zoom) ? zoom : 1,
+    lesion: /^[A-Za-z0-9_-]{1,128}$/.test(q.get('lesion') ?? '') ? q.get('lesion') : null,
   };
 }
 
@@ -67,6 +70,7 @@ export function viewUrl(v: MapView): string {
       ['sel', selectionText(v.sel)],
       ['cmp', v.cmp ? `${v.cmp.contrast}:${v.cmp.layer}` : null],
       ['zoom', v.zoom !== 1 ? v.zoom : null],
+      ['lesion', v.sel ? v.lesion : null],
     ])
   );
 }

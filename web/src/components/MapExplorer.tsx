@@ -121,7 +121,8 @@ export function MapExplorer({ c, query }: { c: Contrast; query: URLSearchParams 
     }, 120);
     return () => clearTimeout(t);
   }, [url]);
-  const update = (patch: Partial<MapView>) => setView((v) => ({ ...v, ...patch }));
+  // A new selection drops the lesion shown for the old one.
+  const update = (patch: Partial<MapView>) => setView((v) => ({ ...v, ...('sel' in patch && !('lesion' in patch) ? { lesion: null } : {}), ...patch }));
 
   // The map beside this one.
   const cmpC = useAsync(() => (view.cmp ? api.contrast(view.cmp.contrast) : Promise.resolve(null)), [view.cmp?.contrast], {
@@ -473,6 +474,9 @@ export function MapExplorer({ c, query }: { c: Contrast; query: URLSearchParams 
               conds={conds}
               onSelect={(sel) => update({ sel })}
               onClose={() => update({ sel: null })}
+              lesion={view.lesion}
+              onLesion={(lesion) => update({ lesion })}
+              link={url}
             />
           ) : (
             <Card title="Layer" testid="layer-summary">

@@ -1,8 +1,8 @@
 /**
  * The panel for a selected unit or region. It is a list of sections that all take the same props:
  * the statistics, the per-stimulus response distribution from kept activations, and mask creation.
- * Top/bottom stimuli and response profiles (issue 10) are in Encoding.tsx; lesions (issue 9) become a further
- * section once their endpoints exist.
+ * Top/bottom stimuli and response profiles (issue 10) are in Encoding.tsx, the lesion section (issue 9) in
+ * Lesion.tsx.
  */
 import type { FunctionComponent } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
@@ -16,6 +16,7 @@ import type { Selection } from '../view-state.ts';
 import { Plot } from './Plot.tsx';
 import { ErrorBox } from './ui.tsx';
 import { Profile, TopStimuli } from './Encoding.tsx';
+import { LesionSection } from './Lesion.tsx';
 
 export interface SectionProps {
   contrast: Contrast;
@@ -28,6 +29,11 @@ export interface SectionProps {
   /** Names of conditions A and B. */
   conds: [string, string];
   onSelect: (s: Selection) => void;
+  /** The lesion job shown in the lesion section (from the URL), and how to change it. */
+  lesion: string | null;
+  onLesion: (id: string | null) => void;
+  /** The URL of the current view (deep link). */
+  link: string;
 }
 
 const v = (a: (number | null)[], u: number) => a[u] ?? NaN;
@@ -314,6 +320,7 @@ const SECTIONS: { title: string; show: (p: SectionProps) => boolean; C: Function
   { title: 'Mask', show: () => true, C: MaskMaker },
   { title: 'Top stimuli', show: () => true, C: TopStimuli },
   { title: 'Response profile', show: () => true, C: Profile },
+  { title: 'Lesion', show: () => true, C: LesionSection },
 ];
 
 export function SelectionPanel(p: SectionProps & { onClose: () => void }) {
