@@ -1,133 +1,171 @@
 /**
- * The results of docs/encoding.md, computed through the service (the real app, in-process, over its
- * HTTP routes) on the bundled fixtures: the toxic region of topo-gpt (top corpus sentences, split-half
- * profile), the face region of topo-cnn (top held-out images, split-half profile over the fLoc domains),
- * selectivity across batteries for topographic vs flat twins, and the generalisation test (written ↔
- * corpus toxic sentences). Writes figures to docs/encoding/ and the numbers to docs/encoding/report.json.
+ * The results of docs/encoding.md, computed by the real server (`node dist/main.js serve`, fixtures
+ * registered, a fresh data folder) through its HTTP API: the toxic region of topo-gpt (top corpus
+ * sentences, split-half profile), the face region of topo-cnn (top held-out images, split-half profile
+ * over the fLoc domains), selectivity across batteries for the topographic and the flat twins, and the
+ * generalisation test (written ↔ corpus toxic sentences). Figures the service drew go to docs/encoding/,
+ * the numbers to docs/encoding/report.json.
  *
- *   node --import tsx scripts/encoding-report.ts [--data DIR]
+ *   npm run build && node --import tsx scripts/encoding-report.ts [--keep]
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { loadConfig, PROJECT_ROOT } from '../src/config.ts';
-import { buildApp } from '../src/http/app.ts';
-import { registerFixtures } from '../src/usecases/fixtures.ts';
-import { closeService, openService } from '../src/usecases/service.ts';
+import { PROJECT_ROOT } from '../src/config.ts';
 
 const OUT = path.join(PROJECT_ROOT, 'docs', 'encoding');
-const STIM = path.join(PROJECT_ROOT, 'fixtures', 'stimuli');
-fs.mkdirSync(OUT, { recursive: true });
-const dataArg = process.argv.indexOf('--data');
-const dataDir = dataArg > 0 ? path.resolve(process.argv[dataArg + 1]) : fs.mkdtempSync(path.join(os.tmpdir(), 'toposcope-encoding-'));
-
-const service = openService(loadConfig(process.env, { dataDir, registerFixtures: true }));
-const app = await buildApp(service);
-await app.ready();
-const report: Record<string, unknown> = { dataDir, startedAt: new Date().toISOString() };
+const TEXT = path.join(PROJECT_ROOT, 'fixtures', 'stimuli', 'text');
+const keep = process.argv.includes('--keep');
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
-async function call(method: 'GET' | 'POST', url: string, payload?: object, ok = [200, 201, 202]) {
-  const r = await app.inject({ method, url, payload });
-  if (!ok.includes(r.statusCode)) throw new Error(`${method} ${url}: ${r.statusCode} ${r.body.slice(0, 500)}`);
+const main = path.join(PROJECT_ROOT, 'dist', 'main.js');
+if (!fs.existsSync(main)) throw new Error('dist/main.js is missing: run npm run build first');
+
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'toposcope-encoding-'));
+fs.mkdirSync(OUT, { recursive: true });
+const child = spawn(process.execPath, [main, 'serve'], {
+  cwd: PROJECT_ROOT,
+  env: { ...process.env, TOPOSCOPE_DATA_DIR: dataDir, TOPOSCOPE_HOST: '127.0.0.1', TOPOSCOPE_PORT: '0', TOPOSCOPE_REGISTER_FIXTURES: '1', TOPOSCOPE_LOG_LEVEL: 'warn' },
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+const base = await new Promise<string>((resolve, reject) => {
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    const m = /toposcope serving at (http:\/\/\S+)/.exec(out);
+    if (m) resolve(m[1]);
+  });
+  child.once('exit', (code) => reject(new Error(`the server exited with code ${code}`)));
+});
+child.stdout!.resume();
+log(`server at ${base}, data in ${dataDir}`);
+
+/** API bodies as they come (the report only reads fields the routes document). */
+type Json = any;
+const report: Record<string, Json> = { startedAt: new Date().toISOString(), server: 'node dist/main.js serve', machine: { cpus: os.availableParallelism(), load: os.loadavg() } };
+
+async function call(method: 'GET' | 'POST', url: string, body?: object): Promise<Response> {
+  const r = await fetch(base + url, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+  if (r.status >= 300) throw new Error(`${method} ${url}: ${r.status} ${(await r.text()).slice(0, 500)}`);
   return r;
 }
-const json = async (method: 'GET' | 'POST', url: string, payload?: object) => (await call(method, url, payload)).json();
-async function wait(url: string) {
+const get = async (url: string): Promise<Json> => (await call('GET', url)).json();
+const post = async (url: string, body: object): Promise<Json> => (await call('POST', url, body)).json();
+/** Polls a job until it leaves queued/running; throws unless it succeeded. */
+async function done(url: string): Promise<Json> {
   for (;;) {
-    const b = await json('GET', url);
+    const b = await get(url);
     if (b.state !== 'queued' && b.state !== 'running') {
       if (b.state !== 'succeeded') throw new Error(`${url}: ${b.state} ${b.error}`);
       return b;
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 300));
   }
 }
-async function contrast(payload: object) {
-  const c = await json('POST', '/v1/contrasts', payload);
-  await wait(`/v1/contrasts/${c.id}`);
-  return c.id as string;
+async function contrast(body: object): Promise<string> {
+  const c = await post('/v1/contrasts', body);
+  await done(`/v1/contrasts/${c.id}`);
+  return c.id;
 }
-async function save(url: string, file: string) {
-  fs.writeFileSync(path.join(OUT, file), (await call('GET', url)).rawPayload);
+async function topMask(contrastId: string, layer: string, percent: number, name: string): Promise<Json> {
+  return (await post('/v1/masks', { name, kind: 'top-percent', contrast: contrastId, layers: [layer], percent })).mask;
+}
+async function save(url: string, file: string): Promise<void> {
+  fs.writeFileSync(path.join(OUT, file), Buffer.from(await (await call('GET', url)).arrayBuffer()));
   log(`wrote docs/encoding/${file}`);
+}
+/** A profile job: submitted, waited for, its figure saved. */
+async function profile(body: object, file: string): Promise<{ id: string; result: Json }> {
+  const p = await post('/v1/profiles', body);
+  const { result } = await done(`/v1/profiles/${p.id}`);
+  await save(`/v1/profiles/${p.id}/profile.png`, file);
+  return { id: p.id, result };
+}
+/** Every item of a set, through the paged items route. */
+async function items(set: string): Promise<Json[]> {
+  const all: Json[] = [];
+  for (;;) {
+    const p = await get(`/v1/stimulus-sets/${encodeURIComponent(set)}/items?limit=500&offset=${all.length}`);
+    all.push(...p.items);
+    if (all.length >= p.total || p.items.length === 0) return all;
+  }
+}
+const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+function peakToken(e: { tokens?: { tokens: string[]; values: number[] } }) {
+  if (!e.tokens || !e.tokens.values.length) return null;
+  let j = 0;
+  e.tokens.values.forEach((v, i) => (v > e.tokens!.values[j] ? (j = i) : 0));
+  return { token: e.tokens.tokens[j], value: e.tokens.values[j], at: j, of: e.tokens.tokens.length };
 }
 
 try {
-  const fx = await registerFixtures(service.ctx);
-  if (fx.errors.length) throw new Error(fx.errors.join('; '));
-  const setId = (name: string) => fx.sets.find((s) => s.name === name)!.id;
-
-  // ── topo-gpt: the toxic region ──────────────────────────────────────────────────────────────────
-  log('topo-gpt toxic vs neutral');
-  const toxic = await contrast({ model: 'topo-gpt', a: 'toxic', b: 'neutral', layers: ['mlp0'] });
-  const toxicMask = (await json('POST', '/v1/masks', { name: 'toxic (mlp0 top 2%)', kind: 'top-percent', contrast: toxic, layers: ['mlp0'], percent: 2 })).mask;
-  const ts = await json('POST', '/v1/top-stimuli', { region: { kind: 'mask', mask: toxicMask.id }, sets: 'corpus', k: 10, bottomK: 10, quantiles: 10, perQuantile: 3 });
-  const tsDone = await wait(`/v1/top-stimuli/${ts.id}`);
-  await save(`/v1/top-stimuli/${ts.id}/histogram.png`, 'topo-gpt-toxic-corpus-histogram.png');
-  const sources = JSON.parse(fs.readFileSync(path.join(STIM, 'text', 'corpus.sources.json'), 'utf8')) as { source: string; words: number; afinnSum: number; afinnMean: number }[];
-  const corpusLines = fs.readFileSync(path.join(STIM, 'text', 'corpus.txt'), 'utf8').split('\n').filter((l) => l.trim());
-  const withSource = (e: { position: number; text: string; value: number; tokens?: { tokens: string[]; values: number[] } }) => {
-    if (corpusLines[e.position].trim() !== e.text.trim()) throw new Error(`corpus line ${e.position} does not match its sources.json row`);
-    const s = sources[e.position];
-    let peak = -1;
-    if (e.tokens) e.tokens.values.forEach((v, i) => (peak < 0 || v > e.tokens!.values[peak] ? (peak = i) : 0));
-    return { position: e.position, value: e.value, text: e.text, source: s.source, words: s.words, afinnSum: s.afinnSum, afinnMean: s.afinnMean, peakToken: peak >= 0 ? e.tokens!.tokens[peak] : null, peakValue: peak >= 0 ? e.tokens!.values[peak] : null, tokens: e.tokens };
+  // ── the corpus and its per-sentence metadata (source, AFINN valence) from the fixture recipe ─────────
+  const sources = JSON.parse(fs.readFileSync(path.join(TEXT, 'corpus.sources.json'), 'utf8')) as { source: string; words: number; tokens: number; afinnSum: number; afinnRated: number; afinnMean: number }[];
+  const corpus = await items('corpus');
+  if (corpus.length !== sources.length) throw new Error(`corpus: ${corpus.length} items vs ${sources.length} rows of corpus.sources.json`);
+  const valence = (positions: number[]) => {
+    const rows = positions.map((p) => sources[p]);
+    return {
+      n: rows.length,
+      afinnMean: mean(rows.map((r) => r.afinnMean)),
+      afinnSum: mean(rows.map((r) => r.afinnSum)),
+      negativeFraction: rows.filter((r) => r.afinnSum < 0).length / rows.length,
+      positiveFraction: rows.filter((r) => r.afinnSum > 0).length / rows.length,
+      words: mean(rows.map((r) => r.words)),
+      sources: rows.reduce<Record<string, number>>((m, r) => ((m[r.source] = (m[r.source] ?? 0) + 1), m), {}),
+    };
   };
+  report.corpus = valence(sources.map((_, i) => i));
+  const corpusRow = (e: Json) => ({ position: e.position, value: e.value, text: e.text, ...sources[e.position], peak: peakToken(e) });
+
+  // ── topo-gpt: the toxic region ───────────────────────────────────────────────────────────────────
+  log('topo-gpt: toxic vs neutral, mask, top corpus sentences');
+  const toxic = await contrast({ model: 'topo-gpt', a: 'toxic', b: 'neutral', layers: ['mlp0'] });
+  const toxicMask = await topMask(toxic, 'mlp0', 2, 'toxic (mlp0 top 2%)');
+  const ts = await post('/v1/top-stimuli', { region: { kind: 'mask', mask: toxicMask.id }, sets: 'corpus', k: 10, bottomK: 10, quantiles: 10, perQuantile: 3 });
+  const tsR = (await done(`/v1/top-stimuli/${ts.id}`)).result;
+  for (const e of tsR.top) if (corpus[e.position].text !== e.text) throw new Error(`corpus item ${e.position} differs from its top-stimuli text`);
+  await save(`/v1/top-stimuli/${ts.id}/histogram.png`, 'topo-gpt-toxic-corpus-histogram.png');
+  await save(`/v1/top-stimuli/${ts.id}/tokens.png?n=10`, 'topo-gpt-toxic-corpus-tokens.png');
+  const tt = await post('/v1/top-stimuli', { region: { kind: 'mask', mask: toxicMask.id }, sets: 'toxic', k: 10, bottomK: 10, quantiles: 4, perQuantile: 0 });
+  const ttR = (await done(`/v1/top-stimuli/${tt.id}`)).result;
+  await save(`/v1/top-stimuli/${tt.id}/tokens.png?n=10`, 'topo-gpt-toxic-on-toxic-tokens.png');
+  log('topo-gpt: split-half profile of the toxic region');
+  const measureText = ['toxic', 'neutral', 'sentences', 'nonwords'];
+  const profileReq = (model: string) => ({ model, localizer: { a: 'toxic', b: 'neutral', layers: ['mlp0'], percent: 2 }, measure: measureText, effect: { a: 'toxic', b: 'neutral' }, splits: 10, resamples: 2000, seed: 1 });
+  const pf = await profile(profileReq('topo-gpt'), 'topo-gpt-toxic-profile.png');
+  const pfFlat = await profile(profileReq('flat-gpt'), 'flat-gpt-toxic-profile.png');
   report.toxicRegion = {
     contrast: toxic,
-    mask: { id: toxicMask.id, units: toxicMask.layers },
-    topStimuli: ts.id,
-    n: tsDone.result.n,
-    mean: tsDone.result.mean,
-    tokenCheck: tsDone.result.tokenCheck,
-    timings: tsDone.timings,
-    top: tsDone.result.top.map(withSource),
-    bottom: tsDone.result.bottom.map(withSource),
-    quantiles: tsDone.result.quantiles.map((q: { fromQuantile: number; toQuantile: number; lo: number; hi: number; count: number; examples: never[] }) => ({ ...q, examples: q.examples.map(withSource) })),
+    mask: { id: toxicMask.id, layers: toxicMask.layers, nUnits: toxicMask.nUnits },
+    topStimuli: { id: ts.id, n: tsR.n, mean: tsR.mean, tokenCheck: tsR.tokenCheck, top: tsR.top.map(corpusRow), bottom: tsR.bottom.map(corpusRow), top10Valence: valence(tsR.top.map((e: Json) => e.position)) },
+    onToxicSet: { id: tt.id, top: ttR.top.map((e: Json) => ({ value: e.value, text: e.text, peak: peakToken(e) })), bottom: ttR.bottom.map((e: Json) => ({ value: e.value, text: e.text, peak: peakToken(e) })) },
+    profile: pf,
+    profileFlat: pfFlat,
   };
-  await save(`/v1/top-stimuli/${ts.id}/tokens.png?n=10`, 'topo-gpt-toxic-corpus-tokens.png');
-  // Which tokens drive the region inside the toxic localizer sentences themselves.
-  const tt = await json('POST', '/v1/top-stimuli', { region: { kind: 'mask', mask: toxicMask.id }, sets: 'toxic', k: 10, bottomK: 10, quantiles: 4, perQuantile: 0 });
-  const ttDone = await wait(`/v1/top-stimuli/${tt.id}`);
-  await save(`/v1/top-stimuli/${tt.id}/tokens.png?n=10`, 'topo-gpt-toxic-on-toxic-tokens.png');
-  const peakOf = (e: { tokens?: { tokens: string[]; values: number[] } }) => {
-    if (!e.tokens) return null;
-    let j = 0;
-    e.tokens.values.forEach((v, i) => (v > e.tokens!.values[j] ? (j = i) : 0));
-    return { token: e.tokens.tokens[j], value: e.tokens.values[j], continuation: e.tokens.tokens[j].startsWith('##'), tokens: e.tokens.tokens.length, continuationTokens: e.tokens.tokens.filter((x) => x.startsWith('##')).length };
-  };
-  (report.toxicRegion as Record<string, unknown>).onToxicSet = {
-    id: tt.id,
-    top: ttDone.result.top.map((e: { value: number; text: string; tokens?: { tokens: string[]; values: number[] } }) => ({ value: e.value, text: e.text, peak: peakOf(e) })),
-    bottom: ttDone.result.bottom.map((e: { value: number; text: string; tokens?: { tokens: string[]; values: number[] } }) => ({ value: e.value, text: e.text, peak: peakOf(e) })),
-  };
-  (report.toxicRegion as Record<string, unknown>).corpusPeaks = tsDone.result.top.map(peakOf);
-  log('topo-gpt toxic split-half profile');
-  const pf = await json('POST', '/v1/profiles', { model: 'topo-gpt', localizer: { a: 'toxic', b: 'neutral', layers: ['mlp0'], percent: 2 }, measure: ['toxic', 'neutral', 'sentences', 'nonwords'], splits: 10, resamples: 2000, seed: 1 });
-  const pfDone = await wait(`/v1/profiles/${pf.id}`);
-  await save(`/v1/profiles/${pf.id}/profile.png`, 'topo-gpt-toxic-profile.png');
-  report.toxicProfile = { id: pf.id, result: pfDone.result };
-  // The same on the flat twin, for comparison.
-  const pfFlat = await json('POST', '/v1/profiles', { model: 'flat-gpt', localizer: { a: 'toxic', b: 'neutral', layers: ['mlp0'], percent: 2 }, measure: ['toxic', 'neutral', 'sentences', 'nonwords'], splits: 10, resamples: 2000, seed: 1 });
-  report.toxicProfileFlat = { id: pfFlat.id, result: (await wait(`/v1/profiles/${pfFlat.id}`)).result };
-  await save(`/v1/profiles/${pfFlat.id}/profile.png`, 'flat-gpt-toxic-profile.png');
 
-  // ── topo-cnn: the face region ───────────────────────────────────────────────────────────────────
-  log('topo-cnn faces vs rest');
-  const rest = ['bodies', 'places', 'characters', 'objects'];
+  // ── topo-cnn: the face region ────────────────────────────────────────────────────────────────────
+  log('topo-cnn: faces vs the other domains, mask, top held-out images');
+  const domains = ['faces', 'bodies', 'places', 'characters', 'objects'];
+  const rest = domains.slice(1);
+  // A held-out render's domain: the fLoc set whose items carry its class label (else 'other').
+  const domainOfClass = new Map<string, string>();
+  for (const d of domains) for (const it of await items(d)) if (it.classLabel) domainOfClass.set(it.classLabel, d);
+  const heldout = await items('heldout');
+  const heldoutDomains = heldout.reduce<Record<string, number>>((m, it) => ((m[domainOfClass.get(it.classLabel) ?? 'other'] = (m[domainOfClass.get(it.classLabel) ?? 'other'] ?? 0) + 1), m), {});
+  const imgRow = (e: Json) => ({ position: e.position, label: e.label, class: heldout[e.position].classLabel, domain: domainOfClass.get(heldout[e.position].classLabel) ?? 'other', value: e.value });
   const faces = await contrast({ model: 'topo-cnn', a: 'faces', b: rest, layers: ['conv4'] });
-  const faceMask = (await json('POST', '/v1/masks', { name: 'faces (conv4 top 5%)', kind: 'top-percent', contrast: faces, layers: ['conv4'], percent: 5 })).mask;
-  const tf = await json('POST', '/v1/top-stimuli', { region: { kind: 'mask', mask: faceMask.id }, sets: 'heldout', k: 10, bottomK: 10, quantiles: 10, perQuantile: 3 });
-  const tfDone = await wait(`/v1/top-stimuli/${tf.id}`);
+  const faceMask = await topMask(faces, 'conv4', 5, 'faces (conv4 top 5%)');
+  const tf = await post('/v1/top-stimuli', { region: { kind: 'mask', mask: faceMask.id }, sets: 'heldout', k: 10, bottomK: 10, quantiles: 10, perQuantile: 3 });
+  const tfR = (await done(`/v1/top-stimuli/${tf.id}`)).result;
   await save(`/v1/top-stimuli/${tf.id}/histogram.png`, 'topo-cnn-face-heldout-histogram.png');
-  const labels = JSON.parse(fs.readFileSync(path.join(STIM, 'images', 'heldout', 'labels.json'), 'utf8')) as Record<string, string>;
-  const imgRow = (e: { label: string; value: number; set: string; position: number }) => ({ label: e.label, class: labels[e.label] ?? null, value: e.value, set: e.set, position: e.position });
-  const strip = async (examples: { set: string; position: number; value: number }[], file: string) => {
+  // A strip of the items as the service stores them (GET …/items/:position), for the docs.
+  const strip = async (examples: Json[], file: string) => {
     const tiles = await Promise.all(
-      examples.map(async (e) =>
-        sharp((await call('GET', `/v1/stimulus-sets/${e.set}/items/${e.position}`)).rawPayload)
+      examples.map(async (e: Json) =>
+        sharp(Buffer.from(await (await call('GET', `/v1/stimulus-sets/${e.set}/items/${e.position}`)).arrayBuffer()))
           .flatten({ background: '#ffffff' })
           .resize(96, 96, { fit: 'contain', background: '#ffffff' })
           .png()
@@ -138,44 +176,45 @@ try {
     fs.writeFileSync(path.join(OUT, file), await img.png().toBuffer());
     log(`wrote docs/encoding/${file}`);
   };
-  await strip(tfDone.result.top, 'topo-cnn-face-top10.png');
-  await strip(tfDone.result.bottom, 'topo-cnn-face-bottom10.png');
+  await strip(tfR.top, 'topo-cnn-face-top10.png');
+  await strip(tfR.bottom, 'topo-cnn-face-bottom10.png');
+  log('topo-cnn: split-half profile of the face region');
+  const imgProfile = (model: string) => ({ model, localizer: { a: 'faces', b: rest, layers: ['conv4'], percent: 5 }, measure: domains, splits: 10, resamples: 2000, seed: 1 });
+  const pc = await profile(imgProfile('topo-cnn'), 'topo-cnn-face-profile.png');
+  const pcFlat = await profile(imgProfile('flat-cnn'), 'flat-cnn-face-profile.png');
+  const top = tfR.top.map(imgRow);
   report.faceRegion = {
     contrast: faces,
-    mask: { id: faceMask.id, units: faceMask.layers },
-    topStimuli: tf.id,
-    n: tfDone.result.n,
-    mean: tfDone.result.mean,
-    top: tfDone.result.top.map(imgRow),
-    bottom: tfDone.result.bottom.map(imgRow),
-    quantiles: tfDone.result.quantiles.map((q: { fromQuantile: number; toQuantile: number; lo: number; hi: number; count: number; examples: never[] }) => ({ ...q, examples: q.examples.map(imgRow) })),
+    mask: { id: faceMask.id, layers: faceMask.layers, nUnits: faceMask.nUnits },
+    heldoutDomains,
+    topStimuli: { id: tf.id, n: tfR.n, mean: tfR.mean, top, bottom: tfR.bottom.map(imgRow), topDomains: top.reduce((m: Record<string, number>, r: Json) => ((m[r.domain] = (m[r.domain] ?? 0) + 1), m), {}) },
+    profile: pc,
+    profileFlat: pcFlat,
   };
-  const classCount = (rows: { class: string | null }[]) => rows.reduce<Record<string, number>>((m, r) => ((m[r.class ?? '?'] = (m[r.class ?? '?'] ?? 0) + 1), m), {});
-  (report.faceRegion as Record<string, unknown>).topClasses = classCount((report.faceRegion as { top: { class: string | null }[] }).top);
-  log('topo-cnn face split-half profile');
-  const domains = ['faces', ...rest];
-  const pc = await json('POST', '/v1/profiles', { model: 'topo-cnn', localizer: { a: 'faces', b: rest, layers: ['conv4'], percent: 5 }, measure: domains, splits: 10, resamples: 2000, seed: 1 });
-  report.faceProfile = { id: pc.id, result: (await wait(`/v1/profiles/${pc.id}`)).result };
-  await save(`/v1/profiles/${pc.id}/profile.png`, 'topo-cnn-face-profile.png');
-  const pcFlat = await json('POST', '/v1/profiles', { model: 'flat-cnn', localizer: { a: 'faces', b: rest, layers: ['conv4'], percent: 5 }, measure: domains, splits: 10, resamples: 2000, seed: 1 });
-  report.faceProfileFlat = { id: pcFlat.id, result: (await wait(`/v1/profiles/${pcFlat.id}`)).result };
-  await save(`/v1/profiles/${pcFlat.id}/profile.png`, 'flat-cnn-face-profile.png');
 
-  // ── selectivity: topographic vs flat ────────────────────────────────────────────────────────────
-  const selectivity: Record<string, unknown> = {};
+  // ── selectivity across a battery: topographic vs flat ────────────────────────────────────────────
+  const selectivity: Record<string, Json> = {};
   for (const [model, cats] of [
     ['topo-cnn', domains],
     ['flat-cnn', domains],
-    ['topo-gpt', ['toxic', 'neutral', 'sentences', 'nonwords']],
-    ['flat-gpt', ['toxic', 'neutral', 'sentences', 'nonwords']],
+    ['topo-gpt', measureText],
+    ['flat-gpt', measureText],
   ] as const) {
-    log(`battery ${model}`);
-    const b = await json('POST', '/v1/batteries', { model, categories: cats, analysis: { topography: { permutations: 99 } } });
-    for (const c of b.contrasts) await wait(`/v1/contrasts/${c.id}`);
-    selectivity[model] = await json('POST', '/v1/selectivity', { battery: b.id, threshold: 0.5 });
+    log(`selectivity: battery of ${cats.join(', ')} on ${model}`);
+    const b = await post('/v1/batteries', { model, categories: cats, analysis: { topography: { permutations: 99 } } });
+    for (const c of b.contrasts) await done(`/v1/contrasts/${c.id}`);
+    const sel = await post('/v1/selectivity', { battery: b.id, threshold: 0.5 });
+    // Per layer, beside the stored summary: the distribution of each unit's largest d′ (from the per-unit arrays).
+    const layers = [];
+    for (const l of sel.layers) {
+      const u = await get(`/v1/selectivity/${sel.id}/layers/${l.layer}`);
+      const md = (u.maxDprime as (number | null)[]).filter((x): x is number => x !== null).sort((x, y) => x - y);
+      layers.push({ ...l, meanMaxDprime: mean(md), medianMaxDprime: md[Math.floor(md.length / 2)] });
+    }
+    selectivity[model] = { id: sel.id, battery: b.id, categories: sel.categories, threshold: sel.threshold, layers };
   }
   report.selectivity = selectivity;
-  const sid = (m: string) => (selectivity[m] as { id: string }).id;
+  const sid = (m: string) => selectivity[m].id;
   for (const m of ['topo-cnn', 'flat-cnn']) {
     await save(`/v1/selectivity/${sid(m)}/layers/conv4/map.png?stat=preferred`, `${m}-conv4-preferred.png`);
     await save(`/v1/selectivity/${sid(m)}/layers/conv4/map.png?stat=sparseness`, `${m}-conv4-sparseness.png`);
@@ -186,60 +225,47 @@ try {
     await save(`/v1/selectivity/compare.png?ids=${sid('topo-gpt')},${sid('flat-gpt')}&metric=${metric}`, `gpt-compare-${metric}.png`);
   }
 
-  // ── generalisation: written ↔ corpus toxic sentences ────────────────────────────────────────────
-  const gen: Record<string, unknown> = {};
-  for (const [name, defA, defB, testA, testB] of [
-    ['written → corpus', 'toxic-written', 'neutral-written-match', 'toxic-corpus', 'neutral-corpus-match'],
-    ['corpus → written', 'toxic-corpus', 'neutral-corpus-match', 'toxic-written', 'neutral-written-match'],
+  // ── generalisation: written ↔ corpus toxic sentences ─────────────────────────────────────────────
+  const gen: Record<string, Json> = {};
+  for (const [slug, defA, defB, testA, testB] of [
+    ['written-to-corpus', 'toxic-written', 'neutral-written-match', 'toxic-corpus', 'neutral-corpus-match'],
+    ['corpus-to-written', 'toxic-corpus', 'neutral-corpus-match', 'toxic-written', 'neutral-written-match'],
   ] as const) {
-    log(`generalisation ${name}`);
+    log(`generalisation ${slug}`);
     const c = await contrast({ model: 'topo-gpt', a: defA, b: defB, layers: ['mlp0'] });
-    const m = (await json('POST', '/v1/masks', { name: `${defA} (mlp0 top 2%)`, kind: 'top-percent', contrast: c, layers: ['mlp0'], percent: 2 })).mask;
-    const p = await json('POST', '/v1/profiles', { mask: m.id, measure: [testA, testB, defA, defB], effect: { a: testA, b: testB }, resamples: 2000, seed: 1 });
-    const pd = await wait(`/v1/profiles/${p.id}`);
-    // In-sample (circular) effect on the definition sets, for comparison only: a split-half within them.
-    const within = await json('POST', '/v1/profiles', { model: 'topo-gpt', localizer: { a: defA, b: defB, layers: ['mlp0'], percent: 2 }, measure: [defA, defB], effect: { a: defA, b: defB }, splits: 10, resamples: 2000, seed: 1 });
-    const wd = await wait(`/v1/profiles/${within.id}`);
-    const t = await json('POST', '/v1/top-stimuli', { region: { kind: 'mask', mask: m.id }, sets: 'corpus', k: 50, bottomK: 50, quantiles: 10, perQuantile: 0, tokens: false });
-    const td = await wait(`/v1/top-stimuli/${t.id}`);
-    const slug = name.startsWith('written') ? 'written-to-corpus' : 'corpus-to-written';
-    await save(`/v1/profiles/${p.id}/profile.png`, `generalisation-${slug}.png`);
-    const val = (list: { position: number }[]) => {
-      const rows = list.map((e) => sources[e.position]);
-      const mean = (f: (r: (typeof rows)[number]) => number) => rows.reduce((s, r) => s + f(r), 0) / rows.length;
-      return { n: rows.length, afinnMean: mean((r) => r.afinnMean), afinnSum: mean((r) => r.afinnSum), negative: rows.filter((r) => r.afinnSum < 0).length / rows.length, words: mean((r) => r.words), sources: rows.reduce<Record<string, number>>((a, r) => ((a[r.source] = (a[r.source] ?? 0) + 1), a), {}) };
-    };
-    gen[name] = {
+    const m = await topMask(c, 'mlp0', 2, `${defA} (mlp0 top 2%)`);
+    // Held out: the mask (defined on defA vs defB) measured on the other origin's sentences only.
+    const heldOut = await profile({ mask: m.id, measure: [testA, testB], effect: { a: testA, b: testB }, resamples: 2000, seed: 1 }, `generalisation-${slug}.png`);
+    // Within the defining origin, cross-validated (split-half), for comparison.
+    const w = await post('/v1/profiles', { model: 'topo-gpt', localizer: { a: defA, b: defB, layers: ['mlp0'], percent: 2 }, measure: [defA, defB], effect: { a: defA, b: defB }, splits: 10, resamples: 2000, seed: 1 });
+    const wR = (await done(`/v1/profiles/${w.id}`)).result;
+    const t = await post('/v1/top-stimuli', { region: { kind: 'mask', mask: m.id }, sets: 'corpus', k: 50, bottomK: 50, quantiles: 10, perQuantile: 0, tokens: false });
+    const tR = (await done(`/v1/top-stimuli/${t.id}`)).result;
+    const pos = (l: Json[]) => l.map((e: Json) => e.position);
+    gen[slug] = {
+      define: [defA, defB],
+      test: [testA, testB],
       contrast: c,
-      mask: { id: m.id, units: m.layers },
-      heldOut: pd.result,
-      withinSplitHalf: wd.result,
+      mask: { id: m.id, layers: m.layers, nUnits: m.nUnits },
+      heldOut,
+      withinSplitHalf: { id: w.id, result: wR },
       topStimuli: t.id,
-      top10: val(td.result.top.slice(0, 10)),
-      top50: val(td.result.top),
-      bottom50: val(td.result.bottom),
-      top10Texts: td.result.top.slice(0, 10).map((e: { position: number; text: string; value: number }) => ({ position: e.position, value: e.value, text: e.text, ...sources[e.position] })),
+      top10: valence(pos(tR.top.slice(0, 10))),
+      top50: valence(pos(tR.top)),
+      bottom50: valence(pos(tR.bottom)),
+      top10Texts: tR.top.slice(0, 10).map(corpusRow),
     };
   }
-  const all = { n: sources.length, afinnMean: sources.reduce((s, r) => s + r.afinnMean, 0) / sources.length, afinnSum: sources.reduce((s, r) => s + r.afinnSum, 0) / sources.length, negative: sources.filter((r) => r.afinnSum < 0).length / sources.length, words: sources.reduce((s, r) => s + r.words, 0) / sources.length };
-  gen.corpus = all;
-  const wordsOf = (set: string) => {
-    const l = fs.readFileSync(path.join(STIM, 'text', `${set}.txt`), 'utf8').split('\n').filter((x) => x.trim());
-    return l.reduce((s, x) => s + x.trim().split(/\s+/).length, 0) / l.length;
-  };
-  gen.meanWords = Object.fromEntries(['toxic-written', 'neutral-written-match', 'toxic-corpus', 'neutral-corpus-match'].map((s) => [s, wordsOf(s)]));
-  // The toxic region's top corpus stimuli on the same valence scale.
-  gen.toxicRegionTop10 = (() => {
-    const rows = (report.toxicRegion as { top: { afinnMean: number; afinnSum: number; words: number }[] }).top;
-    return { afinnMean: rows.reduce((s, r) => s + r.afinnMean, 0) / rows.length, negative: rows.filter((r) => r.afinnSum < 0).length / rows.length, words: rows.reduce((s, r) => s + r.words, 0) / rows.length };
-  })();
   report.generalisation = gen;
   report.finishedAt = new Date().toISOString();
-  fs.writeFileSync(path.join(OUT, 'report.json'), JSON.stringify(report, null, 2));
+  report.machine.loadAtEnd = os.loadavg();
+  fs.writeFileSync(path.join(OUT, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   log('wrote docs/encoding/report.json');
-  void setId;
 } finally {
-  await app.close();
-  await closeService(service);
-  if (dataArg < 0) fs.rmSync(dataDir, { recursive: true, force: true });
+  if (child.exitCode === null) {
+    const gone = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await gone;
+  }
+  if (!keep) fs.rmSync(dataDir, { recursive: true, force: true });
 }
