@@ -22,6 +22,8 @@ export interface ContiguityGraph {
   neighbors: Int32Array;
   /** Σ w_ij = total number of (ordered) neighbour pairs. */
   W: number;
+  /** Every cell occupied (node k is cell k): the sheet's shape and contiguity, for the fast sum. */
+  full: { rows: number; cols: number; contiguity: Contiguity } | null;
 }
 
 /** Binary contiguity among the non-NaN cells of a rows×cols map. */
@@ -53,18 +55,48 @@ export function contiguityGraph(map: ArrayLike<number>, rows: number, cols: numb
     }
     offsets[k + 1] = W;
   }
-  return { n, cells, offsets, neighbors: tmp.slice(0, W), W };
+  return { n, cells, offsets, neighbors: tmp.slice(0, W), W, full: n === N ? { rows, cols, contiguity } : null };
 }
 
 /** Σ_k z_k Σ_{j∈N(k)} z_j */
 function crossSum(z: Float64Array, g: ContiguityGraph): number {
+  if (g.full && g.full.rows >= 3 && g.full.cols >= 3) return crossSumFull(z, g, g.full.rows, g.full.cols, g.full.contiguity === 'queen');
   const { offsets, neighbors, n } = g;
   let s = 0;
-  for (let k = 0; k < n; k++) {
-    let acc = 0;
-    for (let q = offsets[k]; q < offsets[k + 1]; q++) acc += z[neighbors[q]];
-    s += z[k] * acc;
+  for (let k = 0; k < n; k++) s += z[k] * neighbourSum(z, offsets, neighbors, k);
+  return s;
+}
+
+function neighbourSum(z: Float64Array, offsets: Int32Array, neighbors: Int32Array, k: number): number {
+  let acc = 0;
+  for (let q = offsets[k]; q < offsets[k + 1]; q++) acc += z[neighbors[q]];
+  return acc;
+}
+
+/**
+ * `crossSum` of a fully occupied grid: interior cells add their neighbours at fixed offsets, in the
+ * order the graph lists them (so the sum is the same to the last bit), border cells through the graph.
+ */
+function crossSumFull(z: Float64Array, g: ContiguityGraph, rows: number, cols: number, queen: boolean): number {
+  const { offsets, neighbors } = g;
+  let s = 0;
+  for (let c = 0; c < cols; c++) s += z[c] * neighbourSum(z, offsets, neighbors, c);
+  for (let r = 1; r < rows - 1; r++) {
+    const row = r * cols;
+    s += z[row] * neighbourSum(z, offsets, neighbors, row);
+    const end = row + cols - 1;
+    if (queen) {
+      for (let k = row + 1; k < end; k++) {
+        const up = k - cols;
+        const dn = k + cols;
+        s += z[k] * (z[up - 1] + z[up] + z[up + 1] + z[k - 1] + z[k + 1] + z[dn - 1] + z[dn] + z[dn + 1]);
+      }
+    } else {
+      for (let k = row + 1; k < end; k++) s += z[k] * (z[k - cols] + z[k - 1] + z[k + 1] + z[k + cols]);
+    }
+    s += z[end] * neighbourSum(z, offsets, neighbors, end);
   }
+  for (let k = (rows - 1) * cols; k < rows * cols; k++) s += z[k] * neighbourSum(z, offsets, neighbors, k);
   return s;
 }
 

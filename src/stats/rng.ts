@@ -57,11 +57,7 @@ export class Rng {
   nextInt(n: number): number {
     if (!(n >= 1 && n <= 4294967296) || !Number.isInteger(n)) throw new Error(`Rng.nextInt: n must be an integer in [1, 2^32] (got ${n})`);
     if (n === 1) return 0;
-    // Accept r < limit, where limit is the largest multiple of n that is ≤ 2³².
-    const limit = 4294967296 - (4294967296 % n);
-    let r = this.nextUint32();
-    while (r >= limit) r = this.nextUint32();
-    return r % n;
+    return uniformBelow(this, n);
   }
 
   /** Standard normal deviate (Marsaglia polar method). */
@@ -87,7 +83,7 @@ export class Rng {
   /** In-place Fisher–Yates shuffle of a[from, to) (the whole array by default); returns a. */
   shuffle<T extends ShuffleArray>(a: T, from = 0, to: number = a.length): T {
     for (let i = to - 1; i > from; i--) {
-      const j = from + this.nextInt(i - from + 1);
+      const j = from + uniformBelow(this, i - from + 1);
       const tmp = a[i];
       a[i] = a[j];
       a[j] = tmp;
@@ -99,6 +95,21 @@ export class Rng {
   fork(): Rng {
     return new Rng(this.nextUint32());
   }
+}
+
+/**
+ * `nextInt(n)` for an integer 2 ≤ n ≤ 2³² without the checks: the same draws and the same result.
+ * A draw r is below the rejection limit (the largest multiple of n ≤ 2³², which exceeds 2³² − n)
+ * whenever r < 2³² − n, so the limit is only computed for the rare draws above that; r mod n by
+ * division, exact for integers below 2⁵³ (floor(r/n) < 2³² is never rounded up to the next integer).
+ */
+function uniformBelow(rng: Rng, n: number): number {
+  let r = rng.nextUint32();
+  if (r >= 4294967296 - n) {
+    const limit = 4294967296 - (4294967296 % n);
+    while (r >= limit) r = rng.nextUint32();
+  }
+  return r - n * Math.floor(r / n);
 }
 
 /** The integers 0 … n−1 in a random order. */

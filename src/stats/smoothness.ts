@@ -93,52 +93,50 @@ export function smoothnessCurve(values: ArrayLike<number>, x: Float64Array, y: F
   binEdges[bins] = maxD;
   for (let b = 0; b < bins; b++) binCenters[b] = (b + 0.5) * width;
 
-  // Bin of every pair, computed once (positions do not move; the chance curve moves the values).
+  // The first pass bins each pair once and adds its |Δvalue| to the observed sums and, with the values
+  // shuffled beforehand, to the first shuffle's chance sums; each further shuffle takes a pass of its
+  // own. Every sum receives its terms in pair order, shuffle after shuffle.
   const counts = new Float64Array(bins);
   const sums = new Float64Array(bins);
+  const chanceSums = new Float64Array(bins);
   const invW = 1 / width;
+  const vs = v.slice();
   let totalSum = 0;
-  let totalCount = 0;
-  const binOf = (k: number, l: number): number => {
-    const dx = px[k] - px[l];
-    const dy = py[k] - py[l];
-    const d = Math.sqrt(dx * dx + dy * dy);
-    if (d > maxD) return -1;
-    const b = Math.floor(d * invW);
-    return b >= bins ? bins - 1 : b;
-  };
-  for (let k = 0; k < m; k++) {
-    const vk = v[k];
-    for (let l = k + 1; l < m; l++) {
-      const b = binOf(k, l);
-      if (b < 0) continue;
-      const a = Math.abs(vk - v[l]);
-      counts[b]++;
-      sums[b] += a;
-      totalSum += a;
+  const pass = (observed: boolean, chance: boolean) => {
+    for (let k = 0; k < m; k++) {
+      const vk = v[k];
+      const sk = vs[k];
+      const xk = px[k];
+      const yk = py[k];
+      for (let l = k + 1; l < m; l++) {
+        const dx = xk - px[l];
+        const dy = yk - py[l];
+        const d = Math.sqrt(dx * dx + dy * dy);
+        if (d > maxD) continue;
+        let b = Math.floor(d * invW);
+        if (b >= bins) b = bins - 1;
+        if (observed) {
+          const a = Math.abs(vk - v[l]);
+          counts[b]++;
+          sums[b] += a;
+          totalSum += a;
+        }
+        if (chance) chanceSums[b] += Math.abs(sk - vs[l]);
+      }
     }
+  };
+  if (shuffles > 0) rng.shuffle(vs);
+  pass(true, shuffles > 0);
+  for (let s = 1; s < shuffles; s++) {
+    rng.shuffle(vs);
+    pass(false, true);
   }
+  let totalCount = 0;
   for (let b = 0; b < bins; b++) totalCount += counts[b];
   const meanAbsDiff = new Float64Array(bins);
   for (let b = 0; b < bins; b++) meanAbsDiff[b] = counts[b] > 0 ? sums[b] / counts[b] : NaN;
-
   const chanceMean = new Float64Array(bins).fill(NaN);
-  if (shuffles > 0) {
-    const chanceSums = new Float64Array(bins);
-    const vs = v.slice();
-    for (let s = 0; s < shuffles; s++) {
-      rng.shuffle(vs);
-      for (let k = 0; k < m; k++) {
-        const vk = vs[k];
-        for (let l = k + 1; l < m; l++) {
-          const b = binOf(k, l);
-          if (b < 0) continue;
-          chanceSums[b] += Math.abs(vk - vs[l]);
-        }
-      }
-    }
-    for (let b = 0; b < bins; b++) chanceMean[b] = counts[b] > 0 ? chanceSums[b] / (counts[b] * shuffles) : NaN;
-  }
+  if (shuffles > 0) for (let b = 0; b < bins; b++) chanceMean[b] = counts[b] > 0 ? chanceSums[b] / (counts[b] * shuffles) : NaN;
   return {
     binEdges,
     binCenters,

@@ -20,6 +20,38 @@ describe("Moran's I", () => {
     }
   });
 
+  it('fully occupied grids (interior cells summed at fixed offsets) equal a brute-force double sum', () => {
+    const rng = new Rng(31);
+    for (const [rows, cols] of [
+      [3, 3],
+      [4, 7],
+      [9, 5],
+      [48, 64],
+    ]) {
+      const m = noiseMap(rows, cols, rng);
+      for (const contiguity of ['queen', 'rook'] as const) {
+        const n = rows * cols;
+        let mean = 0;
+        for (const v of m) mean += v / n;
+        let cross = 0;
+        let W = 0;
+        let ss = 0;
+        for (let i = 0; i < n; i++) {
+          ss += (m[i] - mean) ** 2;
+          for (let j = 0; j < n; j++) {
+            const dr = Math.abs(Math.floor(i / cols) - Math.floor(j / cols));
+            const dc = Math.abs((i % cols) - (j % cols));
+            const nb = i !== j && dr <= 1 && dc <= 1 && (contiguity === 'queen' || dr + dc === 1);
+            if (!nb) continue;
+            W++;
+            cross += (m[i] - mean) * (m[j] - mean);
+          }
+        }
+        expectClose(moranI(m, rows, cols, { contiguity }), ((n / W) * cross) / ss, 1e-11, 1e-14, `${rows}×${cols} ${contiguity}`);
+      }
+    }
+  });
+
   it('checkerboard with rook contiguity is exactly −1', () => {
     for (const [rows, cols] of [
       [8, 8],

@@ -37,6 +37,31 @@ describe('Rng (xoshiro128** seeded by splitmix32)', () => {
     expect(Math.abs(s / n - 0.5)).toBeLessThan(5 * Math.sqrt(1 / 12 / n));
   });
 
+  it('nextInt and shuffle draw exactly as rejection of the top range and r mod n (the definition)', () => {
+    const r = new Rng(2024);
+    const d = new Rng(2024); // the definition, on a copy of the stream
+    const byDefinition = (n: number) => {
+      const limit = 4294967296 - (4294967296 % n);
+      let x = d.nextUint32();
+      while (x >= limit) x = d.nextUint32();
+      return x % n;
+    };
+    // Small, odd, powers of two, and large n where rejection is frequent (n just above 2^31) or r ≥ 2^32 − n often.
+    const ns = [2, 3, 5, 64, 1000, 3072, 2 ** 31 + 1, 3 * 2 ** 30, 2 ** 32 - 5, 2 ** 32];
+    for (let k = 0; k < 4000; k++) {
+      const n = ns[k % ns.length];
+      expect(r.nextInt(n)).toBe(byDefinition(n));
+    }
+    const a = Float64Array.from({ length: 257 }, (_, i) => i);
+    r.shuffle(a, 3, 250);
+    const b = Float64Array.from({ length: 257 }, (_, i) => i);
+    for (let i = 249; i > 3; i--) {
+      const j = 3 + byDefinition(i - 3 + 1);
+      [b[i], b[j]] = [b[j], b[i]];
+    }
+    expect(Array.from(a)).toEqual(Array.from(b));
+  });
+
   it('nextInt is unbiased (chi-square) including a non-power-of-two near 2^32', () => {
     const r = new Rng(77);
     for (const k of [3, 7, 10]) {
