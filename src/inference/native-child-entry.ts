@@ -4,6 +4,8 @@
  * the message is out, so that a crash inside the step is attributed to it.
  */
 import fs from 'node:fs';
+import net from 'node:net';
+import { BulkChannel } from './bulk-channel.ts';
 import { exposeTensors, inspectModel, producedTensors } from '../onnx/model.ts';
 import { SessionCore } from './session-core.ts';
 import type { SessionCall } from './worker-protocol.ts';
@@ -11,9 +13,16 @@ import type { ChildMessage, ChildRequest, NativeStep, OpenReply, OpenRequest } f
 
 let core: SessionCore | null = null;
 let busy: Promise<void> = Promise.resolve();
+// One request at a time, in order.
+const bulk = new BulkChannel(new net.Socket({ fd: 4, readable: true, writable: true }), (req) => {
+  busy = busy.then(() => handle(req as ChildRequest));
+});
 
+/** Resolves once the message and its large buffers are handed to the kernel (before any blocking native step). */
 function send(m: ChildMessage): Promise<void> {
-  return new Promise((resolve, reject) => process.send!(m, undefined, {}, (e) => (e ? reject(e) : resolve())));
+  const { message, written } = bulk.pack(m);
+  const sent = new Promise<void>((resolve, reject) => process.send!(message, undefined, {}, (e) => (e ? reject(e) : resolve())));
+  return Promise.all([sent, written]).then(() => undefined);
 }
 
 const step = (s: NativeStep) => send({ type: 'step', step: s });
@@ -60,9 +69,6 @@ async function handle(req: ChildRequest): Promise<void> {
   await send({ type: 'reply', id: req.id, ok: true, value });
 }
 
-// One request at a time, in order.
-process.on('message', (req: ChildRequest) => {
-  busy = busy.then(() => handle(req));
-});
+process.on('message', (m) => bulk.receive(m));
 // The parent is gone: nothing left to answer.
 process.on('disconnect', () => process.exit(0));

@@ -11,7 +11,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { BulkChannel } from './bulk-channel.ts';
 import type { FeedSpec, LayerFetch, LesionConfig, LesionSite, PooledLayerOut, ProbeShape, SessionAnswer, SessionCall } from './worker-protocol.ts';
 
 /** Where the child was when it failed: the last step it reported ('spawn' until it reports one). */
@@ -176,6 +178,7 @@ interface Pending {
 /** One child process holding (at most) one ONNX Runtime session. */
 class Child {
   private proc: ChildProcess;
+  private bulk: BulkChannel;
   private pending = new Map<number, Pending>();
   private nextId = 1;
   private step: NativeStep = 'spawn';
@@ -197,12 +200,14 @@ class Child {
     const [cmd, args] = prlimit
       ? [prlimit, [`--data=${Math.floor(opts.memoryMb! * 1024 * 1024)}`, '--', process.execPath, ...nodeArgs]]
       : [process.execPath, nodeArgs];
-    this.proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced', env: childEnv() });
+    // fd 3: the IPC channel; fd 4: the socket that large buffers travel on (bulk-channel.ts).
+    this.proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc', 'pipe'], serialization: 'advanced', env: childEnv() });
+    this.bulk = new BulkChannel(this.proc.stdio[4] as Duplex, (m) => this.onMessage(m as ChildMessage));
     this.proc.stderr!.setEncoding('utf8');
     this.proc.stderr!.on('data', (s: string) => {
       this.stderr = (this.stderr + s).slice(-STDERR_TAIL);
     });
-    this.proc.on('message', (m: ChildMessage) => this.onMessage(m));
+    this.proc.on('message', (m) => this.bulk.receive(m));
     this.exited = new Promise((resolve) => {
       this.proc.once('exit', (code, signal) => {
         this.onExit(code, signal);
@@ -281,7 +286,7 @@ class Child {
       const timer = timeoutMs > 0 ? setTimeout(() => this.kill({ kind: 'timeout', timeoutMs }), timeoutMs) : null;
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer, step: at?.step ?? null, doing: at?.doing });
       // A failed send means the child is gone; its exit reports how.
-      this.proc.send({ ...req, id } as ChildRequest, () => {});
+      this.proc.send(this.bulk.pack({ ...req, id } as ChildRequest).message, () => {});
     });
   }
 
