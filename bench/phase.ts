@@ -29,6 +29,7 @@ import type * as ModelsRepoMod from '../src/store/models-repo.ts';
 import type * as ModelsMod from '../src/usecases/models.ts';
 import type * as EncodeMod from '../src/inference/encode.ts';
 import type * as SetsMod from '../src/usecases/stimulus-sets.ts';
+import type * as SessionOptionsMod from '../src/inference/session-options.ts';
 import type { FeedSpec } from '../src/inference/worker-protocol.ts';
 import type { ModelRecord } from '../src/domain/records.ts';
 import type { Context } from '../src/store/context.ts';
@@ -48,6 +49,7 @@ const { getModel } = await load<typeof ModelsRepoMod>('store/models-repo.ts');
 const { registerModelFromFolder, EXPOSED_DATA_FILE } = await load<typeof ModelsMod>('usecases/models.ts');
 const { decodePixels, encodeImages, TextEncoder: TextIds } = await load<typeof EncodeMod>('inference/encode.ts');
 const { createImageSet, createTextSet, parseTextBody, setItems } = await load<typeof SetsMod>('usecases/stimulus-sets.ts');
+const { sessionOptions } = await load<typeof SessionOptionsMod>('inference/session-options.ts');
 
 export interface PhaseSpec {
   phase: 'register' | 'contrast' | 'ort' | 'decode' | 'peer';
@@ -380,13 +382,8 @@ async function bareOrt(spec: PhaseSpec): Promise<OrtResult> {
 
     const mem = new MemorySampler();
     const ts = performance.now();
-    // The same session options as src/inference/session-worker.ts.
-    const session = await ort.InferenceSession.create(path.join(dir, EXPOSED_FILE), {
-      intraOpNumThreads: ctx.config.intraOpThreads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-    });
+    // The same session options as the session workers (src/inference/session-options.ts).
+    const session = await ort.InferenceSession.create(path.join(dir, EXPOSED_FILE), sessionOptions(ctx.config.intraOpThreads));
     const sessionCreateMs = performance.now() - ts;
     mem.sample();
     const runMsPerBatch: number[] = [];

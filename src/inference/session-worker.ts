@@ -8,6 +8,7 @@ import * as ort from 'onnxruntime-node';
 import type { Pooling } from '../domain/manifest.ts';
 import { classifierValues, lmValues } from './behaviour.ts';
 import { poolTensor } from './pooling.ts';
+import { sessionOptions } from './session-options.ts';
 import type { BehaviourResult, FeedSpec, LesionConfig, LesionSite, WorkerRequest, WorkerResponse, PooledLayerOut, ProbeShape } from './worker-protocol.ts';
 
 interface Init {
@@ -184,12 +185,7 @@ async function behaviour(req: Extract<WorkerRequest, { kind: 'behaviour' }>, fee
 
 async function main(): Promise<void> {
   try {
-    session = await ort.InferenceSession.create(init.modelPath, {
-      intraOpNumThreads: init.intraOpThreads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-    });
+    session = await ort.InferenceSession.create(init.modelPath, sessionOptions(init.intraOpThreads));
     reply({ id: -1, ok: true, kind: 'ready', inputs: [...session.inputNames], outputs: [...session.outputNames] });
   } catch (e) {
     reply({ id: -1, ok: false, error: (e as Error).message });
