@@ -33,6 +33,7 @@ import type * as ModelsMod from '../src/usecases/models.ts';
 import type * as EncodeMod from '../src/inference/encode.ts';
 import type * as SetsMod from '../src/usecases/stimulus-sets.ts';
 import type * as PoolMod from '../src/inference/pool.ts';
+import type * as SessionOptionsMod from '../src/inference/session-options.ts';
 import type { FeedSpec } from '../src/inference/worker-protocol.ts';
 import type { ModelRecord } from '../src/domain/records.ts';
 import type { Context } from '../src/store/context.ts';
@@ -53,6 +54,7 @@ const { registerModelFromFolder, EXPOSED_DATA_FILE } = await load<typeof ModelsM
 const { decodePixels, encodeImages, TextEncoder: TextIds } = await load<typeof EncodeMod>('inference/encode.ts');
 const { createImageSet, createTextSet, parseTextBody, setItems } = await load<typeof SetsMod>('usecases/stimulus-sets.ts');
 const { SessionPool } = await load<typeof PoolMod>('inference/pool.ts');
+const { sessionOptions } = await load<typeof SessionOptionsMod>('inference/session-options.ts');
 
 export interface PhaseSpec {
   phase: 'register' | 'contrast' | 'ort' | 'decode' | 'peer' | 'isolation';
@@ -430,13 +432,8 @@ async function bareOrt(spec: PhaseSpec): Promise<OrtResult> {
 
     const mem = new MemorySampler();
     const ts = performance.now();
-    // The same session options as src/inference/session-worker.ts.
-    const session = await ort.InferenceSession.create(path.join(dir, EXPOSED_FILE), {
-      intraOpNumThreads: ctx.config.intraOpThreads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-    });
+    // The same session options as the session workers (src/inference/session-options.ts).
+    const session = await ort.InferenceSession.create(path.join(dir, EXPOSED_FILE), sessionOptions(ctx.config.intraOpThreads));
     const sessionCreateMs = performance.now() - ts;
     mem.sample();
     const runMsPerBatch: number[] = [];

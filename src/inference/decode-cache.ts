@@ -7,8 +7,13 @@
  *
  * Entries are files `<dir>/<key[0:2]>/<key>.px`, written to a temporary name and renamed. Each holds
  * its own key and a CRC-32 of its pixels; a file that does not check out (torn write, bit rot, a
- * foreign file) is a miss, and the caller recomputes and overwrites it. Hits refresh the file's mtime;
- * when the cache outgrows its byte limit, the least recently used files go first (down to 90 %).
+ * foreign file) is a miss, and the caller recomputes and overwrites it. Hits refresh the file's mtime
+ * (when it is more than a minute old); when the cache outgrows its byte limit, the least recently used
+ * files go first (down to 90 %).
+ *
+ * Entries are small (H×W×C bytes) and usually in the page cache, so they are read synchronously: a
+ * few system calls on the calling thread instead of five round trips through libuv's pool, which
+ * the image decoder keeps busy. Writes run in the background (`flush` waits for them).
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -23,6 +28,8 @@ import type { ImageInput } from '../domain/manifest.ts';
  */
 export const PREPROCESS_VERSION = 1;
 
+/** A hit refreshes an entry's mtime only when it is older than this (eviction needs no finer recency). */
+const RECENCY_MS = 60_000;
 const MAGIC = 0x58505354; // 'TSPX' little-endian
 const FORMAT = 1;
 /** magic, format, key (32 bytes), height, width, channels, payload length, crc32. */
@@ -54,10 +61,19 @@ function canonical(v: unknown): string {
  * preprocessing version and the libvips version. New manifest fields enter the key by themselves.
  */
 export function preprocessKey(itemSha256: string, spec: ImageInput): string {
+  return preprocessKeyer(spec)(itemSha256);
+}
+
+/** `preprocessKey` for many items under one input: the canonical text around the item hash is built once. */
+export function preprocessKeyer(spec: ImageInput): (itemSha256: string) => string {
   const { name: _name, ...params } = spec;
   void _name;
-  const text = canonical({ v: PREPROCESS_VERSION, vips: sharp.versions.vips ?? '', item: itemSha256, params });
-  return crypto.createHash('sha256').update(text).digest('hex');
+  const marker = '\u0000item\u0000';
+  const text = canonical({ v: PREPROCESS_VERSION, vips: sharp.versions.vips ?? '', item: marker, params });
+  const at = text.indexOf(JSON.stringify(marker));
+  const head = text.slice(0, at);
+  const tail = text.slice(at + JSON.stringify(marker).length);
+  return (sha) => crypto.createHash('sha256').update(head).update(JSON.stringify(sha)).update(tail).digest('hex');
 }
 
 export function encodeEntry(key: string, px: Pixels): Buffer {
@@ -114,15 +130,32 @@ export class DecodeCache {
     return path.join(this.dir, key.slice(0, 2), `${key}.px`);
   }
 
-  /** The cached pixels of `key`, or null (absent or unsound). */
-  async get(key: string): Promise<Pixels | null> {
-    const file = this.fileOf(key);
-    let buf: Buffer;
+  /** The cached pixels of `key`, or null (absent or unsound). Synchronous (see above). */
+  read(key: string): Pixels | null {
+    let fd: number;
     try {
-      buf = await fs.promises.readFile(file);
+      fd = fs.openSync(this.fileOf(key), 'r');
     } catch {
       this.stats.misses++;
       return null;
+    }
+    let buf: Buffer;
+    try {
+      const st = fs.fstatSync(fd);
+      buf = Buffer.allocUnsafe(st.size);
+      let got = 0;
+      while (got < st.size) {
+        const n = fs.readSync(fd, buf, got, st.size - got, got);
+        if (n === 0) break;
+        got += n;
+      }
+      if (got < st.size) buf = buf.subarray(0, got);
+      const now = Date.now();
+      if (now - st.mtimeMs > RECENCY_MS) fs.futimesSync(fd, now / 1000, now / 1000); // recency for eviction
+    } catch {
+      buf = Buffer.alloc(0);
+    } finally {
+      fs.closeSync(fd);
     }
     const px = decodeEntry(key, buf);
     if (!px) {
@@ -131,17 +164,29 @@ export class DecodeCache {
       return null;
     }
     this.stats.hits++;
-    const now = new Date();
-    fs.promises.utimes(file, now, now).catch(() => undefined); // recency for eviction
     return px;
   }
 
-  /** Stores an entry (atomically: a reader sees the old file, the new one or none). Errors are swallowed: a cache may fail. */
-  async put(key: string, px: Pixels): Promise<void> {
+  /**
+   * Stores an entry in the background (atomically: a reader sees the old file, the new one or none).
+   * Errors are swallowed: a cache may fail.
+   */
+  put(key: string, px: Pixels): void {
     if (this.maxBytes <= 0) return;
+    const w = this.write(key, encodeEntry(key, px)).finally(() => this.writing.delete(w));
+    this.writing.add(w);
+  }
+
+  /** Waits until every entry stored so far is on disk (or failed). */
+  async flush(): Promise<void> {
+    while (this.writing.size) await Promise.all(this.writing);
+  }
+
+  private readonly writing = new Set<Promise<void>>();
+
+  private async write(key: string, bytes: Buffer): Promise<void> {
     const file = this.fileOf(key);
     const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
-    const bytes = encodeEntry(key, px);
     try {
       await fs.promises.mkdir(path.dirname(file), { recursive: true });
       await fs.promises.writeFile(tmp, bytes);

@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { encode as gpt2Encode } from 'gpt-tokenizer/encoding/r50k_base';
 import type { ImageInput, TextInput } from '../domain/manifest.ts';
-import { preprocessKey, type DecodeCache, type Pixels } from './decode-cache.ts';
+import { preprocessKeyer, type DecodeCache, type Pixels } from './decode-cache.ts';
 import { torchvisionPixels } from './resize.ts';
 import type { FeedSpec } from './worker-protocol.ts';
 
@@ -46,13 +46,32 @@ export function normaliseInto(px: Pixels, spec: ImageInput, out: Float32Array, o
   const C = spec.channels;
   const plane = h * w;
   const srcC = px.channels;
+  const lut = normaliseTable(spec);
   for (let c = 0; c < C; c++) {
-    const mean = spec.mean[Math.min(c, spec.mean.length - 1)];
-    const std = spec.std[Math.min(c, spec.std.length - 1)];
     const sc = Math.min(c, srcC - 1);
     const base = o + c * plane;
-    for (let i = 0; i < plane; i++) out[base + i] = (raw[i * srcC + sc] / 255 - mean) / std;
+    const t = c * 256;
+    for (let i = 0; i < plane; i++) out[base + i] = lut[t + raw[i * srcC + sc]];
   }
+}
+
+/** Tables by channels, means and stds (a handful per process). */
+const tables = new Map<string, Float64Array>();
+
+/** (v/255 − mean_c) / std_c for every byte value v of every channel c: 256 entries per channel. */
+function normaliseTable(spec: ImageInput): Float64Array {
+  const key = `${spec.channels}|${spec.mean.join(',')}|${spec.std.join(',')}`;
+  let lut = tables.get(key);
+  if (lut) return lut;
+  lut = new Float64Array(spec.channels * 256);
+  for (let c = 0; c < spec.channels; c++) {
+    const mean = spec.mean[Math.min(c, spec.mean.length - 1)];
+    const std = spec.std[Math.min(c, spec.std.length - 1)];
+    for (let v = 0; v < 256; v++) lut[c * 256 + v] = (v / 255 - mean) / std;
+  }
+  if (tables.size >= 64) tables.clear();
+  tables.set(key, lut);
+  return lut;
 }
 
 export async function encodeImages(bufs: Buffer[], spec: ImageInput, labels?: string[]): Promise<FeedSpec> {
@@ -78,30 +97,57 @@ export interface ImageEncodeCounts {
 
 /**
  * Like `encodeImages`, through the decode cache when one is given: each item's pixels come from the
- * cache when its entry is sound, else they are decoded (all misses at once) and stored. Bytes are
- * only read for misses.
+ * cache when its entry is sound, else they are decoded and stored (in the background). Bytes are only
+ * read for misses. Decodes go through a process-wide queue a few deep (see `decodeQueued`), so many
+ * batches can be encoded ahead without a burst of decoder set-up on the calling thread.
  */
 export async function encodeImageItems(items: ImageItem[], spec: ImageInput, cache: DecodeCache | null, counts?: ImageEncodeCounts): Promise<FeedSpec> {
   const [h, w] = spec.size;
   const per = spec.channels * h * w;
   const out = new Float32Array(items.length * per);
-  await Promise.all(
-    items.map(async (it, i) => {
-      const label = it.label ?? `#${i}`;
-      const key = cache ? preprocessKey(it.sha256, spec) : '';
-      let px = cache ? await cache.get(key) : null;
-      if (px && (px.height !== h || px.width !== w)) px = null;
-      if (px) {
-        if (counts) counts.cached++;
-      } else {
-        px = await decodePixels(await it.read(), spec, label);
-        if (counts) counts.decoded++;
-        if (cache) await cache.put(key, px);
-      }
+  const misses: Promise<void>[] = [];
+  const keyOf = cache ? preprocessKeyer(spec) : null;
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i];
+    const key = keyOf ? keyOf(it.sha256) : '';
+    let px = cache ? cache.read(key) : null;
+    if (px && (px.height !== h || px.width !== w)) px = null;
+    if (px) {
+      if (counts) counts.cached++;
       normaliseInto(px, spec, out, i * per);
-    }),
-  );
+      continue;
+    }
+    misses.push(
+      decodeQueued(async () => decodePixels(await it.read(), spec, it.label ?? `#${i}`)).then((d) => {
+        if (counts) counts.decoded++;
+        cache?.put(key, d);
+        normaliseInto(d, spec, out, i * per);
+      }),
+    );
+  }
+  await Promise.all(misses);
   return { type: 'float32', dims: [items.length, spec.channels, h, w], data: out.buffer as ArrayBuffer };
+}
+
+/**
+ * Decodes in flight at once, process-wide: twice libuv's thread pool (where sharp decodes), so the
+ * pool never waits for work while the event loop sets up only a few decodes at a time. First come,
+ * first served: the batch needed first is decoded first.
+ */
+const DECODE_DEPTH = 2 * Math.max(1, Number(process.env.UV_THREADPOOL_SIZE) || 4);
+let decoding = 0;
+const decodeWaiting: (() => void)[] = [];
+
+async function decodeQueued<T>(f: () => Promise<T>): Promise<T> {
+  if (decoding >= DECODE_DEPTH) await new Promise<void>((r) => decodeWaiting.push(r));
+  else decoding++;
+  try {
+    return await f();
+  } finally {
+    const next = decodeWaiting.shift();
+    if (next) next();
+    else decoding--;
+  }
 }
 
 /** Cheap check used at upload: is this a PNG or JPEG that sharp can read? */

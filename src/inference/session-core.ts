@@ -9,6 +9,7 @@ import type { Pooling } from '../domain/manifest.ts';
 import { classifierValues, lmValues } from './behaviour.ts';
 import { poolTensor } from './pooling.ts';
 import type { BehaviourResult, FeedSpec, LesionConfig, LesionSite, PooledLayerOut, ProbeShape, SessionAnswer, SessionCall } from './worker-protocol.ts';
+import { sessionOptions } from './session-options.ts';
 
 export interface SessionInit {
   intraOpThreads: number;
@@ -98,9 +99,7 @@ export class SessionCore {
 
   static async open(modelPath: string, init: SessionInit): Promise<SessionCore> {
     const session = await ort.InferenceSession.create(modelPath, {
-      intraOpNumThreads: Math.max(1, init.intraOpThreads),
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
+      ...sessionOptions(init.intraOpThreads),
       graphOptimizationLevel: init.graphOptimizationLevel ?? 'all',
       ...(init.logSeverityLevel !== undefined ? { logSeverityLevel: init.logSeverityLevel } : {}),
     });

@@ -1,33 +1,49 @@
 /**
- * Per-layer analysis (clusters, TFCE, Moran's I with its permutation null, the smoothness curve,
- * reliability, permutation FWE) on a worker thread, so that a contrast's statistics never stall the
- * HTTP server. Permutations go one thread further, to ONNX Runtime's own worker. A cancelled request
- * stops between stages and aborts a running permutation test; progress names the stage.
+ * A layer's statistics after inference on a worker thread, so that they never stall the HTTP server:
+ * the t-test of its merged moments, the correction within the layer (a correction across layers is
+ * a request of its own, once every layer is tested), then the per-layer analysis (clusters, TFCE,
+ * Moran's I with its permutation null, the smoothness curve, reliability, permutation FWE).
+ * Permutations go one thread further, to ONNX Runtime's own worker. A cancelled request stops between
+ * stages and aborts a running permutation test; progress names the stage.
  */
 import { parentPort, workerData, type Worker } from 'node:worker_threads';
 import { moduleUrl, startWorker } from '../inference/threads.ts';
 import type { AnalysisOptions, LayerAnalysis } from '../domain/analysis.ts';
 import type { SheetLayout } from '../domain/sheet.ts';
-import type { TestKind } from '../domain/stats.ts';
-import { analyseLayer, jsPermutationEngine, ortPermutationEngine, type AnalysisHooks, type LayerMatrix } from './analyse.ts';
+import type { Correction, CorrectionScope } from '../domain/stats.ts';
+import { analyseLayer, jsPermutationEngine, ortPermutationEngine, type AnalysisHooks, type LayerMatrix, type PermutationEngine } from './analyse.ts';
+import { correct, testLayer, type LayerMoments, type TestedLayer, type TestOptions } from './test.ts';
 
 export type EngineSpec = { kind: 'ort'; threads: number } | { kind: 'js' };
 
-interface Request {
-  kind: 'run';
-  id: number;
-  layer: { t: Float64Array; p: Float64Array; units: number };
+/** One layer of one contrast: its moments, how to test and correct it, and the analysis to run. */
+export interface LayerJob {
+  layer: { name: string; units: number; pooling: string; moments: LayerMoments };
   sheet: SheetLayout;
-  test: TestKind;
+  test: TestOptions;
+  /** Correct within this layer here (scope 'layer', or a single layer); else q comes from a 'correct' request. */
+  correctHere: boolean;
   opts: AnalysisOptions;
   matrix: LayerMatrix | null;
   engine: EngineSpec;
 }
 
+/** What a layer's request gives back. */
+export interface LayerDone {
+  tested: TestedLayer;
+  corrected: { q: Float64Array; log10q: Float64Array } | null;
+  analysis: LayerAnalysis;
+}
+
+type Request =
+  | ({ kind: 'run'; id: number } & LayerJob)
+  | { kind: 'correct'; id: number; ps: { p: Float64Array; log10p: Float64Array }[]; method: Correction; scope: CorrectionScope };
+
 type Message = Request | { kind: 'cancel'; id: number };
 
 type Response =
-  | { id: number; kind: 'done'; result: LayerAnalysis }
+  | { id: number; kind: 'done'; result: LayerDone }
+  | { id: number; kind: 'corrected'; result: { q: Float64Array; log10q: Float64Array }[] }
   | { id: number; kind: 'failed'; error: string; cancelled: boolean }
   | { id: number; kind: 'progress'; stage: string; done: number; total: number };
 
@@ -42,6 +58,15 @@ if (parentPort && (workerData as { entry?: string } | null)?.entry === ENTRY.hre
       running.get(m.id)?.abort();
       return;
     }
+    if (m.kind === 'correct') {
+      try {
+        const result = correct(m.ps, m.method, m.scope);
+        port.postMessage({ id: m.id, kind: 'corrected', result } satisfies Response, result.flatMap((r) => [r.q.buffer, r.log10q.buffer] as ArrayBuffer[]));
+      } catch (e) {
+        port.postMessage({ id: m.id, kind: 'failed', error: (e as Error)?.message ?? String(e), cancelled: false } satisfies Response);
+      }
+      return;
+    }
     const ac = new AbortController();
     running.set(m.id, ac);
     const engine = m.engine.kind === 'ort' ? ortPermutationEngine(m.engine.threads) : jsPermutationEngine;
@@ -49,11 +74,27 @@ if (parentPort && (workerData as { entry?: string } | null)?.entry === ENTRY.hre
       signal: ac.signal,
       onProgress: (stage, done, total) => port.postMessage({ id: m.id, kind: 'progress', stage, done, total } satisfies Response),
     };
-    analyseLayer(m.layer, m.sheet, m.test, m.opts, m.matrix, engine, hooks).then(
-      (result) => port.postMessage({ id: m.id, kind: 'done', result } satisfies Response),
+    runLayer(m, engine, hooks).then(
+      (result) => port.postMessage({ id: m.id, kind: 'done', result } satisfies Response, transferables(result)),
       (e: unknown) => port.postMessage({ id: m.id, kind: 'failed', error: (e as Error)?.message ?? String(e), cancelled: ac.signal.aborted } satisfies Response),
     ).finally(() => running.delete(m.id));
   });
+}
+
+async function runLayer(job: LayerJob, engine: PermutationEngine, hooks: AnalysisHooks): Promise<LayerDone> {
+  const { layer, sheet } = job;
+  const tested = testLayer(layer.moments, job.test.test);
+  const corrected = job.correctHere ? correct([tested], job.test.correction, 'layer')[0] : null;
+  const analysis = await analyseLayer({ t: tested.t, p: tested.p, units: layer.units }, sheet, job.test.test, job.opts, job.matrix, engine, hooks);
+  return { tested, corrected, analysis };
+}
+
+/** The per-unit arrays of a result, handed over rather than copied (the worker keeps none of them). */
+function transferables(r: LayerDone): ArrayBuffer[] {
+  const x = r.tested;
+  const arrays = [x.t, x.df, x.p, x.log10p, x.d, x.g, x.meanA, x.meanB, x.varA, x.varB];
+  if (r.corrected) arrays.push(r.corrected.q, r.corrected.log10q);
+  return [...new Set(arrays.map((a) => a.buffer as ArrayBuffer))];
 }
 
 /** The analysis of a layer was cancelled. */
@@ -67,7 +108,7 @@ export class AnalysisCancelledError extends Error {
 export class AnalysisRunner {
   private worker: Worker | null = null;
   private next = 1;
-  private pending = new Map<number, { resolve: (r: LayerAnalysis) => void; reject: (e: Error) => void; hooks: AnalysisHooks }>();
+  private pending = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void; hooks: AnalysisHooks }>();
 
   private start(): Worker {
     if (this.worker) return this.worker;
@@ -80,8 +121,8 @@ export class AnalysisRunner {
         return;
       }
       this.pending.delete(m.id);
-      if (m.kind === 'done') p.resolve(m.result);
-      else p.reject(m.cancelled ? new AnalysisCancelledError() : new Error(m.error));
+      if (m.kind === 'failed') p.reject(m.cancelled ? new AnalysisCancelledError() : new Error(m.error));
+      else p.resolve(m.result);
     });
     const fail = (e: Error) => {
       for (const p of this.pending.values()) p.reject(e);
@@ -99,15 +140,26 @@ export class AnalysisRunner {
     this.start();
   }
 
-  run(layer: Request['layer'], sheet: SheetLayout, test: TestKind, opts: AnalysisOptions, matrix: LayerMatrix | null, engine: EngineSpec, hooks: AnalysisHooks = {}): Promise<LayerAnalysis> {
+  private request<T>(req: Request, hooks: AnalysisHooks, transfer: ArrayBuffer[] = []): Promise<T> {
     if (hooks.signal?.aborted) return Promise.reject(new AnalysisCancelledError());
     const w = this.start();
-    const id = this.next++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, hooks });
-      hooks.signal?.addEventListener('abort', () => w.postMessage({ kind: 'cancel', id } satisfies Message), { once: true });
-      w.postMessage({ kind: 'run', id, layer, sheet, test, opts, matrix, engine } satisfies Message);
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(req.id, { resolve: resolve as (r: unknown) => void, reject, hooks });
+      hooks.signal?.addEventListener('abort', () => w.postMessage({ kind: 'cancel', id: req.id } satisfies Message), { once: true });
+      w.postMessage(req satisfies Message, transfer);
     });
+  }
+
+  /** Tests, corrects (when `job.correctHere`) and analyses one layer; the moments are handed over to the worker. */
+  run(job: LayerJob, hooks: AnalysisHooks = {}): Promise<LayerDone> {
+    const { a, b } = job.layer.moments;
+    const transfer = [...new Set([a.mean, a.m2, a.meanLo, b.mean, b.m2, b.meanLo].filter((x) => x !== undefined).map((x) => x!.buffer as ArrayBuffer))];
+    return this.request({ kind: 'run', id: this.next++, ...job }, hooks, transfer);
+  }
+
+  /** q and log10 q of several layers' p corrected as one family (see `correct` in test.ts). */
+  correct(ps: { p: Float64Array; log10p: Float64Array }[], method: Correction, scope: CorrectionScope): Promise<{ q: Float64Array; log10q: Float64Array }[]> {
+    return this.request({ kind: 'correct', id: this.next++, ps, method, scope }, {});
   }
 
   /** Terminates the worker once nothing is pending (never in the middle of a request). */
@@ -147,10 +199,18 @@ export class AnalysisPool {
     else this.free.push(r);
   }
 
-  async run(...args: Parameters<AnalysisRunner['run']>): Promise<LayerAnalysis> {
+  async run(...args: Parameters<AnalysisRunner['run']>): Promise<LayerDone> {
+    return this.on((r) => r.run(...args));
+  }
+
+  async correct(...args: Parameters<AnalysisRunner['correct']>): Promise<{ q: Float64Array; log10q: Float64Array }[]> {
+    return this.on((r) => r.correct(...args));
+  }
+
+  private async on<T>(f: (r: AnalysisRunner) => Promise<T>): Promise<T> {
     const r = await this.acquire();
     try {
-      return await r.run(...args);
+      return await f(r);
     } finally {
       this.release(r);
     }

@@ -14,12 +14,12 @@ import type { SheetLayout } from '../domain/sheet.ts';
 import { SessionPool } from '../inference/pool.ts';
 import { decodeCacheFor } from '../inference/decode-cache.ts';
 import { TokenizerThread } from '../inference/tokenizer-thread.ts';
-import { AnalysisCancelledError, AnalysisPool, type EngineSpec } from './analysis-worker.ts';
+import { AnalysisCancelledError, AnalysisPool, type EngineSpec, type LayerDone } from './analysis-worker.ts';
 import { contrastMatrix } from './analyse.ts';
 import { Fold } from './fold.ts';
 import { CancelledError, infer } from './infer.ts';
 import { planBatches, planBatchesByLength, planLayers, setCount, tokenCounts, type ContrastSpec, type PlannedLayer, type Stimulus, type TokenTable } from './plan.ts';
-import { testContrast, type TestOptions } from './test.ts';
+import { layerMoments, layerOutcome, type TestOptions } from './test.ts';
 
 export { CancelledError };
 export type { ContrastSpec, Stimulus };
@@ -141,7 +141,11 @@ export async function runContrasts(
   // Start-up overlaps encoding: the workers load the session while the first batches are encoded,
   // and the analysis workers boot while inference runs.
   const cores = Math.max(1, env.workers * env.intraOpThreads);
-  const analysisWorkers = Math.max(1, Math.min(layers.length * contrasts.length, cores));
+  // The default analysis of a few thousand units takes milliseconds, less than booting a second
+  // worker: more workers only for big layers, permutations or reliability.
+  const heavy = Boolean(analysis.permutations || analysis.reliability);
+  const units = layers.reduce((s, l) => s + l.units, 0) * contrasts.length;
+  const analysisWorkers = Math.max(1, Math.min(layers.length * contrasts.length, cores, heavy ? Infinity : Math.ceil(units / 4096)));
   const runners = new AnalysisPool(analysisWorkers);
   let setupMs = 0;
   const poolPromise = SessionPool.create(env.onnxPath, { workers: env.workers, intraOpThreads: env.intraOpThreads, lesion: env.lesion, label: env.model.name }).then((p) => {
@@ -187,42 +191,47 @@ export async function runContrasts(
   }
   const inferenceWallMs = performance.now() - tInf;
 
-  // Every layer's moments are final after the last batch: test each layer and hand it to the next
-  // free analysis worker at once, the layers in parallel across workers.
+  // Every layer's moments are final after the last batch: each layer goes to the next free analysis
+  // worker at once (its t-test, correction and analysis run there, the layers in parallel across
+  // workers); a correction across layers follows once every layer is tested.
   const tStats = performance.now();
   const sheets = layers.map((l) => env.sheetOf(l));
   const activations = fold.closeActivations();
   const matrices = fold.takeMatrices();
   const results: LayerOutcome[][] = [];
   const engine: EngineSpec = hooks.permutationEngine ?? { kind: 'ort', threads: Math.max(1, Math.floor(cores / analysisWorkers)) };
+  const correctHere = opts.correctionScope === 'layer' || layers.length === 1;
+  const test = { test: opts.test, correction: opts.correction, correctionScope: opts.correctionScope, alpha: opts.alpha };
   try {
-    const pending: Promise<void>[] = [];
-    for (const spec of contrasts) {
-      const outcomes = testContrast(fold, spec, sheets, opts);
-      for (let li = 0; li < outcomes.length; li++) {
-        if (hooks.signal?.aborted) throw new CancelledError();
-        const o = outcomes[li];
-        const matrix = matrices ? contrastMatrix(matrices[li], o.units, spec.a, spec.b) : null;
-        const layerTag = outcomes.length > 1 ? ` (layer ${li + 1}/${outcomes.length}: ${o.name})` : '';
-        const job = runners
-          .run({ t: o.t, p: o.p, units: o.units }, o.sheet, opts.test, analysis, matrix, engine, {
-            signal: hooks.signal,
-            onProgress: (stage, d, total) => hooks.onProgress?.(stimuli.length, stimuli.length, `${stage} ${d}/${total}${layerTag}`),
-          })
-          .then((a) => {
-            o.analysis = a;
-          });
+    const moments = contrasts.map((spec) => layers.map((_, li) => layerMoments(fold, li, spec)));
+    const pending: Promise<LayerDone>[][] = contrasts.map((spec, ci) =>
+      layers.map((l, li) => {
+        const matrix = matrices ? contrastMatrix(matrices[li], l.units, spec.a, spec.b) : null;
+        const layerTag = layers.length > 1 ? ` (layer ${li + 1}/${layers.length}: ${l.name})` : '';
+        const job = runners.run(
+          { layer: { name: l.name, units: l.units, pooling: l.pooling, moments: moments[ci][li] }, sheet: sheets[li], test, correctHere, opts: analysis, matrix, engine },
+          { signal: hooks.signal, onProgress: (stage, d, total) => hooks.onProgress?.(stimuli.length, stimuli.length, `${stage} ${d}/${total}${layerTag}`) },
+        );
         job.catch(() => undefined);
-        pending.push(job);
-        if (contrasts.length === 1) o.activations = activations[li];
-      }
-      results.push(outcomes);
-    }
+        return job;
+      }),
+    );
     hooks.onProgress?.(stimuli.length, stimuli.length, 'statistics');
     // A cancel reaches every running analysis (its permutation test stops); wait for all to end.
-    const settled = await Promise.allSettled(pending);
+    const settled = await Promise.allSettled(pending.flat());
     if (hooks.signal?.aborted || settled.some((r) => r.status === 'rejected' && r.reason instanceof AnalysisCancelledError)) throw new CancelledError();
     for (const r of settled) if (r.status === 'rejected') throw r.reason;
+    for (const jobs of pending) {
+      const done = await Promise.all(jobs);
+      const corrected = correctHere ? done.map((d) => d.corrected!) : await runners.correct(done.map((d) => d.tested), opts.correction, opts.correctionScope);
+      results.push(
+        done.map((d, li) => ({
+          ...layerOutcome(layers[li], sheets[li], d.tested, corrected[li], opts),
+          analysis: d.analysis,
+          activations: contrasts.length === 1 ? activations[li] : null,
+        })),
+      );
+    }
   } finally {
     await runners.close();
   }

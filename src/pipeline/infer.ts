@@ -48,6 +48,20 @@ export interface InferInput {
   signal?: AbortSignal;
 }
 
+/** Input tensors of image batches encoded ahead of the workers, at most (decoding is the slow part). */
+const IMAGE_AHEAD_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Batches in flight: for image models as many as fit in IMAGE_AHEAD_BYTES (at most 16), so that
+ * decoding keeps every core busy while the workers run; otherwise `base`.
+ */
+function imagesAhead(model: ModelRecord, batches: Batch[], base: number): number {
+  const image = model.manifest.input.image;
+  if (model.modality !== 'image' || !image || batches.length === 0) return base;
+  const bytes = (batches[0].end - batches[0].start) * image.channels * image.size[0] * image.size[1] * 4;
+  return Math.max(base, Math.min(16, Math.floor(IMAGE_AHEAD_BYTES / Math.max(1, bytes))));
+}
+
 /** Runs every batch; `onBatch` receives each batch's pooled layers, in batch order. */
 export async function infer(input: InferInput, onBatch: (batch: Batch, layers: PooledLayer[]) => void): Promise<InferTimings> {
   const { model, stimuli, batches, signal } = input;
@@ -89,7 +103,7 @@ export async function infer(input: InferInput, onBatch: (batch: Batch, layers: P
     return (pool ?? (await poolReady)).pool({ [image.name]: feed }, fetch, null, where(b));
   };
   const inFlight = new Map<number, Promise<{ layers: PooledLayer[]; runMs: number }>>();
-  const maxInFlight = Math.max(1, input.inFlight ?? (pool ? pool.size + 1 : 2));
+  const maxInFlight = imagesAhead(model, batches, Math.max(1, input.inFlight ?? (pool ? pool.size + 1 : 2)));
   let next = 0;
   try {
     for (const b of batches) {
@@ -113,6 +127,7 @@ export async function infer(input: InferInput, onBatch: (batch: Batch, layers: P
       timings.batches++;
       onBatch(b, res.layers);
     }
+    await input.imageCache?.flush();
   } finally {
     timings.imagesDecoded = counts.decoded;
     timings.imagesCached = counts.cached;

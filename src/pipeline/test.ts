@@ -8,7 +8,7 @@ import type { LayerOutcome, LayerSummary } from '../domain/records.ts';
 import type { SheetLayout } from '../domain/sheet.ts';
 import type { Correction, CorrectionScope, TestKind } from '../domain/stats.ts';
 import { adjustLog10P, adjustP } from '../stats/correction.ts';
-import { tTest, type TTestResult } from '../stats/ttest.ts';
+import { tTest, type GroupMoments } from '../stats/ttest.ts';
 import type { Fold } from './fold.ts';
 import type { ContrastSpec } from './plan.ts';
 
@@ -83,49 +83,101 @@ export function summarise(
   };
 }
 
-/** Every layer's statistics for one contrast (analysis and activations not yet attached). */
+/** The moments of the two conditions of one layer: what testing it needs (sent to an analysis worker). */
+export interface LayerMoments {
+  a: GroupMoments;
+  b: GroupMoments;
+}
+
+/** The per-unit statistics of one layer, before the correction. */
+export interface TestedLayer {
+  nA: number;
+  nB: number;
+  t: Float64Array;
+  df: Float64Array;
+  p: Float64Array;
+  log10p: Float64Array;
+  d: Float64Array;
+  g: Float64Array;
+  meanA: Float64Array;
+  meanB: Float64Array;
+  varA: Float64Array;
+  varB: Float64Array;
+  zeroVarianceUnits: number;
+}
+
+/** The merged moments of the contrast's A and B sets on one layer; 422 when a condition has fewer than 2 samples. */
+export function layerMoments(fold: Fold, layer: number, spec: ContrastSpec): LayerMoments {
+  const a = fold.merged(layer, spec.a);
+  const b = fold.merged(layer, spec.b);
+  if (a.n < 2 || b.n < 2) throw new UnprocessableError(`layer '${fold.layers[layer].name}': a t-test needs at least 2 samples per condition (a has ${a.n}, b has ${b.n})`);
+  return { a: { n: a.n, mean: a.mean, m2: a.m2, meanLo: a.meanLo }, b: { n: b.n, mean: b.mean, m2: b.m2, meanLo: b.meanLo } };
+}
+
+export function testLayer(m: LayerMoments, test: TestKind): TestedLayer {
+  const r = tTest(m.a, m.b, test);
+  return {
+    nA: m.a.n,
+    nB: m.b.n,
+    t: r.t,
+    df: r.df,
+    p: r.p,
+    log10p: r.log10p,
+    d: r.d,
+    g: r.g,
+    meanA: Float64Array.from(m.a.mean),
+    meanB: Float64Array.from(m.b.mean),
+    varA: r.varA,
+    varB: r.varB,
+    zeroVarianceUnits: r.zeroVarianceUnits,
+  };
+}
+
+/** A layer's outcome from its test and its correction (analysis and activations not yet attached). */
+export function layerOutcome(
+  layer: { name: string; units: number; pooling: string },
+  sheet: SheetLayout,
+  x: TestedLayer,
+  corrected: { q: Float64Array; log10q: Float64Array },
+  opts: TestOptions,
+): LayerOutcome {
+  const { q, log10q } = corrected;
+  const summary = summarise({ units: layer.units, t: x.t, p: x.p, q, d: x.d, nA: x.nA, nB: x.nB }, sheet, {
+    alpha: opts.alpha,
+    correction: opts.correction,
+    pooling: layer.pooling,
+    zeroVarianceUnits: x.zeroVarianceUnits,
+  });
+  return {
+    name: layer.name,
+    units: layer.units,
+    rows: sheet.rows,
+    cols: sheet.cols,
+    cellOfUnit: sheet.cellOfUnit,
+    sheet,
+    nA: x.nA,
+    nB: x.nB,
+    t: x.t,
+    df: x.df,
+    p: x.p,
+    log10p: x.log10p,
+    q,
+    log10q,
+    d: x.d,
+    g: x.g,
+    meanA: x.meanA,
+    meanB: x.meanB,
+    varA: x.varA,
+    varB: x.varB,
+    summary,
+    analysis: null,
+    activations: null,
+  };
+}
+
+/** Every layer's statistics for one contrast, on this thread (analysis and activations not yet attached). */
 export function testContrast(fold: Fold, spec: ContrastSpec, sheets: SheetLayout[], opts: TestOptions): LayerOutcome[] {
-  const tested: { r: TTestResult; nA: number; nB: number; meanA: Float64Array; meanB: Float64Array }[] = fold.layers.map((l, li) => {
-    const a = fold.merged(li, spec.a);
-    const b = fold.merged(li, spec.b);
-    if (a.n < 2 || b.n < 2) throw new UnprocessableError(`layer '${l.name}': a t-test needs at least 2 samples per condition (a has ${a.n}, b has ${b.n})`);
-    return { r: tTest(a, b, opts.test), nA: a.n, nB: b.n, meanA: Float64Array.from(a.mean), meanB: Float64Array.from(b.mean) };
-  });
-  const corrected = correct(tested.map((x) => x.r), opts.correction, opts.correctionScope);
-  return fold.layers.map((l, li) => {
-    const { r, nA, nB, meanA, meanB } = tested[li];
-    const sheet = sheets[li];
-    const { q, log10q } = corrected[li];
-    const summary = summarise({ units: l.units, t: r.t, p: r.p, q, d: r.d, nA, nB }, sheet, {
-      alpha: opts.alpha,
-      correction: opts.correction,
-      pooling: l.pooling,
-      zeroVarianceUnits: r.zeroVarianceUnits,
-    });
-    return {
-      name: l.name,
-      units: l.units,
-      rows: sheet.rows,
-      cols: sheet.cols,
-      cellOfUnit: sheet.cellOfUnit,
-      sheet,
-      nA,
-      nB,
-      t: r.t,
-      df: r.df,
-      p: r.p,
-      log10p: r.log10p,
-      q,
-      log10q,
-      d: r.d,
-      g: r.g,
-      meanA,
-      meanB,
-      varA: r.varA,
-      varB: r.varB,
-      summary,
-      analysis: null,
-      activations: null,
-    };
-  });
+  const tested = fold.layers.map((_, li) => testLayer(layerMoments(fold, li, spec), opts.test));
+  const corrected = correct(tested, opts.correction, opts.correctionScope);
+  return fold.layers.map((l, li) => layerOutcome(l, sheets[li], tested[li], corrected[li], opts));
 }

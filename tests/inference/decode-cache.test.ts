@@ -1,7 +1,7 @@
 /**
  * The preprocessed-image cache: hits give the bytes a fresh decode gives, any change of a
  * preprocessing parameter is a miss, an unsound entry is detected and rewritten, and the size limit
- * evicts the least recently used entries.
+ * evicts the least recently used entries. Entries are written in the background: `flush` waits for them.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -41,6 +41,7 @@ describe('preprocessed-image cache', () => {
     const cache = new DecodeCache(tmp(), 1 << 30);
     const counts = { decoded: 0, cached: 0 };
     const cold = await encodeImageItems(items, SPEC, cache, counts);
+    await cache.flush();
     expect(counts).toEqual({ decoded: items.length, cached: 0 });
     const warm = await encodeImageItems(items, SPEC, cache, counts);
     expect(counts).toEqual({ decoded: items.length, cached: items.length });
@@ -53,6 +54,7 @@ describe('preprocessed-image cache', () => {
   it('a hit never reads the image bytes', async () => {
     const cache = new DecodeCache(tmp(), 1 << 30);
     await encodeImageItems(items, SPEC, cache);
+    await cache.flush();
     let reads = 0;
     const counting = items.map((it) => ({ ...it, read: () => (reads++, it.read()) }));
     await encodeImageItems(counting, SPEC, cache);
@@ -85,9 +87,11 @@ describe('preprocessed-image cache', () => {
     // Through the encoder: each variant decodes again, and gives what an uncached decode gives.
     const cache = new DecodeCache(tmp(), 1 << 30);
     await encodeImageItems(items, SPEC, cache);
+    await cache.flush();
     for (const [what, v] of variants) {
       const counts = { decoded: 0, cached: 0 };
       const got = await encodeImageItems(items, v, cache, counts);
+      await cache.flush();
       expect(counts, what).toEqual({ decoded: items.length, cached: 0 });
       expect(bytes(got).equals(bytes(await encodeImages(files, v))), what).toBe(true);
     }
@@ -98,6 +102,7 @@ describe('preprocessed-image cache', () => {
     const cache = new DecodeCache(dir, 1 << 30);
     const direct = await encodeImages(files, SPEC);
     await encodeImageItems(items, SPEC, cache);
+    await cache.flush();
     const f0 = cache.fileOf(preprocessKey(items[0].sha256, SPEC));
     const f1 = cache.fileOf(preprocessKey(items[1].sha256, SPEC));
     const f2 = cache.fileOf(preprocessKey(items[2].sha256, SPEC));
@@ -108,6 +113,7 @@ describe('preprocessed-image cache', () => {
     fs.copyFileSync(cache.fileOf(preprocessKey(items[3].sha256, SPEC)), f2); // a sound entry of another key
     const counts = { decoded: 0, cached: 0 };
     const got = await encodeImageItems(items, SPEC, cache, counts);
+    await cache.flush();
     expect(counts).toEqual({ decoded: 3, cached: items.length - 3 });
     expect(cache.stats.corrupt).toBe(3);
     expect(bytes(got).equals(bytes(direct))).toBe(true);
@@ -136,13 +142,14 @@ describe('preprocessed-image cache', () => {
     // Entries for 6 items, oldest first: give each a distinct mtime.
     for (let i = 0; i < 4; i++) {
       await encodeImageItems([items[i]], SPEC, cache);
+      await cache.flush();
       const t = new Date(Date.now() - (10 - i) * 60_000);
       fs.utimesSync(cache.fileOf(preprocessKey(items[i].sha256, SPEC)), t, t);
     }
     // Item 0 is used again: it becomes the most recent.
     await encodeImageItems([items[0]], SPEC, cache);
-    await new Promise((r) => setTimeout(r, 50)); // the hit's mtime refresh is asynchronous
     await encodeImageItems([items[4]], SPEC, cache);
+    await cache.flush();
     await cache.evict();
     expect(await cache.diskBytes()).toBeLessThanOrEqual(4 * one);
     const present = items.slice(0, 5).map((it) => fs.existsSync(cache.fileOf(preprocessKey(it.sha256, SPEC))));
