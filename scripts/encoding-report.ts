@@ -179,7 +179,7 @@ try {
   await strip(tfR.top, 'topo-cnn-face-top10.png');
   await strip(tfR.bottom, 'topo-cnn-face-bottom10.png');
   log('topo-cnn: split-half profile of the face region');
-  const imgProfile = (model: string) => ({ model, localizer: { a: 'faces', b: rest, layers: ['conv4'], percent: 5 }, measure: domains, splits: 10, resamples: 2000, seed: 1 });
+  const imgProfile = (model: string) => ({ model, localizer: { a: 'faces', b: rest, layers: ['conv4'], percent: 5 }, measure: domains, effect: { a: 'faces', b: 'objects' }, splits: 10, resamples: 2000, seed: 1 });
   const pc = await profile(imgProfile('topo-cnn'), 'topo-cnn-face-profile.png');
   const pcFlat = await profile(imgProfile('flat-cnn'), 'flat-cnn-face-profile.png');
   const top = tfR.top.map(imgRow);

@@ -1,11 +1,10 @@
 /** The CLI as a user runs it: a real child process, a real data folder, files on disk. */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../src/config.ts';
 import { decodeNpy } from '../../src/render/npy.ts';
+import { cliRunner } from '../support/cli.ts';
 import { MODELS, STIMULI, tempDir } from '../support/env.ts';
 
 const data = tempDir();
@@ -15,15 +14,7 @@ afterAll(() => {
   fs.rmSync(out, { recursive: true, force: true });
 });
 
-function cli(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'src', 'main.ts'), ...args, '--data', data], {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, TOPOSCOPE_REGISTER_FIXTURES: '0', TOPOSCOPE_WORKERS: '1', TOPOSCOPE_ORT_THREADS: '1' },
-    encoding: 'utf8',
-    timeout: 170_000,
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = cliRunner(data);
 
 describe('toposcope CLI', () => {
   let contrastId = '';

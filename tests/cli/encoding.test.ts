@@ -3,14 +3,13 @@
  * profile and selectivity print the numbers the API computes for the same request on the same data,
  * write their files, and fail with a message naming the flag on bad input.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../src/config.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { closeService, openService } from '../../src/usecases/service.ts';
+import { cliRunner } from '../support/cli.ts';
 import { tempDir, testConfig } from '../support/env.ts';
 
 const data = tempDir();
@@ -20,16 +19,8 @@ afterAll(() => {
   fs.rmSync(out, { recursive: true, force: true });
 });
 
-/** Same workers, threads and batch size as the app below, so both run identical batches. */
-function cli(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'src', 'main.ts'), ...args, '--data', data], {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, TOPOSCOPE_REGISTER_FIXTURES: '0', TOPOSCOPE_WORKERS: '1', TOPOSCOPE_ORT_THREADS: '1', TOPOSCOPE_BATCH_SIZE: '16' },
-    encoding: 'utf8',
-    timeout: 170_000,
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+/** Same workers, threads and batch size as the app below (testConfig), so both run identical batches. */
+const cli = cliRunner(data, { TOPOSCOPE_BATCH_SIZE: '16' });
 
 /** The real app on the same data folder (one process owns it at a time: never while a CLI runs). */
 async function withApp<T>(fn: (app: FastifyInstance) => Promise<T>): Promise<T> {
