@@ -453,6 +453,8 @@ async function isolationPart(dataDir: string): Promise<void> {
     out.push({ model: reg.modelName, ...r });
     for (const pooling of m.poolings) {
       const pick = (iso: IsolationRun['isolation'], k: 'createMs' | 'loopMs' | 'runMs' | 'closeMs') => median(r.runs.filter((x) => x.isolation === iso && x.pooling === pooling).map((x) => x[k]));
+      // The loop's time outside session.run (transfers, pooling, scheduling), per run.
+      const gap = (iso: IsolationRun['isolation']) => median(r.runs.filter((x) => x.isolation === iso && x.pooling === pooling).map((x) => x.loopMs - x.runMs));
       const one = r.runs.find((x) => x.pooling === pooling)!;
       const loads = r.runs.filter((x) => x.pooling === pooling).map((x) => x.loadavg[0]);
       rows.push([
@@ -463,12 +465,13 @@ async function isolationPart(dataDir: string): Promise<void> {
         `${s(pick('thread', 'loopMs'))} / ${s(pick('process', 'loopMs'))}`,
         (pick('process', 'loopMs') / pick('thread', 'loopMs')).toFixed(3),
         `${s(pick('thread', 'runMs'))} / ${s(pick('process', 'runMs'))}`,
+        `${s(gap('thread'))} / ${s(gap('process'))}`,
         `${s(pick('thread', 'closeMs'))} / ${s(pick('process', 'closeMs'))}`,
         `${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`,
       ]);
     }
   }
-  const head = ['model (pooling)', 'stimuli / batches', 'MB in / back per batch', 'create s thr / proc', 'loop s thr / proc', 'loop proc/thr', 'session.run s thr / proc', 'close s thr / proc', 'load 1 min'];
+  const head = ['model (pooling)', 'stimuli / batches', 'MB in / back per batch', 'create s thr / proc', 'loop s thr / proc', 'loop proc/thr', 'session.run s thr / proc', 'loop − run s thr / proc', 'close s thr / proc', 'load 1 min'];
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   console.log(head.map((h, i) => h.padEnd(w[i])).join('  '));
   for (const r of rows) console.log(r.map((c, i) => c.padEnd(w[i])).join('  '));
