@@ -47,6 +47,8 @@ export interface Config {
   mapCacheBytes: number;
   /** Worker threads rendering maps off the main thread (0: render on the main thread). */
   renderWorkers: number;
+  /** The server renders each succeeded contrast's default layer maps into the map cache ahead of requests. */
+  prerenderMaps: boolean;
   /** CPU-heavy GETs (maps, plots, per-unit documents) served at once; more wait in line. */
   heavyGetConcurrency: number;
   /** CPU-heavy GETs waiting in line at most; beyond, 503 with Retry-After. */
@@ -105,6 +107,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     imageCacheBytes: int(env.TOPOSCOPE_IMAGE_CACHE_BYTES, 1024 * 1024 * 1024, 'TOPOSCOPE_IMAGE_CACHE_BYTES'),
     mapCacheBytes: int(env.TOPOSCOPE_MAP_CACHE_BYTES, 64 * 1024 * 1024, 'TOPOSCOPE_MAP_CACHE_BYTES'),
     renderWorkers: int(env.TOPOSCOPE_RENDER_WORKERS, Math.min(2, cores), 'TOPOSCOPE_RENDER_WORKERS'),
+    prerenderMaps: (env.TOPOSCOPE_PRERENDER_MAPS ?? '1') !== '0',
     heavyGetConcurrency: int(env.TOPOSCOPE_HEAVY_GET_CONCURRENCY, Math.max(2, 2 * cores), 'TOPOSCOPE_HEAVY_GET_CONCURRENCY') || 1,
     heavyGetQueue: int(env.TOPOSCOPE_HEAVY_GET_QUEUE, 1000, 'TOPOSCOPE_HEAVY_GET_QUEUE'),
   };

@@ -191,26 +191,6 @@ export async function buildApp(service: Service, opts: AppOptions = {}): Promise
     });
   }
 
-  // The API key: every write needs it when configured.
-  // CPU-heavy GETs (renderings, tensor listings) are rate-limited per client (the hook marks the routes
-  // before the plugin's own onRoute hook reads the marks).
-  if (ctx.config.heavyGetsPerMinute > 0) {
-    await app.register(rateLimit, {
-      global: false,
-      errorResponseBuilder: (_req, c) => ({
-        statusCode: 429,
-        error: 'Too Many Requests',
-        code: 'RATE_LIMITED',
-        message: `more than ${c.max} map renderings or tensor listings per minute from this client (TOPOSCOPE_HEAVY_GETS_PER_MINUTE); retry in ${c.after}`,
-      }),
-    });
-    app.addHook('onRoute', (route) => {
-      if (route.method === 'GET' && HEAVY_GET.test(route.url)) {
-        route.config = { ...(route.config ?? {}), rateLimit: { max: ctx.config.heavyGetsPerMinute, timeWindow: 60_000, groupId: 'heavy-get' } };
-      }
-    });
-  }
-
   // The API key: every write needs it when configured, and with TOPOSCOPE_API_KEY_READS every /v1 read too.
   const key = ctx.config.apiKey ? Buffer.from(ctx.config.apiKey) : null;
   app.addHook('onRequest', async (req) => {

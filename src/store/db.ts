@@ -19,7 +19,28 @@ export function openDatabase(file: string): DB {
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);
+  cacheStatements(db);
   return db;
+}
+
+/**
+ * `db.prepare` returns one compiled statement per SQL text, kept for the connection's life (a few
+ * hundred texts at most; the repositories build their SQL from a handful of variants). Compiling a
+ * statement costs more than running most of the queries here; statements are only ever run with
+ * get/all/run, never iterated, so one can serve every caller.
+ */
+function cacheStatements(db: DB): void {
+  const compile = db.prepare.bind(db);
+  const statements = new Map<string, Database.Statement>();
+  db.prepare = ((sql: string) => {
+    let st = statements.get(sql);
+    if (!st) {
+      if (statements.size >= 512) statements.clear();
+      st = compile(sql);
+      statements.set(sql, st);
+    }
+    return st;
+  }) as DB['prepare'];
 }
 
 /** Applies every `NNN_name.sql` in order that is newer than `user_version`, each in one transaction. */

@@ -357,6 +357,30 @@ export function contrastMapPng(ctx: Context, id: string, layer: string, q: MapRe
   });
 }
 
+/** Layers of one contrast whose default map is rendered ahead, at most. */
+const PRERENDER_LAYERS = 64;
+
+/**
+ * Renders the default map (t, no outline, as `map.png` without parameters) of every layer of each
+ * contrast that succeeds, in the background: the maps clients ask for first are then in the cache, or
+ * their rendering is under way and a request joins it. Returns the unsubscribe function.
+ */
+export function prerenderMaps(ctx: Context, jobs: JobQueue): () => void {
+  const ahead = async (id: string) => {
+    const job = getJob(ctx.db, id);
+    if (!job || job.kind !== 'contrast' || job.state !== 'succeeded') return;
+    // One layer per turn of the event loop: reading a layer and laying out its figure stay short.
+    for (const l of layerSummaries(ctx.db, job.id).slice(0, PRERENDER_LAYERS)) {
+      await new Promise((r) => setImmediate(r));
+      contrastMapPng(ctx, job.id, l.name, {}).catch(() => undefined);
+    }
+  };
+  return jobs.on((e) => {
+    // A closed database or a deleted contrast leaves nothing to render.
+    if (e.type === 'state') ahead(e.job).catch(() => undefined);
+  });
+}
+
 /** Synchronous like before (the figure is built on this thread, ~5 ms for 48×64); cached. */
 export function contrastMapSvg(ctx: Context, id: string, layer: string, q: MapRequest): string {
   const { key } = mapKey(ctx, 'svg', id, layer, q);

@@ -1,12 +1,13 @@
 /**
  * Maps served cheaply: the byte-bounded LRU with single-flight renders, the render worker pool (same
  * bytes as rendering on the main thread), and through HTTP: a cached map is the map, any parameter
- * change is another map, a deleted contrast's maps are gone, and the heavy-GET limit answers 503
- * beyond its line while /health never waits.
+ * change is another map, a succeeded contrast's default maps are rendered ahead, a deleted contrast's
+ * maps are gone, and the heavy-GET limit answers 503 beyond its line while /health never waits.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderMapPng, renderMapSvg } from '../../src/render/index.ts';
 import { MapCache, MapRenderer, mapService } from '../../src/usecases/map-cache.ts';
+import { prerenderMaps } from '../../src/usecases/contrasts.ts';
 import { startApp, waitForContrast, type TestApp } from '../support/env.ts';
 
 const rows = 12;
@@ -81,6 +82,7 @@ describe('maps over HTTP', () => {
   const layer = 'conv4';
   beforeAll(async () => {
     t = await startApp({ heavyGetConcurrency: 1, heavyGetQueue: 3 });
+    prerenderMaps(t.ctx, t.service.jobs); // as the server does
     expect((await t.app.inject({ method: 'POST', url: '/v1/models', payload: { path: 'topo-cnn' } })).statusCode).toBe(201);
     for (const p of ['images/faces', 'images/objects']) expect((await t.app.inject({ method: 'POST', url: '/v1/stimulus-sets', payload: { path: p } })).statusCode).toBe(201);
     const r = await t.app.inject({ method: 'POST', url: '/v1/contrasts', payload: { model: 'topo-cnn', a: 'faces', b: 'objects' } });
@@ -90,6 +92,21 @@ describe('maps over HTTP', () => {
   afterAll(async () => t?.close());
 
   const get = (url: string) => t.app.inject({ method: 'GET', url });
+
+  it("a succeeded contrast's default layer maps are rendered ahead: the first requests are cache hits", async () => {
+    const { cache } = mapService(t.ctx);
+    const layers = (await get(`/v1/contrasts/${id}`)).json().layers.map((l: { name: string }) => l.name) as string[];
+    expect(layers.length).toBeGreaterThan(1);
+    for (let k = 0; k < 600 && cache.size < layers.length; k++) await new Promise((r) => setTimeout(r, 100));
+    expect(cache.size).toBe(layers.length);
+    const misses = cache.misses;
+    for (const l of layers) {
+      const r = await get(`/v1/contrasts/${id}/layers/${l}/map.png`);
+      expect(r.statusCode).toBe(200);
+      expect(r.rawPayload.subarray(1, 4).toString()).toBe('PNG');
+    }
+    expect(cache.misses).toBe(misses);
+  });
 
   it('a repeated map comes from the cache with the same bytes; each parameter is its own map', async () => {
     const { cache } = mapService(t.ctx);
