@@ -46,7 +46,7 @@ const { closeContext, createContext } = await load<typeof ContextMod>('store/con
 const { EXPOSED_FILE, MODEL_FILE, modelDir, readItemBytes } = await load<typeof FilesMod>('store/files.ts');
 const { getModel } = await load<typeof ModelsRepoMod>('store/models-repo.ts');
 const { registerModelFromFolder, EXPOSED_DATA_FILE } = await load<typeof ModelsMod>('usecases/models.ts');
-const { decodePixels, encodeImages, TextEncoder: TextIds } = await load<typeof EncodeMod>('inference/encode.ts');
+const { decodePixels, encodeImages, padIds, TextEncoder: TextIds } = await load<typeof EncodeMod>('inference/encode.ts');
 const { createImageSet, createTextSet, parseTextBody, setItems } = await load<typeof SetsMod>('usecases/stimulus-sets.ts');
 
 export interface PhaseSpec {
@@ -363,7 +363,7 @@ async function bareOrt(spec: PhaseSpec): Promise<OrtResult> {
           const i = stimulusOf(b, k);
           return tokens.ids.subarray(tokens.offsets[i], tokens.offsets[i + 1]);
         });
-        const f = enc.encodeIds(ids).feeds;
+        const f = padIds(model.manifest.input.text!, ids).feeds;
         const d = Object.values(f)[0].dims;
         paddedTokens += d[0] * d[1];
         batches.push(f);

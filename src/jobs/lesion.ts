@@ -69,6 +69,7 @@ export async function runLesionJob(ctx: Context, job: LesionJobRecord, signal: A
       workers: ctx.config.workers,
       intraOpThreads: ctx.config.intraOpThreads,
       batchSize: ctx.config.batchSize,
+      shardBatches: ctx.config.shardBatches,
     },
     {
       stimuli,

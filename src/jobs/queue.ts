@@ -57,10 +57,11 @@ export function contrastEnv(ctx: Context, model: ModelRecord, lesion?: { id: str
       if (!s) throw new UnprocessableError(`model '${model.name}' has no stored sheet for layer '${l.name}'`);
       return s;
     },
-    readImage: (s: Stimulus) => readItemBytes(ctx, s.item),
+    readImage: (item) => readItemBytes(ctx, item),
     workers: ctx.config.workers,
     intraOpThreads: ctx.config.intraOpThreads,
     imageCache: { dir: path.join(ctx.paths.data, 'cache', 'images'), maxBytes: ctx.config.imageCacheBytes },
+    shardBatches: ctx.config.shardBatches,
   };
 }
 
