@@ -8,6 +8,8 @@
  * Also the wire documents a worker reads: the pass (model files, layers, fold) and each shard's work
  * (its batches, stimuli by content hash, token ids).
  */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import type { LesionConfig, LesionSite } from '../domain/lesion.ts';
 import type { Manifest } from '../domain/manifest.ts';
@@ -220,6 +222,31 @@ export async function runPass(rt: PassRuntime, plan: PassPlan, onShard: (shard: 
   }
 }
 
+/**
+ * Streams bytes to `file` (fsync'd), hashing them; the file is removed on any error. Both sides of
+ * the wire use it: the coordinator for partials, workers for blobs. `tooLarge` is thrown past `maxBytes`.
+ */
+export async function writeHashed(chunks: AsyncIterable<Uint8Array>, file: string, maxBytes = Infinity, tooLarge = () => new Error(`more than ${maxBytes} bytes`)): Promise<{ sha256: string; bytes: number }> {
+  const hash = crypto.createHash('sha256');
+  let bytes = 0;
+  const fd = fs.openSync(file, 'w');
+  try {
+    for await (const chunk of chunks) {
+      bytes += chunk.length;
+      if (bytes > maxBytes) throw tooLarge();
+      hash.update(chunk);
+      fs.writeSync(fd, chunk);
+    }
+    fs.fsyncSync(fd);
+  } catch (e) {
+    fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+    throw e;
+  }
+  fs.closeSync(fd);
+  return { sha256: hash.digest('hex'), bytes };
+}
+
 // ---- what a worker reads ----
 
 export interface WireLayer {
@@ -233,6 +260,8 @@ export interface WireLayer {
 /** A pass as a worker sees it (`GET /v1/passes/:pass`). */
 export interface PassSpec {
   id: string;
+  /** Hash of this document and of every shard's work: a partial belongs to exactly one plan. */
+  plan: string;
   name: string;
   shards: number;
   stimuli: number;
@@ -261,9 +290,10 @@ export function modelFilesOf(onnxPath: string): { name: string; path: string }[]
   return [{ name: path.basename(onnxPath), path: onnxPath }, ...data.map((f) => ({ name: f, path: path.join(dir, f) }))];
 }
 
-export function passSpecOf(plan: PassPlan, id: string, files: PassSpec['files']): PassSpec {
+export function passSpecOf(plan: PassPlan, id: string, files: PassSpec['files'], planSha256: string): PassSpec {
   return {
     id,
+    plan: planSha256,
     name: plan.name,
     shards: shardsOf(plan).length,
     stimuli: plan.stimuli.length,

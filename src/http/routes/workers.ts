@@ -1,0 +1,116 @@
+import type { Readable } from 'node:stream';
+import fs from 'node:fs';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { ValidationError } from '../../domain/errors.ts';
+import { blob, passDocument, receiveShard, shardDocument } from '../../usecases/workers.ts';
+import { Binary, errors } from '../schemas.ts';
+
+const PassParam = Type.String({ minLength: 1, maxLength: 256, pattern: '^[A-Za-z0-9_.-]+$', examples: ['c_3b91283dcc6bafe7.main'] });
+const ShardParam = Type.Integer({ minimum: 0, maximum: 1e7, examples: [0] });
+const Loose = (description: string, example: Record<string, unknown>) => Type.Object({}, { additionalProperties: true, description, examples: [example] });
+
+/**
+ * The routes `toposcope worker` processes call on their coordinator (distributed mode). Every one
+ * needs the API key when TOPOSCOPE_API_KEY is set, reads included: they hand out model files and stimuli.
+ */
+export const workerRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const ctx = app.ctx;
+  // Partials arrive as raw bytes and are streamed to disk.
+  app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
+
+  app.get(
+    '/passes/:pass',
+    {
+      schema: {
+        tags: ['workers'],
+        summary: 'A running pass as workers read it: model files by hash, layers, the fold of its shards',
+        params: Type.Object({ pass: PassParam }),
+        security: [{ bearer: [] }],
+        response: {
+          200: Loose('The pass document (see docs/scale-out.md).', { id: 'c_3b91283dcc6bafe7.main', plan: '9f…', name: 'main', shards: 4, stimuli: 512, files: [{ name: 'exposed.onnx', sha256: '5e…', bytes: 1024 }] }),
+          ...errors(400, 401, 404, 409),
+        },
+      },
+    },
+    async (req) => passDocument(app.jobs, req.params.pass),
+  );
+
+  app.get(
+    '/passes/:pass/shards/:shard',
+    {
+      schema: {
+        tags: ['workers'],
+        summary: "One shard's work: its batches, its stimuli by content hash, their token ids (text)",
+        params: Type.Object({ pass: PassParam, shard: ShardParam }),
+        security: [{ bearer: [] }],
+        response: {
+          200: Loose('The shard document.', { shard: 0, batches: [{ index: 0, start: 0, end: 2 }], stimuli: [{ idx: 0, setIndex: 0, sha256: '1c…', position: 0, label: 'face-01.png', classIndex: -1 }], tokens: null }),
+          ...errors(400, 401, 404, 409),
+        },
+      },
+    },
+    async (req) => shardDocument(app.jobs, req.params.pass, req.params.shard),
+  );
+
+  app.get(
+    '/blobs/:hash',
+    {
+      schema: {
+        tags: ['workers'],
+        summary: 'A file by its sha256: a model file of a running pass, or a stored stimulus item',
+        params: Type.Object({ hash: Type.String({ minLength: 1, maxLength: 128, examples: ['e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'] }) }),
+        security: [{ bearer: [] }],
+        response: { 200: Binary('The bytes; their sha256 is the hash asked for.'), ...errors(400, 401, 404, 409) },
+      },
+    },
+    async (req, reply) => {
+      const b = blob(ctx, app.jobs, req.params.hash);
+      void reply.type('application/octet-stream');
+      if ('bytes' in b) return reply.send(b.bytes);
+      void reply.header('content-length', b.size);
+      return reply.send(fs.createReadStream(b.file));
+    },
+  );
+
+  app.put(
+    '/shards/:pass/:shard',
+    {
+      schema: {
+        tags: ['workers'],
+        summary: "A worker's partial of one shard (raw bytes); stored, then merged in shard order",
+        description:
+          'Headers: `X-Toposcope-Plan` (the pass document\'s `plan`), optionally `X-Toposcope-Worker` (host:pid) and `X-Toposcope-Timings` (JSON). ' +
+          '`stored: false` when the shard had been received already (a stalled shard run twice).',
+        consumes: ['application/octet-stream'],
+        params: Type.Object({ pass: PassParam, shard: ShardParam }),
+        body: Binary('The partial (format in src/pipeline/partials.ts).'),
+        security: [{ bearer: [] }],
+        response: { 200: Type.Object({ stored: Type.Boolean() }, { examples: [{ stored: true }] }), ...errors(400, 401, 404, 409, 413) },
+      },
+      // The body is a stream; the parameters are checked below.
+      validatorCompiler: () => () => true,
+    },
+    async (req) => {
+      const { pass, shard } = req.params as unknown as { pass: unknown; shard: unknown };
+      if (typeof pass !== 'string' || !/^[A-Za-z0-9_.-]{1,256}$/.test(pass)) throw new ValidationError('pass must be a pass id (letters, digits, _ . -; at most 256)', 'pass');
+      if (!/^\d{1,8}$/.test(String(shard)) || Number(shard) > 1e7) throw new ValidationError('shard must be an integer from 0 to 10000000', 'shard');
+      const body = req.body as Readable | undefined;
+      if (!body || typeof (body as Readable).pipe !== 'function') throw new ValidationError('send the partial as application/octet-stream', 'body');
+      const plan = req.headers['x-toposcope-plan'];
+      if (typeof plan !== 'string' || !/^[0-9a-f]{64}$/.test(plan)) throw new ValidationError("header X-Toposcope-Plan must be the pass document's plan (64 hex digits)", 'x-toposcope-plan');
+      const worker = typeof req.headers['x-toposcope-worker'] === 'string' ? req.headers['x-toposcope-worker'].slice(0, 200) : null;
+      let timings: Record<string, number> | null = null;
+      const t = req.headers['x-toposcope-timings'];
+      if (typeof t === 'string') {
+        try {
+          const j = JSON.parse(t) as unknown;
+          if (j && typeof j === 'object' && !Array.isArray(j)) timings = Object.fromEntries(Object.entries(j).filter(([, v]) => typeof v === 'number' && Number.isFinite(v))) as Record<string, number>;
+        } catch {
+          throw new ValidationError('header X-Toposcope-Timings must be a JSON object of numbers', 'x-toposcope-timings');
+        }
+      }
+      return receiveShard(app.jobs, pass, Number(shard), body, { plan, worker, timings });
+    },
+  );
+};
