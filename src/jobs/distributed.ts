@@ -14,6 +14,7 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { FlowProducer, Job, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -133,6 +134,7 @@ export class Distributed {
     const planSha = h.digest('hex');
     const spec: PassSpec = { ...draft, plan: planSha };
     const { row, received } = openPass(this.ctx, { id, jobId, name: plan.name, planSha256: planSha, shards: shards.length, stimuli: plan.stimuli.length });
+    if (received.length) this.log(`pass ${id}: resuming with ${received.length} of ${shards.length} shards already received`);
     const zero = { encodeMs: 0, inferenceMs: 0, batches: 0, imagesDecoded: 0, imagesCached: 0, paddedTokens: 0, realTokens: 0 };
     return new Promise<PassTimings>((resolve, reject) => {
       const a: Active = {
@@ -205,9 +207,9 @@ export class Distributed {
       body.resume();
       return { stored: false };
     }
-    const final = partialPath(this.ctx, a.jobId, a.plan.name, shard);
-    fs.mkdirSync(shardsDir(this.ctx, a.jobId), { recursive: true });
-    const tmp = `${final}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+    // Streamed into the data directory's tmp folder: only a complete, checked partial of a pass that is
+    // still running is moved into the job's shard folder.
+    const tmp = path.join(this.ctx.paths.tmp, `partial-${process.pid}-${crypto.randomBytes(6).toString('hex')}.tmp`);
     const { sha256, bytes } = await writeHashed(body as AsyncIterable<Buffer>, tmp, MAX_PARTIAL_BYTES, () => new TooLargeError(`the partial exceeds ${MAX_PARTIAL_BYTES} bytes; use fewer batches per shard (TOPOSCOPE_SHARD_BATCHES)`, 'body'));
     try {
       checkPartial(decodePartial(fs.readFileSync(tmp), a.spec.fold), a, s);
@@ -221,7 +223,8 @@ export class Distributed {
       if (a.done) throw new ConflictError(`pass '${id}' ended while the shard was being received`);
       return { stored: false };
     }
-    fs.renameSync(tmp, final);
+    fs.mkdirSync(shardsDir(this.ctx, a.jobId), { recursive: true });
+    fs.renameSync(tmp, partialPath(this.ctx, a.jobId, a.plan.name, shard));
     recordShard(this.ctx.db, id, { shard, stimuli: s.stimuli, bytes, sha256, worker: meta.worker, timings: meta.timings });
     a.received.add(shard);
     this.count(a, bytes, meta.timings);

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import fs from 'node:fs';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
@@ -78,39 +78,36 @@ export const workerRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['workers'],
-        summary: "A worker's partial of one shard (raw bytes); stored, then merged in shard order",
+        summary: "A worker's partial of one shard (raw bytes, application/octet-stream); stored, then merged in shard order",
         description:
-          'Headers: `X-Toposcope-Plan` (the pass document\'s `plan`), optionally `X-Toposcope-Worker` (host:pid) and `X-Toposcope-Timings` (JSON). ' +
-          '`stored: false` when the shard had been received already (a stalled shard run twice).',
+          'The body is the partial (format in src/pipeline/partials.ts), streamed to disk. `stored: false` when the shard had been received ' +
+          'already (a stalled shard run twice).',
         consumes: ['application/octet-stream'],
         params: Type.Object({ pass: PassParam, shard: ShardParam }),
-        body: Binary('The partial (format in src/pipeline/partials.ts).'),
+        headers: Type.Object({
+          'x-toposcope-plan': Type.String({ pattern: '^[0-9a-f]{64}$', description: "The pass document's `plan`.", examples: ['9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08'] }),
+          'x-toposcope-worker': Type.Optional(Type.String({ maxLength: 200, description: 'Who sends it (host:pid).' })),
+          'x-toposcope-timings': Type.Optional(Type.String({ maxLength: 4000, description: "JSON object of the worker's times and counts." })),
+        }),
         security: [{ bearer: [] }],
         response: { 200: Type.Object({ stored: Type.Boolean() }, { examples: [{ stored: true }] }), ...errors(400, 401, 404, 409, 413) },
       },
-      // The body is a stream; the parameters are checked below.
-      validatorCompiler: () => () => true,
     },
     async (req) => {
-      const { pass, shard } = req.params as unknown as { pass: unknown; shard: unknown };
-      if (typeof pass !== 'string' || !/^[A-Za-z0-9_.-]{1,256}$/.test(pass)) throw new ValidationError('pass must be a pass id (letters, digits, _ . -; at most 256)', 'pass');
-      if (!/^\d{1,8}$/.test(String(shard)) || Number(shard) > 1e7) throw new ValidationError('shard must be an integer from 0 to 10000000', 'shard');
-      const body = req.body as Readable | undefined;
-      if (!body || typeof (body as Readable).pipe !== 'function') throw new ValidationError('send the partial as application/octet-stream', 'body');
-      const plan = req.headers['x-toposcope-plan'];
-      if (typeof plan !== 'string' || !/^[0-9a-f]{64}$/.test(plan)) throw new ValidationError("header X-Toposcope-Plan must be the pass document's plan (64 hex digits)", 'x-toposcope-plan');
-      const worker = typeof req.headers['x-toposcope-worker'] === 'string' ? req.headers['x-toposcope-worker'].slice(0, 200) : null;
+      const body: unknown = req.body;
+      if (!(body instanceof Readable)) throw new ValidationError('send the partial as application/octet-stream', 'body');
+      const h = req.headers;
       let timings: Record<string, number> | null = null;
-      const t = req.headers['x-toposcope-timings'];
-      if (typeof t === 'string') {
+      if (h['x-toposcope-timings'] !== undefined) {
+        let j: unknown;
         try {
-          const j = JSON.parse(t) as unknown;
-          if (j && typeof j === 'object' && !Array.isArray(j)) timings = Object.fromEntries(Object.entries(j).filter(([, v]) => typeof v === 'number' && Number.isFinite(v))) as Record<string, number>;
+          j = JSON.parse(h['x-toposcope-timings']);
         } catch {
           throw new ValidationError('header X-Toposcope-Timings must be a JSON object of numbers', 'x-toposcope-timings');
         }
+        if (j && typeof j === 'object' && !Array.isArray(j)) timings = Object.fromEntries(Object.entries(j).filter((e): e is [string, number] => typeof e[1] === 'number' && Number.isFinite(e[1])));
       }
-      return receiveShard(app.jobs, pass, Number(shard), body, { plan, worker, timings });
+      return receiveShard(app.jobs, req.params.pass, req.params.shard, body, { plan: h['x-toposcope-plan'], worker: h['x-toposcope-worker'] ?? null, timings });
     },
   );
 };
