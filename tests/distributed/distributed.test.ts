@@ -71,6 +71,25 @@ describe('distributed mode (BullMQ on a real redis-server, two worker processes)
       await new Promise((r) => setTimeout(r, 50));
     }
   }
+  /** A long contrast on both servers; resolves once the distributed one has merged a shard. */
+  async function startedOnBoth(layers: string[]): Promise<{ d: string; e: string }> {
+    const payload = { model: 'topo-gpt', a: 'toxic-many', b: 'neutral-many', layers };
+    const d = (await http('POST', '/v1/contrasts', payload)).json.id as string;
+    const e = (await embPost('/v1/contrasts', payload)).json().id as string;
+    while (!((await http('GET', `/v1/contrasts/${d}`)).json.progress.done > 0)) await new Promise((r) => setTimeout(r, 20));
+    return { d, e };
+  }
+
+  /** Both runs finish, the distributed one as the embedded one. */
+  async function finishSame(ids: { d: string; e: string }, layers?: string[]): Promise<Json> {
+    const dj = await waitDist(`/v1/contrasts/${ids.d}`);
+    const ej = await waitForContrast(emb.app, ids.e);
+    expect(dj.state, String(dj.error)).toBe('succeeded');
+    expect(ej.state).toBe('succeeded');
+    await compareLayers(ids.d, ids.e, layers ?? dj.params.layers);
+    return dj;
+  }
+
   /** Waits until no shard waits or runs (a worker answers BullMQ just after its partial is stored). */
   async function queueDrained(): Promise<void> {
     for (let i = 0; ; i++) {
@@ -86,12 +105,9 @@ describe('distributed mode (BullMQ on a real redis-server, two worker processes)
   async function sameContrast(payload: Json, extra: (d: string, e: string, layer: string) => Promise<void> = async () => undefined): Promise<Json> {
     const d = await http('POST', '/v1/contrasts', payload);
     expect(d.status, JSON.stringify(d.json)).toBe(202);
-    const e = await embPost('/v1/contrasts', payload);
-    const [dj, ej] = await Promise.all([waitDist(`/v1/contrasts/${d.json.id}`), waitForContrast(emb.app, e.json().id)]);
-    expect(dj.state, String(dj.error)).toBe('succeeded');
-    expect(ej.state).toBe('succeeded');
-    await compareLayers(d.json.id, e.json().id, dj.params.layers);
-    for (const l of dj.params.layers) await extra(d.json.id, e.json().id, l);
+    const ids = { d: d.json.id as string, e: (await embPost('/v1/contrasts', payload)).json().id as string };
+    const dj = await finishSame(ids);
+    for (const l of dj.params.layers) await extra(ids.d, ids.e, l);
     return dj;
   }
 
@@ -190,8 +206,7 @@ describe('distributed mode (BullMQ on a real redis-server, two worker processes)
 
   it('a worker killed with SIGKILL mid-shard: the stalled shard goes to the other worker and the result is identical', async () => {
     const payload = { model: 'topo-gpt', a: 'toxic-many', b: 'neutral-many', layers: ['mlp0', 'mlp3'] };
-    const d = await http('POST', '/v1/contrasts', payload);
-    const e = (await embPost('/v1/contrasts', payload)).json();
+    const ids = { d: (await http('POST', '/v1/contrasts', payload)).json.id as string, e: (await embPost('/v1/contrasts', payload)).json().id as string };
     // A shard that a worker holds right now (BullMQ records which worker took it).
     const victim = await (async () => {
       for (;;) {
@@ -204,65 +219,38 @@ describe('distributed mode (BullMQ on a real redis-server, two worker processes)
     })();
     await victim.kill('SIGKILL');
     workers.splice(workers.indexOf(victim), 1);
-    const dj = await waitDist(`/v1/contrasts/${d.json.id}`);
-    const ej = await waitForContrast(emb.app, e.id);
-    expect(dj.state, String(dj.error)).toBe('succeeded');
+    const dj = await finishSame(ids, ['mlp0', 'mlp3']);
     expect(dj.progress).toMatchObject({ done: 600, total: 600 });
-    await compareLayers(dj.id, String(ej.id), ['mlp0', 'mlp3']);
     await addWorker();
   }, 240_000);
 
   it('Redis restarted mid-job (no persistence: the queue is lost) — the coordinator enqueues the missing shards again; identical result', async () => {
-    const payload = { model: 'topo-gpt', a: 'toxic-many', b: 'neutral-many', layers: ['mlp1'] };
-    const d = await http('POST', '/v1/contrasts', payload);
-    const e = (await embPost('/v1/contrasts', payload)).json();
-    for (;;) {
-      const j = (await http('GET', `/v1/contrasts/${d.json.id}`)).json;
-      if (j.progress.done > 0) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const ids = await startedOnBoth(['mlp1']);
     await redis.proc.kill('SIGKILL');
     redis = await startRedis(redis.port);
-    const dj = await waitDist(`/v1/contrasts/${d.json.id}`);
-    const ej = await waitForContrast(emb.app, e.id);
-    expect(dj.state, String(dj.error)).toBe('succeeded');
-    await compareLayers(dj.id, String(ej.id), ['mlp1']);
+    await finishSame(ids, ['mlp1']);
     expect(coord.proc.output).toMatch(/shards are gone from Redis/);
   }, 240_000);
 
   it('the coordinator killed mid-job: at restart the job resumes with the partials it had stored; identical result', async () => {
-    const payload = { model: 'topo-gpt', a: 'toxic-many', b: 'neutral-many', layers: ['mlp2'] };
-    const d = await http('POST', '/v1/contrasts', payload);
-    const e = (await embPost('/v1/contrasts', payload)).json();
-    for (;;) {
-      const j = (await http('GET', `/v1/contrasts/${d.json.id}`)).json;
-      if (j.progress.done > 0) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const ids = await startedOnBoth(['mlp2']);
     await coord.proc.kill('SIGKILL');
     coord = await startCoordinator({ dataDir, redis: redis.url, port: coordPort, env: COORD_ENV });
     const m = await coord.proc.waitFor(/resuming with (\d+) of (\d+) shards already received/);
     expect(Number(m[1])).toBeGreaterThan(0);
     expect(Number(m[1])).toBeLessThan(Number(m[2]));
-    const dj = await waitDist(`/v1/contrasts/${d.json.id}`);
-    const ej = await waitForContrast(emb.app, e.id);
-    expect(dj.state, String(dj.error)).toBe('succeeded');
-    await compareLayers(dj.id, String(ej.id), ['mlp2']);
+    await finishSame(ids, ['mlp2']);
   }, 240_000);
 
   it('cancel removes the waiting shards and stops the running ones; the workers take the next job', async () => {
-    const d = await http('POST', '/v1/contrasts', { model: 'topo-gpt', a: 'toxic-many', b: 'neutral-many' });
-    for (;;) {
-      const j = (await http('GET', `/v1/contrasts/${d.json.id}`)).json;
-      if (j.progress.done > 0) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const c = await http('DELETE', `/v1/contrasts/${d.json.id}`);
+    const d = (await http('POST', '/v1/contrasts', { model: 'topo-gpt', a: 'toxic-many', b: 'neutral-many' })).json.id as string;
+    while (!((await http('GET', `/v1/contrasts/${d}`)).json.progress.done > 0)) await new Promise((r) => setTimeout(r, 20));
+    const c = await http('DELETE', `/v1/contrasts/${d}`);
     expect(c.status).toBe(200);
     expect(c.json.state).toBe('cancelled');
     await queueDrained();
-    expect(fs.existsSync(path.join(dataDir, 'shards', d.json.id))).toBe(false);
-    const after = (await http('GET', `/v1/contrasts/${d.json.id}`)).json;
+    expect(fs.existsSync(path.join(dataDir, 'shards', d))).toBe(false);
+    const after = (await http('GET', `/v1/contrasts/${d}`)).json;
     expect(after.state).toBe('cancelled');
     expect(after.layers).toEqual([]);
     await sameContrast({ model: 'topo-gpt', a: 'toxic-48', b: 'neutral-48', layers: ['mlp2'] });
