@@ -204,6 +204,24 @@ describe('distributed mode (BullMQ on a real redis-server, two worker processes)
     }
   }, 180_000);
 
+  it('top stimuli (heaps per shard, then the per-token re-run) and profiles (split-half rows, independent region means) give the embedded results', async () => {
+    const region = { kind: 'units', layer: 'mlp0', units: [1, 2, 3, 40] };
+    const jobs: [string, Json][] = [
+      ['/v1/top-stimuli', { model: 'topo-gpt', region, sets: ['toxic-48', 'neutral-48'], k: 5, bottomK: 3, quantiles: 3, perQuantile: 2, perUnit: true }],
+      ['/v1/profiles', { model: 'topo-gpt', localizer: { a: 'toxic-48', b: 'neutral-48', layers: ['mlp0'], percent: 2 }, measure: ['toxic-48', 'neutral-48'], splits: 2, resamples: 200, seed: 3 }],
+      ['/v1/profiles', { model: 'topo-gpt', region, measure: ['toxic-48', 'neutral-48'], resamples: 200 }],
+    ];
+    for (const [url, payload] of jobs) {
+      const d = await http('POST', url, payload);
+      expect(d.status, JSON.stringify(d.json)).toBe(202);
+      const e = (await embPost(url, payload)).json();
+      const dj = await waitDist(`${url}/${d.json.id}`);
+      const ej = await waitEmb(`${url}/${e.id}`);
+      expect(dj.state, String(dj.error)).toBe('succeeded');
+      expect(dj.result, url).toEqual(ej.result);
+    }
+  }, 180_000);
+
   it('a worker killed with SIGKILL mid-shard: the stalled shard goes to the other worker and the result is identical', async () => {
     const payload = { model: 'topo-gpt', a: 'toxic-many', b: 'neutral-many', layers: ['mlp0', 'mlp3'] };
     const ids = { d: (await http('POST', '/v1/contrasts', payload)).json.id as string, e: (await embPost('/v1/contrasts', payload)).json().id as string };
