@@ -25,6 +25,7 @@ import type * as SetsRepoMod from '../src/store/sets-repo.ts';
 import type * as LesionsRepoMod from '../src/store/lesions-repo.ts';
 import type * as LesionJobMod from '../src/jobs/lesion.ts';
 import type * as LesionUseMod from '../src/usecases/lesions.ts';
+import type * as SessionOptionsMod from '../src/inference/session-options.ts';
 import type * as EncodeMod from '../src/inference/encode.ts';
 import type * as PlanMod from '../src/pipeline/plan.ts';
 import type { FeedSpec } from '../src/inference/worker-protocol.ts';
@@ -86,6 +87,7 @@ async function loadModules() {
     lesionJob: await load<typeof LesionJobMod>('jobs/lesion.ts'),
     lesionUse: await load<typeof LesionUseMod>('usecases/lesions.ts'),
     encode: await load<typeof EncodeMod>('inference/encode.ts'),
+    sessionOptions: await load<typeof SessionOptionsMod>('inference/session-options.ts'),
     plan: await load<typeof PlanMod>('pipeline/plan.ts'),
   };
 }
@@ -102,7 +104,7 @@ async function jobStep(spec: LesionStepSpec): Promise<LesionJobResult> {
     const t0 = performance.now();
     const { job, configs } = m.lesionUse.prepareLesion(ctx, { from: 'explicit', model: model.id, units, sets: spec.sets, controls: { random: RANDOM, spatial: 0, seed: 1 } });
     m.lesionsRepo.insertLesionJob(ctx.db, job, configs);
-    await m.lesionJob.runLesionJob(ctx, m.lesionsRepo.getLesionJob(ctx.db, job.id)!, new AbortController().signal, () => undefined);
+    await m.lesionJob.runLesionJob(ctx, m.lesionsRepo.getLesionJob(ctx.db, job.id)!, new AbortController().signal, null, () => undefined);
     const e2eMs = performance.now() - t0;
     const done = m.lesionsRepo.getLesionJob(ctx.db, job.id)!;
     const summary = m.lesionsRepo.lesionResult(ctx.db, job.id)!.summary as { doses: { sets: { name: string; intact: { ce: number | null }; lesion: { ce: number | null } }[] }[] };
@@ -149,12 +151,7 @@ async function ortStep(spec: LesionStepSpec): Promise<LesionOrtResult> {
     const output = model.manifest.outputs![0].tensor;
     const rssBefore = process.memoryUsage().rss;
     const ts = performance.now();
-    const session = await ort.InferenceSession.create(path.join(dir, m.files.MODEL_FILE), {
-      intraOpNumThreads: ctx.config.intraOpThreads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-    });
+    const session = await ort.InferenceSession.create(path.join(dir, m.files.MODEL_FILE), m.sessionOptions.sessionOptions(ctx.config.intraOpThreads));
     const sessionCreateMs = performance.now() - ts;
     const configurations = 2 + RANDOM;
     let runMs = 0;

@@ -51,7 +51,7 @@ const { closeContext, createContext } = await load<typeof ContextMod>('store/con
 const { EXPOSED_FILE, MODEL_FILE, modelDir, readItemBytes } = await load<typeof FilesMod>('store/files.ts');
 const { getModel } = await load<typeof ModelsRepoMod>('store/models-repo.ts');
 const { registerModelFromFolder, EXPOSED_DATA_FILE } = await load<typeof ModelsMod>('usecases/models.ts');
-const { decodePixels, encodeImages, TextEncoder: TextIds } = await load<typeof EncodeMod>('inference/encode.ts');
+const { decodePixels, encodeImages, padIds, TextEncoder: TextIds } = await load<typeof EncodeMod>('inference/encode.ts');
 const { createImageSet, createTextSet, parseTextBody, setItems } = await load<typeof SetsMod>('usecases/stimulus-sets.ts');
 const { SessionPool } = await load<typeof PoolMod>('inference/pool.ts');
 const { sessionOptions } = await load<typeof SessionOptionsMod>('inference/session-options.ts');
@@ -396,7 +396,7 @@ async function encodeBatches(
         const i = stimulusOf(b, k);
         return tokens.ids.subarray(tokens.offsets[i], tokens.offsets[i + 1]);
       });
-      const e = enc.encodeIds(ids);
+      const e = padIds(model.manifest.input.text!, ids);
       const d = Object.values(e.feeds)[0].dims;
       paddedTokens += d[0] * d[1];
       batches.push({ feeds: e.feeds, lengths: e.lengths });

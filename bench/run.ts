@@ -2,7 +2,7 @@
  * `npm run bench`: every performance target of issue 13, measured on this machine and printed as a
  * ratio with the machine and the date. See bench/README.md.
  *
- *   npm run bench -- [--only images|text|serve|memory|lesion|perm|isolation|topk] [--texts N] [--images N] [--topk-texts N,M] [--json FILE] [--src] [--keep] [--no-peer]
+ *   npm run bench -- [--only images|text|serve|memory|lesion|perm|isolation|topk|distributed] [--texts N] [--images N] [--topk-texts N,M] [--json FILE] [--src] [--keep] [--no-peer]
  *
  * Each measured step runs in a fresh child process, never two at once, so that each step's peak RSS is
  * its own: register → contrast (as a job runs it) → bare ONNX Runtime on the same batches → the peer
@@ -24,7 +24,7 @@ import { topkPart } from './topk.ts';
 const BENCH = path.join(PROJECT_ROOT, 'bench');
 const CACHE = path.join(BENCH, '.cache');
 const PYTHON = '/usr/bin/python3';
-const PARTS = ['images', 'text', 'serve', 'memory', 'lesion', 'perm', 'isolation', 'topk'] as const;
+const PARTS = ['images', 'text', 'serve', 'memory', 'lesion', 'perm', 'isolation', 'topk', 'distributed'] as const;
 type Part = (typeof PARTS)[number];
 
 const { values: args } = parseArgs({
@@ -48,7 +48,8 @@ if (args.help) {
                  ${'256'}+256 texts), serve (map serving and /health on a real server), memory (RSS vs stimuli),
                  lesion (GPT-2-sized, 512 texts × 12 configurations), perm,
                  isolation (the session pool on worker threads against child processes; bench/results/isolation.json),
-                 topk (top stimuli over a corpus on the GPT-2-sized model, bench/topk.ts)
+                 topk (top stimuli over a corpus on the GPT-2-sized model, bench/topk.ts),
+                 distributed (the GPT-2-sized contrast embedded and on 1 and 2 worker processes, bench/distributed.ts)
   --topk-texts N,M  corpus sizes of the topk part, ascending (default 1000,10000)
   --json FILE    where the results go (default bench/results/latest.json)
   --texts N      GPT-2-sized model: texts per condition, the fixture lists cycled (default 256)
@@ -539,6 +540,10 @@ async function main(): Promise<void> {
     // The permutation figure of the statistics issue: 10,000 permutations × 36,864 units × 1,000 stimuli.
     console.log('\n[permutations] bench/permutation.ts (ONNX Runtime engine, max-|t| and cluster nulls)');
     await run(process.execPath, ['--import', 'tsx', path.join(BENCH, 'permutation.ts'), '--json', path.join(BENCH, 'results', 'permutation.json')], 'permutation bench');
+  }
+  if (only.includes('distributed')) {
+    console.log('\n[distributed] bench/distributed.ts (redis-server, a coordinator, 1 and 2 worker processes of one ORT thread)');
+    await run(process.execPath, ['--import', 'tsx', path.join(BENCH, 'distributed.ts'), '--model', await gpt2Folder(), '--texts', String(TEXTS), '--json', path.join(BENCH, 'results', 'distributed.json')], 'distributed bench');
   }
   const totalS = (performance.now() - tAll) / 1000;
 

@@ -25,6 +25,7 @@ import type * as ModelsRepoMod from '../src/store/models-repo.ts';
 import type * as ContextMod from '../src/store/context.ts';
 import type * as FilesMod from '../src/store/files.ts';
 import type * as PlanMod from '../src/pipeline/plan.ts';
+import type * as SessionOptionsMod from '../src/inference/session-options.ts';
 import type * as EncodeMod from '../src/inference/encode.ts';
 import type { FeedSpec } from '../src/inference/worker-protocol.ts';
 
@@ -152,7 +153,8 @@ async function ortPhase(spec: TopkSpec): Promise<TopkOrt> {
   const { getModel } = await load<typeof ModelsRepoMod>('store/models-repo.ts');
   const { EXPOSED_FILE, modelDir } = await load<typeof FilesMod>('store/files.ts');
   const { planBatches, planBatchesByLength, tokenTable, stimulusOf } = await load<typeof PlanMod>('pipeline/plan.ts');
-  const { TextEncoder: TextIds } = await load<typeof EncodeMod>('inference/encode.ts');
+  const { padIds, TextEncoder: TextIds } = await load<typeof EncodeMod>('inference/encode.ts');
+  const { sessionOptions } = await load<typeof SessionOptionsMod>('inference/session-options.ts');
   const ctx = createContext(loadConfig(process.env, { dataDir: spec.dataDir, registerFixtures: false }));
   try {
     const model = getModel(ctx.db, spec.modelId!)!;
@@ -165,7 +167,7 @@ async function ortPhase(spec: TopkSpec): Promise<TopkOrt> {
     const plan = order === 'length' ? planBatchesByLength(tokens, ctx.config.batchSize) : planBatches(texts.length, ctx.config.batchSize);
     let paddedTokens = 0;
     const feeds = plan.map((b) => {
-      const f = enc.encodeIds(Array.from({ length: b.end - b.start }, (_, k) => {
+      const f = padIds(model.manifest.input.text!, Array.from({ length: b.end - b.start }, (_, k) => {
         const i = stimulusOf(b, k);
         return tokens.ids.subarray(tokens.offsets[i], tokens.offsets[i + 1]);
       })).feeds;
@@ -174,7 +176,7 @@ async function ortPhase(spec: TopkSpec): Promise<TopkOrt> {
       return Object.fromEntries(Object.entries(f).map(([k, v]) => [k, toTensor(v)]));
     });
     const ts = performance.now();
-    const session = await ort.InferenceSession.create(path.join(dir, EXPOSED_FILE), { intraOpNumThreads: ctx.config.intraOpThreads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+    const session = await ort.InferenceSession.create(path.join(dir, EXPOSED_FILE), sessionOptions(ctx.config.intraOpThreads));
     const sessionCreateMs = performance.now() - ts;
     let runMs = 0;
     for (const f of feeds) {

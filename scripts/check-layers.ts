@@ -20,10 +20,12 @@ export const ALLOWED: Record<string, readonly string[]> = {
   inference: ['domain', 'config.ts', 'onnx'],
   pipeline: ['domain', 'config.ts', 'inference', 'onnx', 'stats', 'sheet', 'render'],
   jobs: ['domain', 'config.ts', 'pipeline', 'store', 'stats', 'sheet', 'render'],
+  // The distributed worker process: beside jobs, without the data directory (no store) or the service.
+  worker: ['domain', 'config.ts', 'pipeline', 'inference', 'onnx', 'stats', 'sheet', 'render'],
   usecases: ['domain', 'config.ts', 'jobs', 'pipeline', 'inference', 'onnx', 'stats', 'sheet', 'render', 'store'],
   http: ['domain', 'config.ts', 'usecases'],
   cli: ['domain', 'config.ts', 'usecases'],
-  'main.ts': ['domain', 'config.ts', 'usecases', 'http', 'cli'],
+  'main.ts': ['domain', 'config.ts', 'usecases', 'http', 'cli', 'worker'],
 };
 
 const SPEC = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|new URL\(\s*)['"](\.{1,2}\/[^'"]+)['"]/g;

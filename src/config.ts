@@ -53,6 +53,14 @@ export interface Config {
   heavyGetConcurrency: number;
   /** CPU-heavy GETs waiting in line at most; beyond, 503 with Retry-After. */
   heavyGetQueue: number;
+  /** Batches per shard of a pass: the unit of distribution and of the fixed merge order (both modes). */
+  shardBatches: number;
+  /** Distributed mode: the Redis of the BullMQ queue (null: embedded, inference in this process). */
+  redisUrl: string | null;
+  /** Workers: a shard whose worker stops renewing its lock for this long goes to another worker. */
+  stalledMs: number;
+  /** Coordinator: a job fails when Redis has been unreachable this long. */
+  redisTimeoutMs: number;
 }
 
 function int(v: string | undefined, dflt: number, name: string): number {
@@ -110,6 +118,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     prerenderMaps: (env.TOPOSCOPE_PRERENDER_MAPS ?? '1') !== '0',
     heavyGetConcurrency: int(env.TOPOSCOPE_HEAVY_GET_CONCURRENCY, Math.max(2, 2 * cores), 'TOPOSCOPE_HEAVY_GET_CONCURRENCY') || 1,
     heavyGetQueue: int(env.TOPOSCOPE_HEAVY_GET_QUEUE, 1000, 'TOPOSCOPE_HEAVY_GET_QUEUE'),
+    shardBatches: int(env.TOPOSCOPE_SHARD_BATCHES, 16, 'TOPOSCOPE_SHARD_BATCHES') || 16,
+    redisUrl: env.TOPOSCOPE_REDIS_URL ? env.TOPOSCOPE_REDIS_URL : null,
+    stalledMs: int(env.TOPOSCOPE_STALLED_MS, 30000, 'TOPOSCOPE_STALLED_MS') || 30000,
+    redisTimeoutMs: int(env.TOPOSCOPE_REDIS_TIMEOUT_MS, 30000, 'TOPOSCOPE_REDIS_TIMEOUT_MS') || 30000,
   };
   return { ...cfg, ...overrides };
 }

@@ -1,15 +1,22 @@
 #!/usr/bin/env node
-/** Entry point of the `toposcope` command: the CLI, with the HTTP server for `serve` and `demo`. */
+/** Entry point of the `toposcope` command: the CLI, with the HTTP server for `serve` and `demo` and the distributed worker for `worker`. */
 import { CommanderError } from 'commander';
 import { buildProgram } from './cli/program.ts';
 import { AppError } from './domain/errors.ts';
 import { startServer } from './http/server.ts';
+import { defaultWorkerCache, runWorker } from './worker/worker.ts';
 
 let serving = false;
-const program = buildProgram(async (service, announce) => {
-  serving = true;
-  await startServer(service, announce);
-}).exitOverride();
+const program = buildProgram(
+  async (service, announce) => {
+    serving = true;
+    await startServer(service, announce);
+  },
+  async (args) => {
+    serving = true;
+    await runWorker({ ...args, cache: args.cache ?? defaultWorkerCache() });
+  },
+).exitOverride();
 
 program.parseAsync(process.argv).then(
   () => {

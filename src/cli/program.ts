@@ -2,6 +2,7 @@
  * The command line: every command and flag in one commander program. Commands open the data
  * directory, call use cases, print tables; `serve` and `demo` hand the service to the HTTP server.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig, VERSION, type Config } from '../config.ts';
@@ -20,6 +21,19 @@ import { addEncodingCommands } from './encoding.ts';
 
 export type Serve = (service: Service, announce?: string[]) => Promise<void>;
 
+/** What `toposcope worker` starts (src/worker), given its flags. */
+export interface WorkerArgs {
+  redis: string;
+  api: string;
+  concurrency: number;
+  threads: number;
+  cache: string | null;
+  key: string | null;
+  stalledMs: number;
+  imageCacheBytes: number;
+}
+export type Work = (args: WorkerArgs) => Promise<void>;
+
 const number = (v: string): number => {
   const n = Number(v);
   if (!Number.isFinite(n)) throw new InvalidArgumentError(`'${v}' is not a number`);
@@ -36,10 +50,14 @@ interface DataOpts {
   data?: string;
   port?: number;
   host?: string;
+  redis?: string;
 }
 
-function configFrom(o: DataOpts): Config {
+/** The configuration of a command; only `serve` coordinates distributed workers (TOPOSCOPE_REDIS_URL). */
+function configFrom(o: DataOpts, serving = false): Config {
   const over: Partial<Config> = {};
+  if (!serving) over.redisUrl = null;
+  if (o.redis) over.redisUrl = o.redis;
   if (o.data) over.dataDir = path.resolve(o.data);
   if (o.port !== undefined) over.port = o.port;
   if (o.host) over.host = o.host;
@@ -56,7 +74,7 @@ async function fixtures(service: Service): Promise<void> {
 
 /** Opens the service for one command and closes it after (unless the command keeps it, e.g. to serve). */
 async function withService<T>(o: DataOpts, fn: (s: Service) => Promise<T>, keep = false): Promise<T> {
-  const service = openService(configFrom(o));
+  const service = openService(configFrom(o, keep));
   try {
     return await fn(service);
   } finally {
@@ -114,7 +132,7 @@ const DEMO_CONTRASTS: { model: string; a: string; b: string }[] = [
   { model: 'flat-gpt', a: 'toxic', b: 'neutral' },
 ];
 
-export function buildProgram(serve: Serve): Command {
+export function buildProgram(serve: Serve, work: Work): Command {
   const program = new Command('toposcope')
     .description('Functional localizers on topographic neural networks')
     .version(VERSION)
@@ -127,12 +145,38 @@ export function buildProgram(serve: Serve): Command {
     .description('serve the API, Swagger at /docs and the viewer at /')
     .option('--port <n>', 'port', integer)
     .option('--host <h>', 'host')
+    .option('--redis <url>', 'coordinate distributed workers through this Redis (default TOPOSCOPE_REDIS_URL; unset: run jobs here)')
     .addOption(dataOpt())
     .action(async (o: DataOpts) => {
       await withService(o, async (s) => {
         await fixtures(s);
         await serve(s);
       }, true);
+    });
+
+  program
+    .command('worker')
+    .description("take shards of distributed jobs from the queue, run them, send their partials to the coordinator (see docs/scale-out.md)")
+    .requiredOption('--redis <url>', "the queue's Redis (the coordinator's TOPOSCOPE_REDIS_URL)")
+    .requiredOption('--api <url>', "the coordinator's base URL, e.g. http://10.0.0.5:3000")
+    .option('--concurrency <n>', 'shards at once, one ONNX Runtime session each', integer, 1)
+    .option('--threads <n>', 'ONNX Runtime threads per session (default: cores / concurrency)', integer)
+    .option('--cache <dir>', 'cache of model files, stimuli and decoded images (default ~/.cache/toposcope)')
+    .option('--key <key>', "the coordinator's API key (default TOPOSCOPE_API_KEY)")
+    .action(async (o: { redis: string; api: string; concurrency: number; threads?: number; cache?: string; key?: string }) => {
+      const cfg = loadConfig(process.env);
+      if (!(o.concurrency >= 1)) throw new InvalidArgumentError('--concurrency must be at least 1');
+      const cores = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+      await work({
+        redis: o.redis,
+        api: o.api,
+        concurrency: o.concurrency,
+        threads: Math.max(1, o.threads ?? Math.floor(cores / o.concurrency)),
+        cache: o.cache ? path.resolve(o.cache) : null,
+        key: o.key ?? cfg.apiKey,
+        stalledMs: cfg.stalledMs,
+        imageCacheBytes: cfg.imageCacheBytes,
+      });
     });
 
   withAnalysisFlags(

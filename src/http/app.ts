@@ -25,6 +25,7 @@ import { ComparisonSchema } from '../usecases/comparisons.ts';
 import { comparisonRoutes } from './routes/comparisons.ts';
 import { LesionSchema, lesionRoutes } from './routes/lesions.ts';
 import { encodingRoutes, ProfileJob, SelectivitySchema, TopStimuliJob } from './routes/encoding.ts';
+import { workerRoutes } from './routes/workers.ts';
 import { viewerPlugin } from './plugins/viewer.ts';
 import { limitHeavyGets } from './plugins/heavy-gets.ts';
 
@@ -40,6 +41,9 @@ export interface AppOptions {
   /** Start the job queue (recovery + processing). Off only for the OpenAPI generator. */
   startQueue?: boolean;
 }
+
+/** Routes of distributed workers: the API key is required on reads too. */
+export const WORKER_ROUTE = /^\/v1\/(passes|blobs|shards)(\/|\?|$)/;
 
 /** Routes whose GET renders a figure or runs the model: rate-limited per client. */
 export const HEAVY_GET = /(\/map\.(png|svg)|\/smoothness\.png|\/tensors)$/;
@@ -155,6 +159,7 @@ export async function buildApp(service: Service, opts: AppOptions = {}): Promise
         { name: 'lesions', description: 'Lesions of units against random and spatial controls: behaviour lost, specificity, dose-response' },
         { name: 'encoding', description: 'What a region encodes: top stimuli, cross-validated response profiles, selectivity across a battery' },
         { name: 'health', description: 'Liveness' },
+        { name: 'workers', description: 'Distributed mode: what `toposcope worker` processes fetch from and send to their coordinator (the API key is required on every one)' },
       ],
       components: {
         securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Required for writes when TOPOSCOPE_API_KEY is set.' } },
@@ -191,12 +196,13 @@ export async function buildApp(service: Service, opts: AppOptions = {}): Promise
     });
   }
 
-  // The API key: every write needs it when configured, and with TOPOSCOPE_API_KEY_READS every /v1 read too.
+  // The API key: every write needs it when configured, and with TOPOSCOPE_API_KEY_READS every /v1 read too;
+  // the routes of distributed workers (model files, stimuli, partials) always.
   const key = ctx.config.apiKey ? Buffer.from(ctx.config.apiKey) : null;
   app.addHook('onRequest', async (req) => {
     if (!key) return;
     const read = req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS';
-    if (read && !(ctx.config.apiKeyReads && req.url.startsWith('/v1/'))) return;
+    if (read && !(ctx.config.apiKeyReads && req.url.startsWith('/v1/')) && !WORKER_ROUTE.test(req.url)) return;
     const h = req.headers.authorization;
     if (!h) throw new UnauthorizedError();
     if (!bearerMatches(h, key)) throw new UnauthorizedError('the API key in Authorization is wrong (expected "Bearer <key>")');
@@ -264,6 +270,7 @@ export async function buildApp(service: Service, opts: AppOptions = {}): Promise
   await app.register(comparisonRoutes, { prefix: '/v1' });
   await app.register(lesionRoutes, { prefix: '/v1' });
   await app.register(encodingRoutes, { prefix: '/v1' });
+  await app.register(workerRoutes, { prefix: '/v1' });
   await app.register(viewerPlugin);
 
   if (opts.startQueue !== false) {

@@ -220,32 +220,32 @@ export class TextEncoder {
       if (r.truncated) truncated[i] = 1;
       return r.ids;
     });
-    return { ...this.encodeIds(all), truncated };
+    return { ...padIds(this.spec, all), truncated };
   }
+}
 
-  /** A right-padded batch (ids, attention mask, real lengths) from token id lists, each non-empty. */
-  encodeIds(all: ArrayLike<number>[]): PaddedBatch {
-    let T = 0;
-    for (const a of all) if (a.length > T) T = a.length;
-    const B = all.length;
-    const pad = BigInt(this.spec.padTokenId ?? 0);
-    const ids = new BigInt64Array(B * T).fill(pad);
-    const mask = new BigInt64Array(B * T);
-    const lengths = new Int32Array(B);
-    for (let b = 0; b < B; b++) {
-      const a = all[b];
-      lengths[b] = a.length;
-      for (let t = 0; t < a.length; t++) {
-        ids[b * T + t] = BigInt(a[t]);
-        mask[b * T + t] = 1n;
-      }
+/** A right-padded batch (ids, attention mask, real lengths) from token id lists: no tokenizer needed. */
+export function padIds(spec: TextInput, all: ArrayLike<number>[]): PaddedBatch {
+  let T = 0;
+  for (const a of all) if (a.length > T) T = a.length;
+  const B = all.length;
+  const pad = BigInt(spec.padTokenId ?? 0);
+  const ids = new BigInt64Array(B * T).fill(pad);
+  const mask = new BigInt64Array(B * T);
+  const lengths = new Int32Array(B);
+  for (let b = 0; b < B; b++) {
+    const a = all[b];
+    lengths[b] = a.length;
+    for (let t = 0; t < a.length; t++) {
+      ids[b * T + t] = BigInt(a[t]);
+      mask[b * T + t] = 1n;
     }
-    const feeds: Record<string, FeedSpec> = {
-      [this.spec.idsInput]: { type: 'int64', dims: [B, T], data: ids.buffer as ArrayBuffer },
-    };
-    if (this.spec.maskInput) feeds[this.spec.maskInput] = { type: 'int64', dims: [B, T], data: mask.buffer as ArrayBuffer };
-    return { feeds, lengths };
   }
+  const feeds: Record<string, FeedSpec> = {
+    [spec.idsInput]: { type: 'int64', dims: [B, T], data: ids.buffer as ArrayBuffer },
+  };
+  if (spec.maskInput) feeds[spec.maskInput] = { type: 'int64', dims: [B, T], data: mask.buffer as ArrayBuffer };
+  return { feeds, lengths };
 }
 
 function loadTokenizer(spec: TextInput, modelDir: string): TokenizeFn {

@@ -10,6 +10,7 @@ import type { LesionConfig, LesionInfo, LesionMode, LesionParams } from '../doma
 import type { ModelRecord, StimulusItem } from '../domain/records.ts';
 import { foldPartials, summarise } from '../pipeline/lesion-summary.ts';
 import { runLesionEvaluation, type EvalStimulus, type UnitMeans } from '../pipeline/lesion.ts';
+import type { PassExecutor } from '../pipeline/shards.ts';
 import type { Context } from '../store/context.ts';
 import { modelDir, readItemBytes } from '../store/files.ts';
 import { getLesionJob, lesionConfigs, lesionMeans, storeLesionSuccess, type LesionJobRecord, type StoredConfig } from '../store/lesions-repo.ts';
@@ -40,7 +41,7 @@ export function requireLesionInfo(model: ModelRecord): LesionInfo {
 }
 
 /** Runs one lesion job; throws on failure (the queue records it). */
-export async function runLesionJob(ctx: Context, job: LesionJobRecord, signal: AbortSignal, onProgress: (done: number, total: number) => void): Promise<void> {
+export async function runLesionJob(ctx: Context, job: LesionJobRecord, signal: AbortSignal, remote: PassExecutor | null, onProgress: (done: number, total: number) => void): Promise<void> {
   const p: LesionParams = job.params;
   const model = findModel(ctx.db, p.model);
   if (!model) throw new UnprocessableError(`model '${p.model}' no longer exists`);
@@ -69,6 +70,8 @@ export async function runLesionJob(ctx: Context, job: LesionJobRecord, signal: A
       workers: ctx.config.workers,
       intraOpThreads: ctx.config.intraOpThreads,
       batchSize: ctx.config.batchSize,
+      shardBatches: ctx.config.shardBatches,
+      remote,
     },
     {
       stimuli,

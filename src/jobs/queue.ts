@@ -18,6 +18,9 @@ import { getLesionJob, insertLesionJob, type NewLesionJob, type StoredConfig } f
 import { lesionConfigOf, requireLesionInfo, runLesionJob } from './lesion.ts';
 import { getEncodingJob } from '../store/encoding-repo.ts';
 import { runEncodingJob } from './encoding-job.ts';
+import { Distributed, type QueueStatus } from './distributed.ts';
+import type { PassExecutor } from '../pipeline/shards.ts';
+import { deleteJobPasses } from '../store/passes-repo.ts';
 import {
   batteryJobs,
   finishJob,
@@ -57,10 +60,11 @@ export function contrastEnv(ctx: Context, model: ModelRecord, lesion?: { id: str
       if (!s) throw new UnprocessableError(`model '${model.name}' has no stored sheet for layer '${l.name}'`);
       return s;
     },
-    readImage: (s: Stimulus) => readItemBytes(ctx, s.item),
+    readImage: (item) => readItemBytes(ctx, item),
     workers: ctx.config.workers,
     intraOpThreads: ctx.config.intraOpThreads,
     imageCache: { dir: path.join(ctx.paths.data, 'cache', 'images'), maxBytes: ctx.config.imageCacheBytes },
+    shardBatches: ctx.config.shardBatches,
   };
 }
 
@@ -69,6 +73,8 @@ export const MAX_ATTEMPTS = 3;
 export type JobEvent = { type: 'progress' | 'state'; job: string };
 
 export class JobQueue {
+  /** Distributed mode (TOPOSCOPE_REDIS_URL): passes run on the workers of a BullMQ queue. */
+  readonly distributed: Distributed | null;
   private running = new Map<string, AbortController>();
   private stopped = false;
   private pumping = false;
@@ -79,7 +85,21 @@ export class JobQueue {
     private readonly ctx: Context,
     /** Permutation engine for contrasts that ask for permutations (default: ONNX Runtime on a worker thread). */
     private readonly permutationEngine?: EngineSpec,
-  ) {}
+    log: (msg: string) => void = (m) => process.stderr.write(`${m}\n`),
+  ) {
+    this.distributed = ctx.config.redisUrl ? new Distributed(ctx, ctx.config.redisUrl, log) : null;
+  }
+
+  /** Where a job's passes run: null here, else the workers of the queue. */
+  private remoteFor(jobId: string): PassExecutor | null {
+    const d = this.distributed;
+    return d ? { run: (plan, onShard, hooks) => d.run(jobId, plan, onShard, hooks) } : null;
+  }
+
+  /** The distributed queue's state for /health (null in embedded mode). */
+  async queueStatus(): Promise<QueueStatus | null> {
+    return this.distributed ? this.distributed.status() : null;
+  }
 
   /** Stores a lesion job with its configurations and starts it when its turn comes. */
   enqueueLesion(job: NewLesionJob, configs: StoredConfig[]): string {
@@ -105,6 +125,7 @@ export class JobQueue {
         requeue(this.ctx.db, j.id, `interrupted: the server stopped while this job was running (attempt ${j.attempts}); re-queued`);
         resumed.push(j.id);
       } else {
+        deleteJobPasses(this.ctx, j.id);
         const why =
           this.ctx.config.recovery === 'resume'
             ? `interrupted: the server stopped while this job was running, ${j.attempts} times; giving up`
@@ -153,6 +174,7 @@ export class JobQueue {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.distributed?.suspend();
     const ids = [...this.running.keys()];
     for (const id of ids) {
       // A graceful stop puts running jobs back in the queue; they resume at the next start.
@@ -161,6 +183,7 @@ export class JobQueue {
     }
     const until = Date.now() + 10000;
     while (this.running.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    await this.distributed?.close();
   }
 
   private activeRuns = 0;
@@ -185,6 +208,8 @@ export class JobQueue {
         this.activeRuns++;
         for (const id of ids) this.emit({ type: 'state', job: id });
         void this.execute(ids, ac).finally(() => {
+          // Partials of distributed passes are kept only for a job that resumes after a stop.
+          if (!this.stopped) this.distributed?.endJob(ids[0]);
           for (const id of ids) this.running.delete(id);
           this.activeRuns--;
           for (const id of ids) this.emit({ type: 'state', job: id });
@@ -205,7 +230,7 @@ export class JobQueue {
       const job = getLesionJob(ctx.db, id);
       if (!job) throw new UnprocessableError(`lesion '${id}' no longer exists`);
       let last = 0;
-      await runLesionJob(ctx, job, ac.signal, (done, total) => {
+      await runLesionJob(ctx, job, ac.signal, this.remoteFor(id), (done, total) => {
         const now = Date.now();
         if (now - last >= 200 || done === total) {
           last = now;
@@ -258,7 +283,7 @@ export class JobQueue {
       let last = 0;
       let lastStage = '';
       const result = await runContrasts(
-        contrastEnv(ctx, model, single && first.params.lesion ? first.params.lesion : undefined),
+        { ...contrastEnv(ctx, model, single && first.params.lesion ? first.params.lesion : undefined), remote: this.remoteFor(first.id) },
         stimuli,
         specs,
         {
@@ -334,7 +359,7 @@ export class JobQueue {
       const model = findModel(ctx.db, job.modelId);
       if (!model) throw new UnprocessableError(`model '${job.modelId}' no longer exists`);
       let last = 0;
-      await runEncodingJob(ctx, job, contrastEnv(ctx, model), {
+      await runEncodingJob(ctx, job, { ...contrastEnv(ctx, model), remote: this.remoteFor(id) }, {
         signal: ac.signal,
         onProgress: (done, total) => {
           const now = Date.now();

@@ -11,14 +11,12 @@ import type { Pooling } from '../domain/manifest.ts';
 import type { LesionConfig, LesionSite } from '../domain/lesion.ts';
 import type { LayerOutcome, ModelRecord } from '../domain/records.ts';
 import type { SheetLayout } from '../domain/sheet.ts';
-import { SessionPool } from '../inference/pool.ts';
-import { decodeCacheFor } from '../inference/decode-cache.ts';
-import { TokenizerThread } from '../inference/tokenizer-thread.ts';
 import { AnalysisCancelledError, AnalysisPool, type EngineSpec, type LayerDone } from './analysis-worker.ts';
 import { contrastMatrix } from './analyse.ts';
 import { Fold } from './fold.ts';
-import { CancelledError, infer } from './infer.ts';
+import { CancelledError } from './infer.ts';
 import { planBatches, planBatchesByLength, planLayers, setCount, tokenCounts, type ContrastSpec, type PlannedLayer, type Stimulus, type TokenTable } from './plan.ts';
+import { runPass, tokenise, type PassRuntime, type PassTimings } from './shards.ts';
 import { layerMoments, layerOutcome, type TestOptions } from './test.ts';
 
 export { CancelledError };
@@ -56,10 +54,13 @@ export interface ContrastTimings {
   realTokens?: number;
   /** Analysis workers used after inference. */
   analysisWorkers?: number;
+  /** Shards of the pass, and (distributed) bytes of their partials received. */
+  shards?: number;
+  partialBytes?: number;
 }
 
-/** What the pipeline needs of the model and of the machine. */
-export interface ContrastEnv {
+/** What the pipeline needs of the model and of the machine (and, distributed, of the queue: `remote`). */
+export interface ContrastEnv extends PassRuntime {
   model: ModelRecord;
   /** The pruned ONNX file the workers run. */
   onnxPath: string;
@@ -67,13 +68,10 @@ export interface ContrastEnv {
   modelDir: string;
   /** Each layer's sheet, as stored at registration. */
   sheetOf: (layer: PlannedLayer) => SheetLayout;
-  readImage: (s: Stimulus) => Buffer;
-  workers: number;
-  intraOpThreads: number;
-  /** Preprocessed-image cache (content-addressed, on disk); absent or null: decode every image. */
-  imageCache?: { dir: string; maxBytes: number } | null;
   /** A lesioned model: `onnxPath` is the lesion copy, run with this configuration (see inference/pool.ts). */
   lesion?: { sites: LesionSite[]; config: LesionConfig | null };
+  /** Batches per shard (TOPOSCOPE_SHARD_BATCHES): the unit of distribution and of the merge order. */
+  shardBatches: number;
 }
 
 export interface ContrastHooks {
@@ -116,30 +114,27 @@ export async function runContrasts(
   let tokens: TokenTable | null = null;
   const truncatedBySet: number[] = [];
   if (model.modality === 'text') {
-    const tok = new TokenizerThread(model.manifest.input.text!, env.modelDir);
-    try {
-      const t = await tok.table(
-        stimuli.map((s) => s.item.text ?? ''),
-        stimuli.map((s) => s.item.label ?? `${s.setId}#${s.item.position}`),
-      );
-      tokens = { offsets: t.offsets, ids: t.ids };
-      for (let i = 0; i < stimuli.length; i++) if (t.truncated[i]) truncatedBySet[stimuli[i].setIndex] = (truncatedBySet[stimuli[i].setIndex] ?? 0) + 1;
-    } finally {
-      await tok.close();
-    }
+    const t = await tokenise(
+      model,
+      env.modelDir,
+      stimuli.map((s) => s.item.text ?? ''),
+      stimuli.map((s) => s.item.label ?? `${s.setId}#${s.item.position}`),
+    );
+    tokens = t.tokens;
+    for (let i = 0; i < stimuli.length; i++) if (t.truncated[i]) truncatedBySet[stimuli[i].setIndex] = (truncatedBySet[stimuli[i].setIndex] ?? 0) + 1;
   }
   const byLength = tokens !== null && batchSize > 1 && (opts.batchOrder ?? 'length') === 'length';
   const batches = byLength ? planBatchesByLength(tokens!, batchSize) : planBatches(stimuli.length, batchSize);
   const planMs = performance.now() - t0;
   const analysis = opts.analysis ?? DEFAULT_ANALYSIS;
+  const keepMatrix = Boolean(analysis.permutations || analysis.reliability);
   const fold = new Fold(layers, stimuli, setCount(stimuli), {
-    keepMatrix: Boolean(analysis.permutations || analysis.reliability),
+    keepMatrix,
     activationsDir: opts.keepActivations ? hooks.activationsDir : undefined,
     tokenCounts: tokens ? tokenCounts(tokens) : null,
   });
 
-  // Start-up overlaps encoding: the workers load the session while the first batches are encoded,
-  // and the analysis workers boot while inference runs.
+  // The analysis workers boot while inference runs.
   const cores = Math.max(1, env.workers * env.intraOpThreads);
   // The default analysis of a few thousand units takes milliseconds, less than booting a second
   // worker: more workers only for big layers, permutations or reliability.
@@ -147,47 +142,30 @@ export async function runContrasts(
   const units = layers.reduce((s, l) => s + l.units, 0) * contrasts.length;
   const analysisWorkers = Math.max(1, Math.min(layers.length * contrasts.length, cores, heavy ? Infinity : Math.ceil(units / 4096)));
   const runners = new AnalysisPool(analysisWorkers);
-  let setupMs = 0;
-  const poolPromise = SessionPool.create(env.onnxPath, { workers: env.workers, intraOpThreads: env.intraOpThreads, lesion: env.lesion, label: env.model.name }).then((p) => {
-    setupMs = performance.now() - t0;
-    return p;
-  });
-  let pool: SessionPool | null = null;
-  poolPromise.then((p) => (pool = p), () => undefined);
-  const onAbort = () => void pool?.close();
-  hooks.signal?.addEventListener('abort', onAbort);
   const tInf = performance.now();
-  let inferred;
-  const imageCache = model.modality === 'image' && env.imageCache && env.imageCache.maxBytes > 0 ? decodeCacheFor(env.imageCache.dir, env.imageCache.maxBytes) : null;
-  let done = 0;
+  let inferred: PassTimings;
   try {
-    inferred = await infer(
+    inferred = await runPass(
+      env,
       {
-        pool: poolPromise,
-        inFlight: env.workers + 1,
+        name: 'main',
         model,
-        modelDir: env.modelDir,
+        onnxPath: env.onnxPath,
+        lesion: env.lesion,
         layers,
         stimuli,
         batches,
         tokens,
-        readImage: env.readImage,
-        imageCache,
-        signal: hooks.signal,
+        fold: { kind: 'moments', nSets: setCount(stimuli), rows: keepMatrix || opts.keepActivations },
+        shardBatches: env.shardBatches,
       },
-      (batch, pooled) => {
-        fold.add(batch, pooled);
-        done += batch.end - batch.start;
-        hooks.onProgress?.(done, stimuli.length, 'inference');
-      },
+      (_, p) => fold.mergeShard(p),
+      { signal: hooks.signal, onProgress: (done, total) => hooks.onProgress?.(done, total, 'inference') },
     );
   } catch (e) {
     fold.abort();
     await runners.close();
     throw e;
-  } finally {
-    hooks.signal?.removeEventListener('abort', onAbort);
-    await poolPromise.then((p) => p.close(), () => undefined);
   }
   const inferenceWallMs = performance.now() - tInf;
 
@@ -241,7 +219,7 @@ export async function runContrasts(
     truncatedBySet,
     timings: {
       totalMs: performance.now() - t0,
-      setupMs,
+      setupMs: inferred.setupMs,
       encodeMs: inferred.encodeMs,
       inferenceMs: inferred.inferenceMs,
       inferenceWallMs,
@@ -254,6 +232,8 @@ export async function runContrasts(
       paddedTokens: inferred.paddedTokens,
       realTokens: inferred.realTokens,
       analysisWorkers,
+      shards: inferred.shards,
+      ...(inferred.partialBytes !== undefined ? { partialBytes: inferred.partialBytes } : {}),
     },
   };
 }

@@ -1,15 +1,15 @@
 /**
- * Stage 3, fold: pooled rows → per-set streaming moments per layer (Welford, Float64). Folds of
- * disjoint stimulus ranges merge exactly (Chan et al.), so a shard's fold is a sufficient statistic.
- * Optionally the rows are also kept: as one stimuli × units matrix per layer in memory (permutations,
- * reliability) and/or streamed to .npy files (kept activations).
+ * Stage 3, fold: the shards' partials (per-set streaming moments per layer, Welford, Float64) merged
+ * in shard order (Chan et al.: exact), so a shard's partial is a sufficient statistic. Optionally the
+ * rows are also kept: as one stimuli × units matrix per layer in memory (permutations, reliability)
+ * and/or streamed to .npy files (kept activations), each row at its stimulus' place.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { PooledLayer } from '../inference/pool.ts';
 import { Moments } from '../stats/moments.ts';
 import { NpyRows } from './npy-writer.ts';
-import { stimulusOf, type Batch, type PlannedLayer, type Stimulus } from './plan.ts';
+import type { LayerRows, Partial } from './partials.ts';
+import type { PlannedLayer } from './plan.ts';
 
 /** The pooled stimuli × units matrix of one layer, with each row's set index. */
 export interface RowMatrix {
@@ -45,7 +45,7 @@ export class Fold {
    */
   constructor(
     readonly layers: PlannedLayer[],
-    private readonly stimuli: Stimulus[],
+    private readonly stimuli: ArrayLike<{ setIndex: number }>,
     nSets: number,
     opts: { keepMatrix: boolean; activationsDir?: string; tokenCounts?: Int32Array | null },
   ) {
@@ -65,51 +65,49 @@ export class Fold {
     }
   }
 
-  /** Folds one batch's pooled layers (row r belongs to stimulus `stimulusOf(batch, pl.sample[r])`). */
-  add(batch: Batch, pooled: PooledLayer[]): void {
+  /**
+   * Merges one shard's partial (shards in order: the merge is exact, and a fixed order makes the result
+   * independent of where each shard ran), and places its rows, if any, at their stimulus' position.
+   */
+  mergeShard(p: Partial): void {
+    if (p.kind !== 'moments' && p.kind !== 'rows') throw new Error(`Fold: cannot merge a '${p.kind}' partial`);
+    if (p.kind === 'moments') {
+      p.moments.forEach((sets, li) => sets.forEach((m, si) => this.moments[li][si].merge(m)));
+    }
+    p.rows?.forEach((r, li) => this.place(li, r));
+  }
+
+  private place(li: number, r: LayerRows): void {
+    if (!this.matrices && !this.writers) return;
+    const { units, stim, token, data } = r;
     const stimuli = this.stimuli;
-    pooled.forEach((pl, li) => {
-      const units = pl.units;
-      const stim = new Int32Array(pl.rows);
-      for (let i = 0; i < pl.rows; i++) stim[i] = stimulusOf(batch, pl.sample[i]);
-      // Rows of one set come in runs: fold each run at once.
-      let r = 0;
-      while (r < pl.rows) {
-        const si = stimuli[stim[r]].setIndex;
-        let e = r + 1;
-        while (e < pl.rows && stimuli[stim[e]].setIndex === si) e++;
-        this.moments[li][si].pushRows(pl.data.subarray(r * units, e * units), e - r);
-        r = e;
+    const off = this.offsets[li];
+    const dest = (i: number) => (off ? off[stim[i]] + token[i] : stim[i]);
+    const m = this.matrices?.[li];
+    const w = this.writers?.[li];
+    if (m) {
+      for (let i = 0; i < r.rows; i++) {
+        const d = dest(i);
+        m.data.set(data.subarray(i * units, (i + 1) * units), d * units);
+        m.sets[d] = stimuli[stim[i]].setIndex;
       }
-      if (!this.matrices && !this.writers) return;
-      const off = this.offsets[li];
-      const dest = (i: number) => (off ? off[stim[i]] + pl.token[i] : stim[i]);
-      const m = this.matrices?.[li];
-      const w = this.writers?.[li];
-      const idx = w ? new Int32Array(pl.rows * 2) : null;
-      for (let i = 0; i < pl.rows; i++) {
-        if (idx) {
-          idx[2 * i] = stim[i];
-          idx[2 * i + 1] = pl.token[i];
-        }
-        if (m) {
-          const d = dest(i);
-          m.data.set(pl.data.subarray(i * units, (i + 1) * units), d * units);
-          m.sets[d] = stimuli[stim[i]].setIndex;
-        }
+    }
+    if (w) {
+      const idx = new Int32Array(r.rows * 2);
+      for (let i = 0; i < r.rows; i++) {
+        idx[2 * i] = stim[i];
+        idx[2 * i + 1] = token[i];
       }
-      if (w && idx) {
-        // Write runs of rows whose destinations are consecutive at once (all of them, in stimulus order).
-        let a = 0;
-        while (a < pl.rows) {
-          let e = a + 1;
-          while (e < pl.rows && dest(e) === dest(a) + (e - a)) e++;
-          w.data.writeAt(dest(a), pl.data, a, e - a);
-          w.index.writeAt(dest(a), idx, a, e - a);
-          a = e;
-        }
+      // Write runs of rows whose destinations are consecutive at once (all of them, in stimulus order).
+      let a = 0;
+      while (a < r.rows) {
+        let e = a + 1;
+        while (e < r.rows && dest(e) === dest(a) + (e - a)) e++;
+        w.data.writeAt(dest(a), data, a, e - a);
+        w.index.writeAt(dest(a), idx, a, e - a);
+        a = e;
       }
-    });
+    }
   }
 
   /** Moments of the union of the given sets for one layer (merged in the order given). */

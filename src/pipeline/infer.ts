@@ -1,14 +1,17 @@
 /**
- * Stage 2, infer: encode each batch (images decoded and normalised, texts tokenised), run it on the
- * pool's sessions with the layers pooled there, and hand the pooled rows back in batch order. A
- * bounded number of batches is in flight at once, so encoding overlaps inference.
+ * Stage 2, infer: encode each batch (images decoded and normalised, texts padded from the token ids of
+ * the plan stage), run it on the session workers — pooling the layers there, or scoring a behaviour
+ * output under lesion configurations — and hand the results back in batch order. A bounded number of
+ * batches is in flight at once, so encoding overlaps inference.
  */
-import type { ModelRecord } from '../domain/records.ts';
+import type { LesionConfig } from '../domain/lesion.ts';
+import type { BehaviourFetch } from '../inference/worker-protocol.ts';
+import type { ModelRecord, StimulusItem } from '../domain/records.ts';
 import type { DecodeCache } from '../inference/decode-cache.ts';
-import { encodeImageItems, TextEncoder as TextIds } from '../inference/encode.ts';
+import { encodeImageItems, padIds } from '../inference/encode.ts';
 import type { PooledLayer, SessionPool } from '../inference/pool.ts';
-import type { LayerFetch } from '../inference/worker-protocol.ts';
-import { stimulusOf, type Batch, type PlannedLayer, type Stimulus, type TokenTable } from './plan.ts';
+import type { FeedSpec, LayerFetch } from '../inference/worker-protocol.ts';
+import { stimulusOf, type Batch, type PlannedLayer, type TokenTable } from './plan.ts';
 
 export class CancelledError extends Error {
   constructor() {
@@ -28,23 +31,37 @@ export interface InferTimings {
   realTokens: number;
 }
 
+/** What infer needs of a stimulus: its item (hash, bytes, label for messages). */
+export interface InferStimulus {
+  item: StimulusItem;
+}
+
+/** Score a behaviour output instead of pooling layers: the intact model, then each configuration. */
+export interface BehaviourRequest {
+  output: BehaviourFetch;
+  configs: LesionConfig[];
+  /** Class index of each stimulus (−1: none), by stimulus index; classifier outputs. */
+  labels: Int32Array | null;
+}
+
 export interface InferInput {
   /** The session pool, or its start-up still under way (encoding begins meanwhile). */
   pool: SessionPool | Promise<SessionPool>;
   /** Batches encoded ahead of the workers (default: workers + 1; images decode further ahead). */
   inFlight?: number;
-  model: ModelRecord;
-  /** The model's stored folder (tokenizer files). */
-  modelDir: string;
+  model: Pick<ModelRecord, 'modality' | 'manifest'>;
+  /** Layers to pool (ignored with `behaviour`). */
   layers: PlannedLayer[];
-  stimuli: Stimulus[];
+  /** By stimulus index (may be sparse: only the stimuli of the batches are read). */
+  stimuli: ArrayLike<InferStimulus>;
   batches: Batch[];
-  /** Texts tokenised in the plan stage (else each batch is tokenised here). */
-  tokens?: TokenTable | null;
+  /** Text models: every text's ids, tokenised in the plan stage. */
+  tokens: TokenTable | null;
   /** Raw bytes of an image item. */
-  readImage: (s: Stimulus) => Buffer;
+  readImage: (item: StimulusItem) => Buffer | Promise<Buffer>;
   /** Preprocessed pixels by item hash and preprocessing parameters (null: decode every time). */
   imageCache?: DecodeCache | null;
+  behaviour?: BehaviourRequest;
   signal?: AbortSignal;
 }
 
@@ -55,58 +72,89 @@ const IMAGE_AHEAD_BYTES = 64 * 1024 * 1024;
  * Batches in flight: for image models as many as fit in IMAGE_AHEAD_BYTES (at most 16), so that
  * decoding keeps every core busy while the workers run; otherwise `base`.
  */
-function imagesAhead(model: ModelRecord, batches: Batch[], base: number): number {
+function imagesAhead(model: Pick<ModelRecord, 'modality' | 'manifest'>, batches: Batch[], base: number): number {
   const image = model.manifest.input.image;
   if (model.modality !== 'image' || !image || batches.length === 0) return base;
   const bytes = (batches[0].end - batches[0].start) * image.channels * image.size[0] * image.size[1] * 4;
   return Math.max(base, Math.min(16, Math.floor(IMAGE_AHEAD_BYTES / Math.max(1, bytes))));
 }
 
-/** Runs every batch; `onBatch` receives each batch's pooled layers, in batch order. */
-export async function infer(input: InferInput, onBatch: (batch: Batch, layers: PooledLayer[]) => void): Promise<InferTimings> {
-  const { model, stimuli, batches, signal } = input;
+/** One batch's answer: pooled layers, or per-stimulus measures of the intact model and each configuration. */
+export interface BatchOut {
+  layers: PooledLayer[] | null;
+  results: Record<string, Float64Array>[] | null;
+}
+
+const label = (s: InferStimulus) => s.item.label ?? `item ${s.item.position}`;
+
+/** Runs every batch; `onBatch` receives each batch's answer, in batch order. */
+export async function infer(input: InferInput, onBatch: (batch: Batch, out: BatchOut) => void): Promise<InferTimings> {
+  const { model, stimuli, batches, signal, behaviour } = input;
   const fetch: LayerFetch[] = input.layers.map((l) => ({ key: l.name, tensor: l.tensor, unitAxis: l.unitAxis, pooling: l.pooling }));
-  const textEnc = model.modality === 'text' ? new TextIds(model.manifest.input.text!, input.modelDir) : null;
+  const text = model.modality === 'text' ? model.manifest.input.text! : null;
+  if (text && !input.tokens) throw new Error('infer: text stimuli need their token ids (plan stage)');
   const timings: InferTimings = { encodeMs: 0, inferenceMs: 0, batches: 0, imagesDecoded: 0, imagesCached: 0, paddedTokens: 0, realTokens: 0 };
   const counts = { decoded: 0, cached: 0 };
   let pool: SessionPool | null = input.pool instanceof Promise ? null : input.pool;
   const poolReady = input.pool instanceof Promise ? input.pool.then((p) => (pool = p)) : Promise.resolve(input.pool);
   poolReady.catch(() => undefined); // awaited by the first batch
-  const label = (s: Stimulus) => s.item.label ?? `${s.setId}#${s.item.position}`;
   const where = (b: Batch) => `batch ${b.index + 1} of ${batches.length}`;
+  const submit = async (b: Batch, feeds: Record<string, FeedSpec>, lengths: Int32Array | null): Promise<BatchOut & { runMs: number }> => {
+    const at = where(b);
+    const p = pool ?? (await poolReady);
+    if (!behaviour) {
+      const r = await p.pool(feeds, fetch, lengths, at);
+      return { layers: r.layers, results: null, runMs: r.runMs };
+    }
+    let targets: Int32Array | null = null;
+    if (text) {
+      const ids = new BigInt64Array(feeds[text.idsInput].data);
+      targets = new Int32Array(ids.length);
+      for (let i = 0; i < ids.length; i++) targets[i] = Number(ids[i]);
+    }
+    let labels: Int32Array | null = null;
+    if (behaviour.labels) {
+      labels = new Int32Array(b.end - b.start);
+      for (let k = 0; k < labels.length; k++) labels[k] = behaviour.labels[stimulusOf(b, k)];
+    }
+    const r = await p.behaviour(feeds, behaviour.output, { lengths, targets, labels }, behaviour.configs, at);
+    return { layers: null, results: r.results, runMs: r.runMs };
+  };
   const launch = async (b: Batch) => {
-    const slice: Stimulus[] = [];
-    for (let k = 0; k < b.end - b.start; k++) slice.push(stimuli[stimulusOf(b, k)]);
     const te = performance.now();
-    if (textEnc) {
-      const tokens = input.tokens;
-      const enc = tokens
-        ? textEnc.encodeIds(Array.from({ length: slice.length }, (_, k) => {
-            const i = stimulusOf(b, k);
-            return tokens.ids.subarray(tokens.offsets[i], tokens.offsets[i + 1]);
-          }))
-        : textEnc.encode(slice.map((s) => s.item.text ?? ''), slice.map(label));
+    const n = b.end - b.start;
+    if (text) {
+      const tokens = input.tokens!;
+      const enc = padIds(
+        text,
+        Array.from({ length: n }, (_, k) => {
+          const i = stimulusOf(b, k);
+          return tokens.ids.subarray(tokens.offsets[i], tokens.offsets[i + 1]);
+        }),
+      );
       const dims = Object.values(enc.feeds)[0].dims;
       timings.paddedTokens += dims[0] * dims[1];
-      for (const n of enc.lengths) timings.realTokens += n;
+      for (const len of enc.lengths) timings.realTokens += len;
       timings.encodeMs += performance.now() - te;
-      return (pool ?? (await poolReady)).pool(enc.feeds, fetch, enc.lengths, where(b));
+      return submit(b, enc.feeds, enc.lengths);
     }
     const image = model.manifest.input.image!;
+    const slice: InferStimulus[] = [];
+    for (let k = 0; k < n; k++) slice.push(stimuli[stimulusOf(b, k)]);
     const feed = await encodeImageItems(
-      slice.map((s) => ({ sha256: s.item.sha256, read: () => input.readImage(s), label: label(s) })),
+      slice.map((s) => ({ sha256: s.item.sha256, read: () => input.readImage(s.item), label: label(s) })),
       image,
       input.imageCache ?? null,
       counts,
     );
     timings.encodeMs += performance.now() - te;
-    return (pool ?? (await poolReady)).pool({ [image.name]: feed }, fetch, null, where(b));
+    return submit(b, { [image.name]: feed }, null);
   };
-  const inFlight = new Map<number, Promise<{ layers: PooledLayer[]; runMs: number }>>();
+  const inFlight = new Map<number, Promise<BatchOut & { runMs: number }>>();
   const maxInFlight = imagesAhead(model, batches, Math.max(1, input.inFlight ?? (pool ? pool.size + 1 : 2)));
   let next = 0;
   try {
-    for (const b of batches) {
+    for (let bi = 0; bi < batches.length; bi++) {
       while (next < batches.length && inFlight.size < maxInFlight) {
         if (signal?.aborted) throw new CancelledError();
         const p = launch(batches[next]);
@@ -114,18 +162,18 @@ export async function infer(input: InferInput, onBatch: (batch: Batch, layers: P
         inFlight.set(next, p);
         next++;
       }
-      let res: { layers: PooledLayer[]; runMs: number };
+      let res: BatchOut & { runMs: number };
       try {
-        res = await inFlight.get(b.index)!;
+        res = await inFlight.get(bi)!;
       } catch (e) {
         if (signal?.aborted) throw new CancelledError();
         throw e;
       }
-      inFlight.delete(b.index);
+      inFlight.delete(bi);
       if (signal?.aborted) throw new CancelledError();
       timings.inferenceMs += res.runMs;
       timings.batches++;
-      onBatch(b, res.layers);
+      onBatch(batches[bi], res);
     }
     await input.imageCache?.flush();
   } finally {

@@ -12,25 +12,21 @@
  */
 import type { BehaviourOutput, LesionConfig, LesionInfo } from '../domain/lesion.ts';
 import type { ModelRecord, StimulusItem } from '../domain/records.ts';
-import { encodeImages, TextEncoder as TextIds } from '../inference/encode.ts';
-import { SessionPool } from '../inference/pool.ts';
-import type { FeedSpec, LayerFetch } from '../inference/worker-protocol.ts';
 import { CancelledError } from './infer.ts';
-import { planBatches, type Batch } from './plan.ts';
+import { planBatches, tokenTable, type PlannedLayer } from './plan.ts';
+import { runPass, tokenise, type PassRuntime } from './shards.ts';
 
 export { CancelledError };
 
-export interface LesionEnv {
+export interface LesionEnv extends PassRuntime {
   model: ModelRecord;
   /** The lesion copy of the model. */
   onnxPath: string;
   /** The model's stored folder (tokenizer files). */
   modelDir: string;
   lesion: LesionInfo;
-  readImage: (item: StimulusItem) => Buffer;
-  workers: number;
-  intraOpThreads: number;
   batchSize: number;
+  shardBatches: number;
 }
 
 /** A stimulus of the evaluation: its set (index into the job's sets) and class index (−1: none). */
@@ -81,150 +77,89 @@ export interface LesionRunResult {
   timings: LesionTimings;
 }
 
-interface Encoded {
-  feeds: Record<string, FeedSpec>;
-  lengths: Int32Array | null;
-  targets: Int32Array | null;
-}
-
-function encoder(env: LesionEnv): (items: StimulusItem[], labels: string[]) => Promise<Encoded> {
-  const { model } = env;
-  if (model.modality === 'text') {
-    const spec = model.manifest.input.text!;
-    const enc = new TextIds(spec, env.modelDir);
-    return async (items, labels) => {
-      const b = enc.encode(items.map((i) => i.text ?? ''), labels);
-      const ids = new BigInt64Array(b.feeds[spec.idsInput].data);
-      const targets = new Int32Array(ids.length);
-      for (let i = 0; i < ids.length; i++) targets[i] = Number(ids[i]);
-      return { feeds: b.feeds, lengths: b.lengths, targets };
-    };
-  }
-  const image = model.manifest.input.image!;
-  return async (items, labels) => ({ feeds: { [image.name]: await encodeImages(items.map((i) => env.readImage(i)), image, labels) }, lengths: null, targets: null });
-}
-
-/** Runs `work` on every batch with a bounded number in flight, handing results back in batch order. */
-async function eachBatch<T>(batches: Batch[], maxInFlight: number, work: (b: Batch) => Promise<T>, done: (b: Batch, r: T) => void, signal?: AbortSignal): Promise<void> {
-  const inFlight = new Map<number, Promise<T>>();
-  let next = 0;
-  for (const b of batches) {
-    while (next < batches.length && inFlight.size < maxInFlight) {
-      if (signal?.aborted) throw new CancelledError();
-      const p = work(batches[next]);
-      p.catch(() => undefined); // awaited below, in order
-      inFlight.set(next, p);
-      next++;
-    }
-    let r: T;
-    try {
-      r = await inFlight.get(b.index)!;
-    } catch (e) {
-      if (signal?.aborted) throw new CancelledError();
-      throw e;
-    }
-    inFlight.delete(b.index);
-    if (signal?.aborted) throw new CancelledError();
-    done(b, r);
-  }
-}
-
 const stimulusLabel = (item: StimulusItem) => item.label ?? `item ${item.position}`;
 
 export async function runLesionEvaluation(env: LesionEnv, input: LesionRunInput, hooks: LesionHooks = {}): Promise<LesionRunResult> {
   const t0 = performance.now();
-  const { stimuli, output } = input;
-  const batchSize = env.model.info.dynamicBatch ? env.batchSize : 1;
-  const encode = encoder(env);
-  const pool = await SessionPool.create(env.onnxPath, { workers: env.workers, intraOpThreads: env.intraOpThreads, lesion: { sites: env.lesion.sites, config: null }, label: env.model.name });
-  const setupMs = performance.now() - t0;
-  const onAbort = () => void pool.close();
-  hooks.signal?.addEventListener('abort', onAbort);
-  const timings: LesionTimings = { totalMs: 0, setupMs, referenceMs: 0, encodeMs: 0, inferenceMs: 0, evaluationWallMs: 0, stimuli: stimuli.length, configurations: 0, batches: 0 };
-  try {
-    if (hooks.signal?.aborted) throw new CancelledError();
-    // 1. Reference pass (mean mode).
-    const refItems = input.reference?.items ?? [];
-    let means: UnitMeans | null = null;
-    let done = 0;
-    let total = refItems.length;
-    if (input.reference) {
-      const tr = performance.now();
-      const sites = input.reference.layers.map((name) => {
-        const s = env.lesion.sites.find((x) => x.layer === name);
-        if (!s) throw new Error(`layer '${name}' has no lesion site`);
-        return s;
-      });
-      const layerInfo = (name: string) => env.model.info.layers.find((l) => l.name === name)!;
-      const fetch: LayerFetch[] = sites.map((s) => ({ key: s.layer, tensor: s.output, unitAxis: layerInfo(s.layer).unitAxis, pooling: env.model.modality === 'text' ? 'tokens' : 'mean' }));
-      const sums = sites.map((s) => ({ sum: new Float64Array(s.units), rows: 0 }));
-      const refBatches = planBatches(refItems.length, batchSize);
-      await eachBatch(
-        refBatches,
-        pool.size + 1,
-        async (b) => {
-          const items = refItems.slice(b.start, b.end);
-          const te = performance.now();
-          const enc = await encode(items, items.map(stimulusLabel));
-          timings.encodeMs += performance.now() - te;
-          return pool.pool(enc.feeds, fetch, enc.lengths, `reference batch ${b.index + 1} of ${refBatches.length}`);
-        },
-        (b, r) => {
-          r.layers.forEach((pl, li) => {
-            const acc = sums[li];
-            for (let row = 0; row < pl.rows; row++) for (let u = 0; u < pl.units; u++) acc.sum[u] += pl.data[row * pl.units + u];
-            acc.rows += pl.rows;
-          });
-          done = b.end;
-          hooks.onProgress?.(done, total);
-        },
-        hooks.signal,
-      );
-      means = { layers: new Map(sites.map((s, li) => [s.layer, { mean: sums[li].sum.map((v) => v / Math.max(1, sums[li].rows)), rows: sums[li].rows }])) };
-      timings.referenceMs = performance.now() - tr;
-    }
-    // 2. The evaluation.
-    const configs = input.configs(means);
-    timings.configurations = configs.length;
-    const C = configs.length + 1;
-    const N = stimuli.length;
-    total = refItems.length + N * C;
-    const values: Record<string, Float64Array> = {};
-    const tEval = performance.now();
-    const batches = planBatches(N, batchSize);
-    await eachBatch(
-      batches,
-      pool.size + 1,
-      async (b) => {
-        const slice = stimuli.slice(b.start, b.end);
-        const te = performance.now();
-        const enc = await encode(
-          slice.map((s) => s.item),
-          slice.map((s) => stimulusLabel(s.item)),
-        );
-        timings.encodeMs += performance.now() - te;
-        const labels = output.kind === 'classifier' ? Int32Array.from(slice.map((s) => s.label)) : null;
-        return pool.behaviour(enc.feeds, { tensor: output.fetch, kind: output.kind }, { lengths: enc.lengths, targets: enc.targets, labels }, configs, `batch ${b.index + 1} of ${batches.length}`);
-      },
-      (b, r) => {
-        timings.inferenceMs += r.runMs;
-        timings.batches++;
-        r.results.forEach((res, ci) => {
-          for (const [k, v] of Object.entries(res)) {
-            values[k] ??= new Float64Array(C * N).fill(NaN);
-            values[k].set(v, ci * N + b.start);
-          }
+  const { stimuli, output, reference } = input;
+  const { model } = env;
+  const batchSize = model.info.dynamicBatch ? env.batchSize : 1;
+  const refItems = reference?.items ?? [];
+  const text = model.modality === 'text';
+  // Texts are tokenised once (reference and evaluation together); the lm scores the same ids.
+  const allItems = [...refItems, ...stimuli.map((s) => s.item)];
+  const table = text ? (await tokenise(model, env.modelDir, allItems.map((i) => i.text ?? ''), allItems.map(stimulusLabel))).tokens : null;
+  const part = (from: number, n: number) => (table ? tokenTable(n, (j) => table.ids.subarray(table.offsets[from + j], table.offsets[from + j + 1])) : null);
+  const sites = { sites: env.lesion.sites, config: null };
+  const timings: LesionTimings = { totalMs: 0, setupMs: 0, referenceMs: 0, encodeMs: 0, inferenceMs: 0, evaluationWallMs: 0, stimuli: stimuli.length, configurations: 0, batches: 0 };
+  let total = refItems.length + stimuli.length;
+  if (hooks.signal?.aborted) throw new CancelledError();
+  // 1. Reference pass (mean mode): per layer Σ over every pooled row, shard by shard, added in shard order.
+  let means: UnitMeans | null = null;
+  if (reference) {
+    const tr = performance.now();
+    const refSites = reference.layers.map((name) => {
+      const s = env.lesion.sites.find((x) => x.layer === name);
+      if (!s) throw new Error(`layer '${name}' has no lesion site`);
+      return s;
+    });
+    const layerInfo = (name: string) => model.info.layers.find((l) => l.name === name)!;
+    const layers: PlannedLayer[] = refSites.map((s) => ({ ...layerInfo(s.layer), tensor: s.output, units: s.units, pooling: text ? 'tokens' : 'mean' }));
+    const sums = refSites.map((s) => ({ sum: new Float64Array(s.units), rows: 0 }));
+    const t = await runPass(
+      env,
+      { name: 'reference', model, onnxPath: env.onnxPath, lesion: sites, layers, stimuli: refItems.map((item) => ({ setIndex: 0, item })), batches: planBatches(refItems.length, batchSize), tokens: part(0, refItems.length), fold: { kind: 'sums' }, shardBatches: env.shardBatches },
+      (_, p) => {
+        if (p.kind !== 'sums') throw new Error(`lesion reference: a '${p.kind}' partial`);
+        p.sums.forEach((x, li) => {
+          const acc = sums[li];
+          for (let u = 0; u < x.sum.length; u++) acc.sum[u] += x.sum[u];
+          acc.rows += x.rows;
         });
-        done = refItems.length + b.end * C;
-        hooks.onProgress?.(done, total);
       },
-      hooks.signal,
+      { signal: hooks.signal, onProgress: (done) => hooks.onProgress?.(done, total) },
     );
-    timings.evaluationWallMs = performance.now() - tEval;
-    timings.totalMs = performance.now() - t0;
-    return { configs, means, values, timings };
-  } finally {
-    hooks.signal?.removeEventListener('abort', onAbort);
-    await pool.close();
+    means = { layers: new Map(refSites.map((s, li) => [s.layer, { mean: sums[li].sum.map((v) => v / Math.max(1, sums[li].rows)), rows: sums[li].rows }])) };
+    timings.setupMs = t.setupMs;
+    timings.encodeMs += t.encodeMs;
+    timings.referenceMs = performance.now() - tr;
   }
+  // 2. The evaluation: each batch through the intact model, then every configuration.
+  const configs = input.configs(means);
+  timings.configurations = configs.length;
+  const C = configs.length + 1;
+  const N = stimuli.length;
+  total = refItems.length + N * C;
+  const values: Record<string, Float64Array> = {};
+  const tEval = performance.now();
+  const t = await runPass(
+    env,
+    {
+      name: 'evaluation',
+      model,
+      onnxPath: env.onnxPath,
+      lesion: sites,
+      layers: [],
+      stimuli: stimuli.map((s) => ({ setIndex: s.setIndex, item: s.item, classIndex: s.label })),
+      batches: planBatches(N, batchSize),
+      tokens: part(refItems.length, N),
+      fold: { kind: 'behaviour', output: { tensor: output.fetch, kind: output.kind }, configs },
+      shardBatches: env.shardBatches,
+    },
+    (_, p) => {
+      if (p.kind !== 'behaviour') throw new Error(`lesion evaluation: a '${p.kind}' partial`);
+      for (const [k, v] of Object.entries(p.values)) {
+        values[k] ??= new Float64Array(C * N).fill(NaN);
+        for (let ci = 0; ci < C; ci++) values[k].set(v.subarray(ci * p.n, (ci + 1) * p.n), ci * N + p.start);
+      }
+    },
+    { signal: hooks.signal, onProgress: (done) => hooks.onProgress?.(refItems.length + done * C, total) },
+  );
+  if (!reference) timings.setupMs = t.setupMs;
+  timings.encodeMs += t.encodeMs;
+  timings.inferenceMs = t.inferenceMs;
+  timings.batches = t.batches;
+  timings.evaluationWallMs = performance.now() - tEval;
+  timings.totalMs = performance.now() - t0;
+  return { configs, means, values, timings };
 }

@@ -16,8 +16,6 @@
 import { UnprocessableError } from '../domain/errors.ts';
 import type { CI, ProfileCategory, ProfileResult } from '../domain/encoding.ts';
 import type { Pooling } from '../domain/manifest.ts';
-import type { PooledLayer } from '../inference/pool.ts';
-import { SessionPool } from '../inference/pool.ts';
 import { bootstrapCohensD, bootstrapMean, mean } from '../stats/bootstrap.ts';
 import { measurable, splitHalves } from '../stats/crossval.ts';
 import { matchedRandomMask, topKCount } from '../stats/masks.ts';
@@ -26,9 +24,11 @@ import { twoSidedP } from '../stats/tdist.ts';
 import { tTest } from '../stats/ttest.ts';
 import type { ContrastEnv } from './contrast.ts';
 import { Fold } from './fold.ts';
-import { CancelledError, infer } from './infer.ts';
+import { CancelledError } from './infer.ts';
 import { planBatches, planLayers, setCount, type PlannedLayer, type Stimulus } from './plan.ts';
-import type { RegionUnits } from './topk.ts';
+import { regionMean } from './partials.ts';
+import { runPass, tokenise, type PassTimings } from './shards.ts';
+import type { RegionUnits } from './topk-fold.ts';
 
 export interface StoredSplit {
   split: number;
@@ -80,19 +80,6 @@ export function controlSeed(seed: number, li: number, split: number | null): num
   return (seed + 7919 * li + (split === null ? 0 : 15485863 * (split + 1))) >>> 0;
 }
 
-/** Mean of the region's units in row r of each pooled layer (by layer name). */
-function regionMean(region: RegionUnits[], byKey: Map<string, { data: Float32Array; units: number }>, r: number): number {
-  let s = 0;
-  let n = 0;
-  for (const reg of region) {
-    const p = byKey.get(reg.layer)!;
-    const base = r * p.units;
-    for (let j = 0; j < reg.units.length; j++) s += p.data[base + reg.units[j]];
-    n += reg.units.length;
-  }
-  return s / n;
-}
-
 /** The fROI of one split: top percent of units by signed t, within each layer or across them. */
 export function selectUnits(tByLayer: { layer: string; t: Float64Array }[], percent: number, scope: 'layer' | 'all', sign: 'positive' | 'negative'): RegionUnits[] {
   const s = sign === 'positive' ? 1 : -1;
@@ -136,45 +123,45 @@ export async function runProfile(env: ContrastEnv, stimuli: Stimulus[], spec: Pr
   const measuredSets = new Set(spec.measure);
   const candidates = Int32Array.from(stimuli.map((s, i) => (measuredSets.has(s.setIndex) ? i : -1)).filter((i) => i >= 0));
   const batches = planBatches(N, model.info.dynamicBatch ? spec.batchSize : 1);
-  const pool = await SessionPool.create(env.onnxPath, { workers: env.workers, intraOpThreads: env.intraOpThreads, label: env.model.name });
-  const onAbort = () => void pool.close();
-  hooks.signal?.addEventListener('abort', onAbort);
+  const tokens =
+    model.modality === 'text'
+      ? (await tokenise(model, env.modelDir, stimuli.map((s) => s.item.text ?? ''), stimuli.map((s) => s.item.label ?? `${s.setId}#${s.item.position}`))).tokens
+      : null;
+  const plan = { name: 'main', model, onnxPath: env.onnxPath, layers, stimuli, batches, tokens, shardBatches: env.shardBatches };
+  const passHooks = { signal: hooks.signal, onProgress: hooks.onProgress };
   const splits: StoredSplit[] = [];
-  let inferred;
+  let inferred: PassTimings;
   let fold: Fold | null = null;
-  try {
-    if (spec.mode === 'independent') {
-      const roi = spec.roi!;
-      const control = spec.control ? controlOf(roi, unitsOf, (li) => controlSeed(spec.seed, li, null)) : null;
-      const measurement = measurable(candidates, [], itemOf, spec.definitionItems);
-      const inMeas = new Uint8Array(N);
-      for (const i of measurement) inMeas[i] = 1;
-      splits.push({ split: 0, definition: new Int32Array(0), measurement, definitionItems: [...spec.definitionItems].sort(), roi, control });
-      inferred = await infer({ pool, model, modelDir: env.modelDir, layers, stimuli, batches, readImage: env.readImage, signal: hooks.signal }, (batch, pooled: PooledLayer[]) => {
-        const byKey = new Map(pooled.map((p) => [p.key, p]));
-        for (let r = 0; r < batch.end - batch.start; r++) {
-          const i = batch.start + r;
+  if (spec.mode === 'independent') {
+    const roi = spec.roi!;
+    const control = spec.control ? controlOf(roi, unitsOf, (li) => controlSeed(spec.seed, li, null)) : null;
+    const measurement = measurable(candidates, [], itemOf, spec.definitionItems);
+    const inMeas = new Uint8Array(N);
+    for (const i of measurement) inMeas[i] = 1;
+    splits.push({ split: 0, definition: new Int32Array(0), measurement, definitionItems: [...spec.definitionItems].sort(), roi, control });
+    const toJson = (r: RegionUnits[]) => r.map((x) => ({ layer: x.layer, units: Array.from(x.units) }));
+    inferred = await runPass(
+      env,
+      { ...plan, fold: { kind: 'region', roi: toJson(roi), control: control ? toJson(control) : null } },
+      (_, p) => {
+        if (p.kind !== 'region') throw new Error(`profile: a '${p.kind}' partial`);
+        for (let r = 0; r < p.stim.length; r++) {
+          const i = p.stim[r];
           if (!inMeas[i]) continue;
-          roiSum[i] += regionMean(roi, byKey, r);
+          roiSum[i] += p.roi[r];
           roiCount[i]++;
-          if (control) {
-            ctrlSum[i] += regionMean(control, byKey, r);
+          if (p.control) {
+            ctrlSum[i] += p.control[r];
             ctrlCount[i]++;
           }
         }
-        hooks.onProgress?.(batch.end, N);
-      });
-    } else {
-      fold = new Fold(layers, stimuli, setCount(stimuli), { keepMatrix: true });
-      const f = fold;
-      inferred = await infer({ pool, model, modelDir: env.modelDir, layers, stimuli, batches, readImage: env.readImage, signal: hooks.signal }, (batch, pooled) => {
-        f.add(batch, pooled);
-        hooks.onProgress?.(batch.end, N);
-      });
-    }
-  } finally {
-    hooks.signal?.removeEventListener('abort', onAbort);
-    await pool.close();
+      },
+      passHooks,
+    );
+  } else {
+    const f = new Fold(layers, stimuli, setCount(stimuli), { keepMatrix: true });
+    fold = f;
+    inferred = await runPass(env, { ...plan, fold: { kind: 'rows' } }, (_, p) => f.mergeShard(p), passHooks);
   }
   const tStats = performance.now();
   if (fold) {

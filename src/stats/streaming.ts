@@ -97,6 +97,16 @@ export class TopKHeaps {
     }
   }
 
+  /** A partial rebuilt from its arrays (as another process sent them: `score`, `index`, `size`). */
+  static fromArrays(k: number, direction: 'top' | 'bottom', a: { score: Float64Array; index: Int32Array; size: Int32Array }): TopKHeaps {
+    const h = new TopKHeaps(a.size.length, k, direction);
+    if (a.score.length !== h.score.length || a.index.length !== h.index.length) throw new Error('TopKHeaps.fromArrays: array lengths do not match channels × k');
+    h.score.set(a.score);
+    h.index.set(a.index);
+    h.size.set(a.size);
+    return h;
+  }
+
   /** Channel c's kept items, best first: values (as given) and stimulus indices. */
   sorted(c: number): { values: Float64Array; index: Int32Array } {
     const n = this.size[c];
@@ -140,6 +150,21 @@ export interface HistogramBins {
   nonFinite: number;
   min: number;
   max: number;
+}
+
+/** Everything a {@link Pow2Histogram} holds besides its options. */
+export interface Pow2HistogramState {
+  e: number;
+  o: number;
+  n: number;
+  nonFinite: number;
+  min: number;
+  max: number;
+  counts: Float64Array;
+  rKey: Float64Array;
+  rIdx: Int32Array;
+  rVal: Float64Array;
+  rN: Int32Array;
 }
 
 export interface SampledItem {
@@ -322,6 +347,31 @@ export class Pow2Histogram {
       for (let s = 0; s < other.rN[j]; s++) Pow2Histogram.keep(this.rKey, this.rIdx, this.rVal, this.rN, r, j2, other.rKey[j * r + s], other.rIdx[j * r + s], other.rVal[j * r + s]);
     }
     this.n += other.n;
+  }
+
+  /** The whole state, for sending a partial to another process ({@link Pow2Histogram.fromState}). */
+  state(): Pow2HistogramState {
+    const { e, o, n, nonFinite, min, max, counts, rKey, rIdx, rVal, rN } = this;
+    return { e, o, n, nonFinite, min, max, counts, rKey, rIdx, rVal, rN };
+  }
+
+  static fromState(bins: number, reservoir: number, seed: number, s: Pow2HistogramState): Pow2Histogram {
+    const h = new Pow2Histogram(bins, reservoir, seed);
+    if (s.counts.length !== bins || s.rN.length !== bins || s.rKey.length !== bins * reservoir || s.rIdx.length !== bins * reservoir || s.rVal.length !== bins * reservoir) {
+      throw new Error('Pow2Histogram.fromState: array lengths do not match bins and reservoir');
+    }
+    h.e = s.e;
+    h.o = s.o;
+    h.n = s.n;
+    h.nonFinite = s.nonFinite;
+    h.min = s.min;
+    h.max = s.max;
+    h.counts = s.counts;
+    h.rKey = s.rKey;
+    h.rIdx = s.rIdx;
+    h.rVal = s.rVal;
+    h.rN = s.rN;
+    return h;
   }
 
   /** The occupied bins, from the one holding min to the one holding max. */

@@ -8,6 +8,7 @@ import type { Config } from '../config.ts';
 import { openDatabase, type DB } from './db.ts';
 import { acquireLease, type Lease } from './lease.ts';
 import { jobIds } from './jobs-repo.ts';
+import { cleanShards } from './passes-repo.ts';
 import { knownBlobPaths } from './sets-repo.ts';
 
 export interface Context {
@@ -19,6 +20,8 @@ export interface Context {
     models: string;
     stimuli: string;
     activations: string;
+    /** Distributed mode: received shard partials, per job. */
+    shards: string;
     tmp: string;
   };
 }
@@ -44,11 +47,15 @@ export interface CleanupReport {
   partialBlobs: number;
   orphanBlobs: number;
   orphanActivations: number;
+  orphanShards: number;
 }
 
-/** Removes temp uploads, half-written blobs, blobs no item row refers to, and activations of jobs that are gone. */
+/**
+ * Removes temp uploads, half-written blobs, blobs no item row refers to, activations of jobs that are
+ * gone, and shard partials of jobs that will not resume.
+ */
 export function cleanDataDir(ctx: Context): CleanupReport {
-  const r: CleanupReport = { tmp: 0, partialBlobs: 0, orphanBlobs: 0, orphanActivations: 0 };
+  const r: CleanupReport = { tmp: 0, partialBlobs: 0, orphanBlobs: 0, orphanActivations: 0, orphanShards: 0 };
   for (const e of fs.readdirSync(ctx.paths.tmp)) {
     fs.rmSync(path.join(ctx.paths.tmp, e), { recursive: true, force: true });
     r.tmp++;
@@ -74,6 +81,7 @@ export function cleanDataDir(ctx: Context): CleanupReport {
     fs.rmSync(path.join(ctx.paths.activations, d), { recursive: true, force: true });
     r.orphanActivations++;
   }
+  r.orphanShards = cleanShards(ctx);
   return r;
 }
 
@@ -88,6 +96,7 @@ export function createContext(config: Config): Context {
       models: path.join(data, 'models'),
       stimuli: path.join(data, 'stimuli'),
       activations: path.join(data, 'activations'),
+      shards: path.join(data, 'shards'),
       tmp: path.join(data, 'tmp'),
     };
     for (const p of Object.values(paths)) ensureDir(p);

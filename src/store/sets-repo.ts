@@ -109,3 +109,8 @@ export function deleteSet(db: DB, setId: string): void {
 export function knownBlobPaths(db: DB): Set<string> {
   return new Set((db.prepare('SELECT path FROM stimulus_items WHERE path IS NOT NULL').all() as { path: string }[]).map((r) => r.path));
 }
+
+/** Where a stored item's bytes are: its blob file (images, relative to the data directory) or its text. */
+export function itemContent(db: DB, sha256: string): { path: string | null; text: string | null } | null {
+  return (db.prepare('SELECT path, text FROM stimulus_items WHERE sha256 = ?').get(sha256) as { path: string | null; text: string | null } | undefined) ?? null;
+}

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { StimulusItem } from '../../src/domain/records.ts';
 import { Fold } from '../../src/pipeline/fold.ts';
+import { ShardFolder } from '../../src/pipeline/partials.ts';
 import { planBatches, planStimuli, type PlannedLayer } from '../../src/pipeline/plan.ts';
 import { correct, testContrast } from '../../src/pipeline/test.ts';
 import { resolveLayout } from '../../src/sheet/layout.ts';
@@ -34,12 +35,18 @@ describe('fold and test', () => {
     { key: 'l', rows: end - start, units, data: rows.slice(start * units, end * units), sample: Int32Array.from({ length: end - start }, (_, i) => i), token: new Int32Array(end - start).fill(-1), dims: [end - start, units] },
   ];
 
-  it('folds rows into per-set moments that merge exactly, whatever the batch size', () => {
-    const folds = [3, 7, 23].map((size) => {
-      const f = new Fold([layer], stimuli, 3, { keepMatrix: false });
-      for (const b of planBatches(n, size)) f.add(b, pooled(b.start, b.end));
-      return f;
-    });
+  /** Each batch as a shard of its own: folded alone, then merged in order. */
+  const foldAll = (f: Fold, size: number, rows: boolean) => {
+    for (const b of planBatches(n, size)) {
+      const s = new ShardFolder({ kind: 'moments', nSets: 3, rows }, [units], (i) => stimuli[i].setIndex, b);
+      s.add(b, { layers: pooled(b.start, b.end), results: null });
+      f.mergeShard(s.finish());
+    }
+    return f;
+  };
+
+  it('folds rows into per-set moments that merge exactly, whatever the shard size', () => {
+    const folds = [3, 7, 23].map((size) => foldAll(new Fold([layer], stimuli, 3, { keepMatrix: false }), size, false));
     const direct = new Moments(units);
     direct.pushRows(rows.subarray(0, 13 * units), 13);
     for (const f of folds) {
@@ -53,8 +60,7 @@ describe('fold and test', () => {
   });
 
   it('tests each layer in full: t equals the two-sample test of the merged moments, q and log10 q agree', () => {
-    const f = new Fold([layer], stimuli, 3, { keepMatrix: true });
-    for (const b of planBatches(n, 5)) f.add(b, pooled(b.start, b.end));
+    const f = foldAll(new Fold([layer], stimuli, 3, { keepMatrix: true }), 5, true);
     const sheet = resolveLayout({ type: 'grid', rows: 2, cols: 3 }, units);
     const [o] = testContrast(f, { a: [0, 1], b: [2] }, [sheet], { test: 'welch', correction: 'bh', correctionScope: 'layer', alpha: 0.05 });
     const ref = tTest(f.merged(0, [0, 1]), f.merged(0, [2]), 'welch');

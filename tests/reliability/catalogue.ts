@@ -815,6 +815,36 @@ const encoding: Row[] = [
   r('DELETE /v1/selectivity/:id: no API key', 'DELETE', `${SEL}/sel_0000000000000000`, 401, undefined, { auth: 'none' }),
 ];
 
+// The routes of distributed workers: the key is required on reads too; this server runs embedded
+// (no TOPOSCOPE_REDIS_URL), so a well-formed request with the key is a 409.
+const PASS = '/v1/passes/c_0000000000000000.main';
+const HASH = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+const PARTIAL = { raw: Buffer.alloc(16), headers: { 'content-type': 'application/octet-stream', 'x-toposcope-plan': 'a'.repeat(64) } };
+const workers: Row[] = [
+  r('GET /v1/passes/:pass: no API key (needed on worker reads)', 'GET', PASS, 401),
+  r('GET /v1/passes/:pass: wrong API key', 'GET', PASS, 401, undefined, { auth: 'Bearer nope' }),
+  r('GET /v1/passes/:pass: not a coordinator', 'GET', PASS, 409, undefined, { auth: 'key' }),
+  r('GET /v1/passes/:pass: a space in the id', 'GET', '/v1/passes/a%20b', 400, 'pass', { auth: 'key' }),
+  r('GET /v1/passes/:pass: 257-character id', 'GET', `/v1/passes/${'x'.repeat(257)}`, 400, 'pass', { auth: 'key' }),
+  r('GET /v1/passes/:pass/shards/:shard: no API key', 'GET', `${PASS}/shards/0`, 401),
+  r('GET /v1/passes/:pass/shards/:shard: shard -1', 'GET', `${PASS}/shards/-1`, 400, 'shard', { auth: 'key' }),
+  r('GET /v1/passes/:pass/shards/:shard: shard "x"', 'GET', `${PASS}/shards/x`, 400, 'shard', { auth: 'key' }),
+  r('GET /v1/passes/:pass/shards/:shard: not a coordinator', 'GET', `${PASS}/shards/0`, 409, undefined, { auth: 'key' }),
+  r('GET /v1/blobs/:hash: no API key', 'GET', `/v1/blobs/${HASH}`, 401),
+  r('GET /v1/blobs/:hash: not a sha256', 'GET', '/v1/blobs/abc', 400, 'hash', { auth: 'key' }),
+  r('GET /v1/blobs/:hash: 129 characters', 'GET', `/v1/blobs/${L129}`, 400, 'hash', { auth: 'key' }),
+  r('GET /v1/blobs/:hash: not a coordinator', 'GET', `/v1/blobs/${HASH}`, 409, undefined, { auth: 'key' }),
+  r('PUT /v1/shards/:pass/:shard: no API key', 'PUT', '/v1/shards/c_0000000000000000.main/0', 401, undefined, { ...PARTIAL, auth: 'none' }),
+  r('PUT /v1/shards/:pass/:shard: not a coordinator', 'PUT', '/v1/shards/c_0000000000000000.main/0', 409, undefined, PARTIAL),
+  r('PUT /v1/shards/:pass/:shard: no X-Toposcope-Plan', 'PUT', '/v1/shards/c_0000000000000000.main/0', 400, 'x-toposcope-plan', { raw: Buffer.alloc(16), headers: { 'content-type': 'application/octet-stream' } }),
+  r('PUT /v1/shards/:pass/:shard: X-Toposcope-Timings not JSON', 'PUT', '/v1/shards/c_0000000000000000.main/0', 400, 'x-toposcope-timings', { ...PARTIAL, headers: { ...PARTIAL.headers, 'x-toposcope-timings': '{' } }),
+  r('PUT /v1/shards/:pass/:shard: a JSON body', 'PUT', '/v1/shards/c_0000000000000000.main/0', 400, 'body', { json: { partial: 1 }, headers: { 'x-toposcope-plan': 'a'.repeat(64) } }),
+  r('PUT /v1/shards/:pass/:shard: X-Toposcope-Plan not 64 hex digits', 'PUT', '/v1/shards/c_0000000000000000.main/0', 400, 'x-toposcope-plan', { ...PARTIAL, headers: { ...PARTIAL.headers, 'x-toposcope-plan': 'xyz' } }),
+  r('PUT /v1/shards/:pass/:shard: shard "x"', 'PUT', '/v1/shards/c_0000000000000000.main/x', 400, 'shard', PARTIAL),
+  r('PUT /v1/shards/:pass/:shard: shard 1e8', 'PUT', '/v1/shards/c_0000000000000000.main/100000000', 400, 'shard', PARTIAL),
+  r('PUT /v1/shards/:pass/:shard: text/plain body', 'PUT', '/v1/shards/c_0000000000000000.main/0', 400, 'body', { raw: 'x', headers: { 'content-type': 'text/plain', 'x-toposcope-plan': 'a'.repeat(64) } }),
+];
+
 export const CATALOGUE: Row[] = [
   ...health,
   ...inspect,
@@ -835,4 +865,5 @@ export const CATALOGUE: Row[] = [
   ...comparisons,
   ...lesions,
   ...encoding,
+  ...workers,
 ];

@@ -17,6 +17,18 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
               version: Type.String(),
               uptimeSeconds: Type.Number(),
               jobs: Type.Object({ queued: Type.Integer(), running: Type.Integer() }),
+              queue: Type.Optional(
+                Type.Object(
+                  {
+                    mode: Type.Literal('distributed'),
+                    redis: Type.Union([Type.Literal('ok'), Type.Literal('unreachable')]),
+                    workers: Type.Integer({ description: 'Worker processes connected to the shard queue.' }),
+                    shards: Type.Object({ waiting: Type.Integer(), active: Type.Integer(), delayed: Type.Integer(), failed: Type.Integer() }),
+                    passes: Type.Integer({ description: 'Passes of running jobs on the workers.' }),
+                  },
+                  { description: 'Distributed mode only (TOPOSCOPE_REDIS_URL set).' },
+                ),
+              ),
             },
             { examples: [{ status: 'ok', version: '0.1.0', uptimeSeconds: 12.5, jobs: { queued: 0, running: 1 } }] },
           ),
@@ -24,6 +36,6 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         },
       },
     },
-    async () => health(app.ctx),
+    async () => health(app.ctx, app.jobs),
   );
 };
