@@ -154,7 +154,7 @@ export class Distributed {
         reject,
         done: false,
         enqueue: true,
-        timings: { ...zero, setupMs: 0, wallMs: 0, shards: shards.length, partialBytes: 0 },
+        timings: { ...zero, setupMs: 0, wallMs: 0, shards: shards.length, partialBytes: 0, receiveMs: 0, mergeMs: 0 },
         t0,
       };
       for (const s of received) this.count(a, s.bytes, s.timings);
@@ -207,6 +207,7 @@ export class Distributed {
       body.resume();
       return { stored: false };
     }
+    const t0 = performance.now();
     // Streamed into the data directory's tmp folder: only a complete, checked partial of a pass that is
     // still running is moved into the job's shard folder.
     const tmp = path.join(this.ctx.paths.tmp, `partial-${process.pid}-${crypto.randomBytes(6).toString('hex')}.tmp`);
@@ -228,6 +229,7 @@ export class Distributed {
     recordShard(this.ctx.db, id, { shard, stimuli: s.stimuli, bytes, sha256, worker: meta.worker, timings: meta.timings });
     a.received.add(shard);
     this.count(a, bytes, meta.timings);
+    a.timings.receiveMs = (a.timings.receiveMs ?? 0) + performance.now() - t0;
     this.advance(a);
     return { stored: true };
   }
@@ -244,8 +246,10 @@ export class Distributed {
   private advance(a: Active): void {
     try {
       while (!a.done && a.received.has(a.next)) {
+        const t0 = performance.now();
         const p = decodePartial(fs.readFileSync(partialPath(this.ctx, a.jobId, a.plan.name, a.next)), a.spec.fold);
         a.onShard(a.next, p);
+        a.timings.mergeMs = (a.timings.mergeMs ?? 0) + performance.now() - t0;
         a.merged += a.shards[a.next].stimuli;
         a.next++;
         a.hooks.onProgress?.(a.merged, a.plan.stimuli.length);

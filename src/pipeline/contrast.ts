@@ -54,9 +54,11 @@ export interface ContrastTimings {
   realTokens?: number;
   /** Analysis workers used after inference. */
   analysisWorkers?: number;
-  /** Shards of the pass, and (distributed) bytes of their partials received. */
+  /** Shards of the pass; distributed: bytes of their partials, the coordinator's time receiving and merging them. */
   shards?: number;
   partialBytes?: number;
+  receiveMs?: number;
+  mergeMs?: number;
 }
 
 /** What the pipeline needs of the model and of the machine (and, distributed, of the queue: `remote`). */
@@ -233,7 +235,7 @@ export async function runContrasts(
       realTokens: inferred.realTokens,
       analysisWorkers,
       shards: inferred.shards,
-      ...(inferred.partialBytes !== undefined ? { partialBytes: inferred.partialBytes } : {}),
+      ...(inferred.partialBytes !== undefined ? { partialBytes: inferred.partialBytes, receiveMs: inferred.receiveMs, mergeMs: inferred.mergeMs } : {}),
     },
   };
 }

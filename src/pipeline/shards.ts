@@ -81,8 +81,10 @@ export interface PassTimings extends InferTimings {
   setupMs: number;
   wallMs: number;
   shards: number;
-  /** Bytes of partials received (remote). */
+  /** Remote: bytes of partials received, and the coordinator's time receiving (stream, check, store) and merging them. */
   partialBytes?: number;
+  receiveMs?: number;
+  mergeMs?: number;
 }
 
 export interface PassHooks {
