@@ -363,12 +363,15 @@ const PRERENDER_LAYERS = 64;
 /**
  * Renders the default map (t, no outline, as `map.png` without parameters) of every layer of each
  * contrast that succeeds, in the background: the maps clients ask for first are then in the cache, or
- * their rendering is under way and a request joins it. Returns the unsubscribe function.
+ * their rendering is under way and a request joins it. The render workers start while a contrast
+ * runs. Returns the unsubscribe function.
  */
 export function prerenderMaps(ctx: Context, jobs: JobQueue): () => void {
   const ahead = async (id: string) => {
     const job = getJob(ctx.db, id);
-    if (!job || job.kind !== 'contrast' || job.state !== 'succeeded') return;
+    if (!job || job.kind !== 'contrast') return;
+    if (job.state === 'running') mapService(ctx).renderer.prewarm();
+    if (job.state !== 'succeeded') return;
     // One layer per turn of the event loop: reading a layer and laying out its figure stay short.
     for (const l of layerSummaries(ctx.db, job.id).slice(0, PRERENDER_LAYERS)) {
       await new Promise((r) => setImmediate(r));
@@ -377,7 +380,7 @@ export function prerenderMaps(ctx: Context, jobs: JobQueue): () => void {
   };
   return jobs.on((e) => {
     // A closed database or a deleted contrast leaves nothing to render.
-    if (e.type === 'state') ahead(e.job).catch(() => undefined);
+    ahead(e.job).catch(() => undefined);
   });
 }
 
