@@ -88,6 +88,12 @@ export function getJob(db: DB, id: string): JobRecord | null {
   return r ? toJob(r) : null;
 }
 
+/** A job's kind, state and finish time only (no JSON columns): what a cache key of its results needs. */
+export function jobStamp(db: DB, id: string): { kind: string; state: JobState; finishedAt: string | null } | null {
+  const r = db.prepare('SELECT kind, state, finished_at FROM jobs WHERE id = ?').get(id) as { kind: string; state: JobState; finished_at: string | null } | undefined;
+  return r ? { kind: r.kind, state: r.state, finishedAt: r.finished_at } : null;
+}
+
 export function listJobs(db: DB, opts: { limit: number; offset: number; model?: string; state?: string; kind?: string }): { items: JobRecord[]; total: number } {
   // One kind at a time (contrasts unless told): lesions, top stimuli and profiles have their own routes.
   const conds: string[] = [opts.kind ? 'kind = @kind' : "kind = 'contrast'"];

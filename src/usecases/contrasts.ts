@@ -16,7 +16,7 @@ import { planLayers } from '../pipeline/plan.ts';
 import type { JobQueue } from '../jobs/queue.ts';
 import type { Context } from '../store/context.ts';
 import { activationsDir, rmrf } from '../store/files.ts';
-import { batteryJobs, deleteJob, getJob, listJobs, type NewJob } from '../store/jobs-repo.ts';
+import { batteryJobs, deleteJob, getJob, jobStamp, listJobs, type NewJob } from '../store/jobs-repo.ts';
 import { findModel, getModel } from '../store/models-repo.ts';
 import { getActivations, getLayerResult, jobStimuli, layerArrays, layerClusters, layerSummaries } from '../store/results-repo.ts';
 import { findSet } from '../store/sets-repo.ts';
@@ -341,9 +341,10 @@ function contrastMap(ctx: Context, id: string, layer: string, q: MapRequest) {
 
 /** The cache key of a rendered map: the contrast (and when it finished), the layer, the format and every drawing parameter. */
 function mapKey(ctx: Context, format: 'png' | 'svg' | 'npy', id: string, layer: string, q: MapRequest): { key: string } {
-  const job = requireContrast(ctx, id);
+  const job = jobStamp(ctx.db, id);
+  if (!job || job.kind !== 'contrast') throw new NotFoundError('contrast', id);
   if (job.state !== 'succeeded') throw new ConflictError(`contrast '${id}' is ${job.state}; results exist once it has succeeded`);
-  const parts = [format, job.id, job.finishedAt ?? '', layer, q.stat ?? 't'];
+  const parts = [format, id, job.finishedAt ?? '', layer, q.stat ?? 't'];
   if (format !== 'npy') parts.push(String(q.threshold ?? ''), String(q.vmax ?? ''), q.outline ?? '');
   return { key: JSON.stringify(parts) };
 }
@@ -363,12 +364,15 @@ const PRERENDER_LAYERS = 64;
 /**
  * Renders the default map (t, no outline, as `map.png` without parameters) of every layer of each
  * contrast that succeeds, in the background: the maps clients ask for first are then in the cache, or
- * their rendering is under way and a request joins it. Returns the unsubscribe function.
+ * their rendering is under way and a request joins it. The render workers start while a contrast
+ * runs. Returns the unsubscribe function.
  */
 export function prerenderMaps(ctx: Context, jobs: JobQueue): () => void {
   const ahead = async (id: string) => {
     const job = getJob(ctx.db, id);
-    if (!job || job.kind !== 'contrast' || job.state !== 'succeeded') return;
+    if (!job || job.kind !== 'contrast') return;
+    if (job.state === 'running') mapService(ctx).renderer.prewarm();
+    if (job.state !== 'succeeded') return;
     // One layer per turn of the event loop: reading a layer and laying out its figure stay short.
     for (const l of layerSummaries(ctx.db, job.id).slice(0, PRERENDER_LAYERS)) {
       await new Promise((r) => setImmediate(r));
@@ -377,7 +381,7 @@ export function prerenderMaps(ctx: Context, jobs: JobQueue): () => void {
   };
   return jobs.on((e) => {
     // A closed database or a deleted contrast leaves nothing to render.
-    if (e.type === 'state') ahead(e.job).catch(() => undefined);
+    ahead(e.job).catch(() => undefined);
   });
 }
 

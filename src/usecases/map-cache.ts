@@ -174,6 +174,13 @@ export class MapRenderer {
     }
   }
 
+  /** Starts the workers not yet running (their modules load now, not at the next render); idle ones stay IDLE_MS longer. */
+  prewarm(): void {
+    if (this.threads <= 0) return;
+    while (this.workers.length < this.threads) this.spawn();
+    for (const s of this.workers) if (!s.busy) this.idleLater(s);
+  }
+
   render(kind: 'png', options: MapOptions): Promise<Buffer>;
   render(kind: 'svg', options: MapOptions): Promise<string>;
   render(kind: 'png' | 'svg', options: MapOptions): Promise<Value> {
