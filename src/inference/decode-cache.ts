@@ -120,6 +120,7 @@ export class DecodeCache {
   private bytes: number | null = null;
   private scanning: Promise<void> | null = null;
   private evicting: Promise<void> | null = null;
+  private evictAgain: Promise<void> | null = null;
 
   constructor(
     readonly dir: string,
@@ -238,9 +239,19 @@ export class DecodeCache {
     return out;
   }
 
-  /** Removes the least recently used entries until the cache holds at most 90 % of its limit. */
+  /**
+   * Removes the least recently used entries until the cache holds at most 90 % of its limit. Called
+   * while a scan runs, it runs once more after it (the running scan may predate the newest entries).
+   */
   evict(): Promise<void> {
-    this.evicting ??= (async () => {
+    if (this.evicting) {
+      this.evictAgain ??= this.evicting.then(() => {
+        this.evictAgain = null;
+        return this.evict();
+      });
+      return this.evictAgain;
+    }
+    this.evicting = (async () => {
       try {
         const entries = await this.list();
         let total = entries.reduce((s, e) => s + e.size, 0);
