@@ -8,62 +8,28 @@
  *
  *   npm run build && node --import tsx scripts/encoding-report.ts [--keep]
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { PROJECT_ROOT } from '../src/config.ts';
+import { startReportServer } from './support/report-server.ts';
 
 const OUT = path.join(PROJECT_ROOT, 'docs', 'encoding');
 const TEXT = path.join(PROJECT_ROOT, 'fixtures', 'stimuli', 'text');
 const keep = process.argv.includes('--keep');
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
-const main = path.join(PROJECT_ROOT, 'dist', 'main.js');
-if (!fs.existsSync(main)) throw new Error('dist/main.js is missing: run npm run build first');
-
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'toposcope-encoding-'));
 fs.mkdirSync(OUT, { recursive: true });
-const child = spawn(process.execPath, [main, 'serve'], {
-  cwd: PROJECT_ROOT,
-  env: { ...process.env, TOPOSCOPE_DATA_DIR: dataDir, TOPOSCOPE_HOST: '127.0.0.1', TOPOSCOPE_PORT: '0', TOPOSCOPE_REGISTER_FIXTURES: '1', TOPOSCOPE_LOG_LEVEL: 'warn' },
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-const base = await new Promise<string>((resolve, reject) => {
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    out += d.toString();
-    const m = /toposcope serving at (http:\/\/\S+)/.exec(out);
-    if (m) resolve(m[1]);
-  });
-  child.once('exit', (code) => reject(new Error(`the server exited with code ${code}`)));
-});
-child.stdout!.resume();
-log(`server at ${base}, data in ${dataDir}`);
-
+const server = await startReportServer('toposcope-encoding-', log);
 /** API bodies as they come (the report only reads fields the routes document). */
 type Json = any;
 const report: Record<string, Json> = { startedAt: new Date().toISOString(), server: 'node dist/main.js serve', machine: { cpus: os.availableParallelism(), load: os.loadavg() } };
 
-async function call(method: 'GET' | 'POST', url: string, body?: object): Promise<Response> {
-  const r = await fetch(base + url, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
-  if (r.status >= 300) throw new Error(`${method} ${url}: ${r.status} ${(await r.text()).slice(0, 500)}`);
-  return r;
-}
-const get = async (url: string): Promise<Json> => (await call('GET', url)).json();
-const post = async (url: string, body: object): Promise<Json> => (await call('POST', url, body)).json();
-/** Polls a job until it leaves queued/running; throws unless it succeeded. */
-async function done(url: string): Promise<Json> {
-  for (;;) {
-    const b = await get(url);
-    if (b.state !== 'queued' && b.state !== 'running') {
-      if (b.state !== 'succeeded') throw new Error(`${url}: ${b.state} ${b.error}`);
-      return b;
-    }
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
+const call = server.call;
+const get = (url: string): Promise<Json> => server.json('GET', url);
+const post = (url: string, body: object): Promise<Json> => server.json('POST', url, body);
+const done = (url: string): Promise<Json> => server.waitForJob(url);
 async function contrast(body: object): Promise<string> {
   const c = await post('/v1/contrasts', body);
   await done(`/v1/contrasts/${c.id}`);
@@ -262,10 +228,5 @@ try {
   fs.writeFileSync(path.join(OUT, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   log('wrote docs/encoding/report.json');
 } finally {
-  if (child.exitCode === null) {
-    const gone = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await gone;
-  }
-  if (!keep) fs.rmSync(dataDir, { recursive: true, force: true });
+  await server.close(keep);
 }

@@ -12,12 +12,12 @@
  *
  *   node --import tsx scripts/lesion-report.ts [--keep]
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../src/config.ts';
 import type { ControlTest } from '../src/stats/lesion.ts';
+import { startReportServer } from './support/report-server.ts';
 
 const OUT = path.join(PROJECT_ROOT, 'docs', 'lesions');
 const KEEP = process.argv.includes('--keep');
@@ -25,44 +25,10 @@ const CONTROLS = { random: 20, spatial: 20, seed: 1 };
 const DOSES = [1, 2, 5, 10, 20];
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
-if (!fs.existsSync(path.join(PROJECT_ROOT, 'dist', 'main.js'))) throw new Error('dist/main.js is missing: run npm run build first');
 fs.mkdirSync(OUT, { recursive: true });
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'toposcope-lesions-'));
-
-const child = spawn(process.execPath, ['dist/main.js', 'serve'], {
-  cwd: PROJECT_ROOT,
-  env: { ...process.env, TOPOSCOPE_DATA_DIR: dataDir, TOPOSCOPE_HOST: '127.0.0.1', TOPOSCOPE_PORT: '0', TOPOSCOPE_REGISTER_FIXTURES: '1', TOPOSCOPE_LOG_LEVEL: 'warn', TOPOSCOPE_API_KEY: '' },
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-const base = await new Promise<string>((resolve, reject) => {
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    out += d.toString();
-    const m = /toposcope serving at (http:\/\/\S+)/.exec(out);
-    if (m) resolve(m[1]);
-  });
-  child.once('exit', (code) => reject(new Error(`the server exited with code ${code}`)));
-});
-child.stdout!.resume();
-log(`server at ${base}, data in ${dataDir}`);
-
-async function call(method: 'GET' | 'POST', url: string, body?: object): Promise<Response> {
-  const r = await fetch(base + url, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
-  if (r.status >= 300) throw Object.assign(new Error(`${method} ${url}: ${r.status} ${(await r.text()).slice(0, 500)}`), { status: r.status });
-  return r;
-}
-const json = async (method: 'GET' | 'POST', url: string, body?: object) => (await call(method, url, body)).json();
-
-async function wait(url: string) {
-  for (;;) {
-    const b = await json('GET', url);
-    if (b.state !== 'queued' && b.state !== 'running') {
-      if (b.state !== 'succeeded') throw new Error(`${url}: ${b.state} ${b.error}`);
-      return b;
-    }
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
+const server = await startReportServer('toposcope-lesions-', log);
+const { call, json } = server;
+const wait = (url: string) => server.waitForJob(url);
 
 async function save(url: string, file: string): Promise<string> {
   fs.writeFileSync(path.join(OUT, file), Buffer.from(await (await call('GET', url)).arrayBuffer()));
@@ -150,10 +116,5 @@ try {
   fs.writeFileSync(path.join(OUT, 'report.json'), JSON.stringify(report, null, 2) + '\n');
   log('wrote docs/lesions/report.json');
 } finally {
-  if (child.exitCode === null) {
-    const gone = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await gone;
-  }
-  if (!KEEP) fs.rmSync(dataDir, { recursive: true, force: true });
+  await server.close(KEEP);
 }

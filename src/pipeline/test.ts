@@ -174,10 +174,3 @@ export function layerOutcome(
     activations: null,
   };
 }
-
-/** Every layer's statistics for one contrast, on this thread (analysis and activations not yet attached). */
-export function testContrast(fold: Fold, spec: ContrastSpec, sheets: SheetLayout[], opts: TestOptions): LayerOutcome[] {
-  const tested = fold.layers.map((_, li) => testLayer(layerMoments(fold, li, spec), opts.test));
-  const corrected = correct(tested, opts.correction, opts.correctionScope);
-  return fold.layers.map((l, li) => layerOutcome(l, sheets[li], tested[li], corrected[li], opts));
-}

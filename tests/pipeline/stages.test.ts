@@ -4,7 +4,7 @@ import type { StimulusItem } from '../../src/domain/records.ts';
 import { Fold } from '../../src/pipeline/fold.ts';
 import { ShardFolder } from '../../src/pipeline/partials.ts';
 import { planBatches, planStimuli, type PlannedLayer } from '../../src/pipeline/plan.ts';
-import { correct, testContrast } from '../../src/pipeline/test.ts';
+import { correct, layerMoments, layerOutcome, testLayer } from '../../src/pipeline/test.ts';
 import { resolveLayout } from '../../src/sheet/layout.ts';
 import { adjustLog10P, adjustP } from '../../src/stats/correction.ts';
 import { Moments } from '../../src/stats/moments.ts';
@@ -62,7 +62,10 @@ describe('fold and test', () => {
   it('tests each layer in full: t equals the two-sample test of the merged moments, q and log10 q agree', () => {
     const f = foldAll(new Fold([layer], stimuli, 3, { keepMatrix: true }), 5, true);
     const sheet = resolveLayout({ type: 'grid', rows: 2, cols: 3 }, units);
-    const [o] = testContrast(f, { a: [0, 1], b: [2] }, [sheet], { test: 'welch', correction: 'bh', correctionScope: 'layer', alpha: 0.05 });
+    const opts = { test: 'welch', correction: 'bh', correctionScope: 'layer', alpha: 0.05 } as const;
+    // The stage as a job runs it on an analysis worker: merged moments → test → correction → outcome.
+    const tested = testLayer(layerMoments(f, 0, { a: [0, 1], b: [2] }), opts.test);
+    const o = layerOutcome(layer, sheet, tested, correct([tested], opts.correction, opts.correctionScope)[0], opts);
     const ref = tTest(f.merged(0, [0, 1]), f.merged(0, [2]), 'welch');
     expect(Array.from(o.t)).toEqual(Array.from(ref.t));
     expect(Array.from(o.q)).toEqual(Array.from(adjustP(ref.p, 'bh')));
