@@ -23,6 +23,27 @@ export interface LesionSite {
   units: number;
 }
 
+/**
+ * In-graph scoring of a language-model output: feed `targets` (int64 [batch, tokens, 1], the id of the
+ * next token at each position), fetch `nll` (float32 [batch, tokens, 1], −log p(target) per position).
+ */
+export interface LmScore {
+  targets: string;
+  nll: string;
+}
+
+const SCORE_PREFIX = 'toposcope/score/';
+
+/** The names of the i-th scored output's nodes' tensors. */
+export function scoreNames(i: number): LmScore {
+  return { targets: `${SCORE_PREFIX}${i}/targets`, nll: `${SCORE_PREFIX}${i}/nll` };
+}
+
+/** Whether a graph input is the targets of an in-graph score (fed [1, 1, 1] zeros by runs that do not score). */
+export function isScoreTargets(input: string): boolean {
+  return input.startsWith(SCORE_PREFIX) && input.endsWith('/targets');
+}
+
 /** A behaviour output as registered: its probe shape and resolved class names. */
 export interface BehaviourOutput {
   name: string;
@@ -33,6 +54,8 @@ export interface BehaviourOutput {
   probeShape: number[];
   /** Classifier: class names in logit order (null when the manifest gives none). */
   classes: string[] | null;
+  /** lm: in-graph scoring of the lesion copy (absent on copies built before it: scored from the logits). */
+  score?: LmScore;
 }
 
 /** What registration stores about a model's lesion copy. */

@@ -5,11 +5,14 @@
  *
  * - Language model (logits B×T×V, right-padded batch, `lengths[b]` real tokens of stimulus b): the
  *   position t predicts token t + 1, for t = 0 … len − 2, so a text of len tokens has len − 1 targets
- *   and padding never enters. Per stimulus: ceSum = Σ −log p(target) and tokens = len − 1.
+ *   and padding never enters. Per stimulus: ceSum = Σ −log p(target) and tokens = len − 1. Lesion
+ *   copies score it in the graph (−log p per position, summed here); older copies return the logits.
  * - Classifier (logits B×C): per stimulus the top-1 class `pred` (lowest index on ties), `correct` (1/0
  *   against the label, NaN without one), `logp` = log p(label) (of the intact top class without a
  *   label), `agree` (1/0: pred equals the intact model's), and `kl` = KL(intact ‖ this) in nats.
  */
+
+import * as ort from 'onnxruntime-node';
 
 export class BehaviourError extends Error {}
 
@@ -49,6 +52,44 @@ export function lmValues(logits: Float32Array, dims: readonly number[], targets:
       const row = (b * T + t) * V;
       s += logSumExp(logits, row, V) - logits[row + target];
     }
+    if (!Number.isFinite(s)) throw new BehaviourError(`the logits of stimulus ${b} are not finite`);
+    ceSum[b] = s;
+    tokens[b] = len - 1;
+  }
+  return { ceSum, tokens };
+}
+
+/**
+ * The target feed of in-graph lm scoring: int64 B×T×1, position t holding token t + 1 of its text, 0
+ * where there is none (the last real token and padding; those positions are not summed).
+ */
+export function nextTokenTargets(ids: Int32Array, lengths: Int32Array, vocab: number): ort.Tensor {
+  const B = lengths.length;
+  const T = ids.length / B;
+  if (!Number.isInteger(T)) throw new BehaviourError(`the token ids are ${ids.length} for a batch of ${B}`);
+  const out = new BigInt64Array(B * T);
+  for (let b = 0; b < B; b++) {
+    const len = lengths[b];
+    if (len < 1 || len > T) throw new BehaviourError(`stimulus ${b} has ${len} real tokens in a batch of ${T} positions`);
+    for (let t = 0; t + 1 < len; t++) {
+      const target = ids[b * T + t + 1];
+      if (!(target >= 0 && target < vocab)) throw new BehaviourError(`token id ${target} is outside the vocabulary of ${vocab} logits`);
+      out[b * T + t] = BigInt(target);
+    }
+  }
+  return new ort.Tensor('int64', out, [B, T, 1]);
+}
+
+/** Cross-entropy sums per stimulus from the in-graph nll (B×T×1, float32), over each text's len − 1 targets. */
+export function nllValues(nll: Float32Array, dims: readonly number[], lengths: Int32Array): LmValues {
+  const [B, T] = dims;
+  if (dims.length !== 3 || B !== lengths.length || nll.length !== B * T) throw new BehaviourError(`the scored output has shape [${dims.join(', ')}] for a batch of ${lengths.length}`);
+  const ceSum = new Float64Array(B);
+  const tokens = new Float64Array(B);
+  for (let b = 0; b < B; b++) {
+    const len = lengths[b];
+    let s = 0;
+    for (let t = 0; t + 1 < len; t++) s += nll[b * T + t];
     if (!Number.isFinite(s)) throw new BehaviourError(`the logits of stimulus ${b} are not finite`);
     ceSum[b] = s;
     tokens[b] = len - 1;

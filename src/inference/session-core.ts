@@ -5,8 +5,9 @@
  * per-stimulus measures leave it; the returned `transfer` lists the buffers the answer owns.
  */
 import * as ort from 'onnxruntime-node';
+import { isScoreTargets } from '../domain/lesion.ts';
 import type { Pooling } from '../domain/manifest.ts';
-import { classifierValues, lmValues } from './behaviour.ts';
+import { classifierValues, lmValues, nextTokenTargets, nllValues } from './behaviour.ts';
 import { poolTensor } from './pooling.ts';
 import type { BehaviourResult, FeedSpec, LesionConfig, LesionSite, PooledLayerOut, ProbeShape, SessionAnswer, SessionCall } from './worker-protocol.ts';
 import { sessionOptions } from './session-options.ts';
@@ -86,8 +87,19 @@ class LesionSites {
   }
 }
 
+function answerOf(r: Record<string, Float64Array>, transfer: ArrayBuffer[]): BehaviourResult {
+  const res: BehaviourResult = {};
+  for (const [k, v] of Object.entries(r)) {
+    res[k] = v.buffer as ArrayBuffer;
+    transfer.push(v.buffer as ArrayBuffer);
+  }
+  return res;
+}
+
 export class SessionCore {
   private readonly sites: LesionSites;
+  /** The score targets of a lesion copy, as runs that do not score feed them. */
+  private readonly unscored: Record<string, ort.Tensor> = {};
 
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -95,6 +107,7 @@ export class SessionCore {
     sites: LesionSite[],
   ) {
     this.sites = new LesionSites(sites);
+    for (const name of session.inputNames) if (isScoreTargets(name)) this.unscored[name] = new ort.Tensor('int64', new BigInt64Array(1), [1, 1, 1]);
   }
 
   static async open(modelPath: string, init: SessionInit): Promise<SessionCore> {
@@ -135,10 +148,10 @@ export class SessionCore {
 
   /** Runs with a configuration written into the site inputs, undone afterwards whatever happens. */
   private async runWith(feeds: Record<string, ort.Tensor>, fetch: string[], c: LesionConfig | null): Promise<ort.InferenceSession.OnnxValueMapType> {
-    if (this.sites.empty) return this.session.run(feeds, fetch);
+    if (this.sites.empty) return this.session.run({ ...this.unscored, ...feeds }, fetch);
     this.sites.apply(c);
     try {
-      return await this.session.run({ ...feeds, ...this.sites.feeds }, fetch);
+      return await this.session.run({ ...this.unscored, ...feeds, ...this.sites.feeds }, fetch);
     } finally {
       this.sites.undo(c);
     }
@@ -182,26 +195,29 @@ export class SessionCore {
     const transfer: ArrayBuffer[] = [];
     let intact: { logp: Float64Array; pred: Int32Array } | null = null;
     let runMs = 0;
+    const score = kind === 'lm' ? c.output.score : undefined;
+    if (score) feeds[score.targets] = nextTokenTargets(targets!, lengths!, score.vocab);
+    const fetch = score ? score.nll : tensor;
     for (let i = 0; i <= c.configs.length; i++) {
       const tr = performance.now();
-      const out = await this.runWith(feeds, [tensor], i === 0 ? null : c.configs[i - 1]);
+      const out = await this.runWith(feeds, [fetch], i === 0 ? null : c.configs[i - 1]);
       runMs += performance.now() - tr;
-      const t = out[tensor];
-      if (!t) throw new Error(`the model did not return tensor '${tensor}'`);
-      const logits = tensorAsFloat32(t, tensor);
+      const t = out[fetch];
+      if (!t) throw new Error(`the model did not return tensor '${fetch}'`);
       const r: Record<string, Float64Array> = {};
+      if (score) {
+        Object.assign(r, nllValues(t.data as Float32Array, t.dims, lengths!));
+        results.push(answerOf(r, transfer));
+        continue;
+      }
+      const logits = tensorAsFloat32(t, tensor);
       if (kind === 'lm') Object.assign(r, lmValues(logits, t.dims, targets!, lengths!));
       else {
         const cv = classifierValues(logits, t.dims, labels!, intact);
         if (i === 0) intact = cv.soft;
         Object.assign(r, cv.values);
       }
-      const res: BehaviourResult = {};
-      for (const [k, v] of Object.entries(r)) {
-        res[k] = v.buffer as ArrayBuffer;
-        transfer.push(v.buffer as ArrayBuffer);
-      }
-      results.push(res);
+      results.push(answerOf(r, transfer));
     }
     return { answer: { kind: 'behaviour', results, runMs }, transfer };
   }

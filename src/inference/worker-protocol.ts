@@ -21,6 +21,8 @@ export interface LayerFetch {
 export interface BehaviourFetch {
   tensor: string;
   kind: OutputKind;
+  /** lm scored in the graph: its target input, nll output and vocabulary size (else scored from the logits). */
+  score?: { targets: string; nll: string; vocab: number };
 }
 
 /** What a session runs: pool a batch's layers, report fetched shapes, or score behaviour. */

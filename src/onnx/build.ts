@@ -244,6 +244,11 @@ function attributeProto(name: string, a: AttrValue): Rope {
   return r;
 }
 
+/** An AttributeProto as bytes (for edits that splice nodes into an existing graph). */
+export function attributeBytes(name: string, a: AttrValue): Uint8Array {
+  return assemble(attributeProto(name, a));
+}
+
 // ---------------------------------------------------------------- value infos
 
 /** A ValueInfoProto (name, optional tensor type and shape) as bytes. */

@@ -5,14 +5,19 @@
  * Fed m = 1 and o = 0, the model computes exactly what it computed before (x·1 + 0 = x in IEEE
  * arithmetic), so one session serves the intact model, a lesion and all its controls.
  *
+ * Language-model outputs are also scored in the graph: for logits z (B×T×V) and a new int64 input of
+ * target ids (B×T×1), nll = ReduceLogSumExp(z, axis −1) − GatherElements(z, targets, axis −1) is a new
+ * output (B×T×1), so a run returns B×T numbers instead of B×T×V logits. Runs that do not score feed
+ * the targets as [1, 1, 1] zeros (SessionCore does).
+ *
  * Weights are never decoded: nodes that read x are re-encoded with the new input name, the new nodes
  * are spliced in right after the node producing x (the file stays topologically sorted), and every
  * other byte of the model is copied.
  */
-import type { LesionSite } from '../domain/lesion.ts';
-import { valueInfo } from './build.ts';
-import { GRAPH_INITIALIZER, GRAPH_INPUT, GRAPH_NODE, GRAPH_OUTPUT, NODE_INPUT, NODE_NAME, NODE_OP_TYPE, NODE_OUTPUT, TP_NAME, VI_NAME } from './fields.ts';
-import { CONTROL_FLOW, OnnxFormatError, parseTop, rebuildModel } from './model.ts';
+import { scoreNames, type LesionSite, type LmScore } from '../domain/lesion.ts';
+import { attributeBytes, int, ints, valueInfo, type AttrValue } from './build.ts';
+import { GRAPH_INITIALIZER, GRAPH_INPUT, GRAPH_NODE, GRAPH_OUTPUT, NODE_ATTRIBUTE, NODE_INPUT, NODE_NAME, NODE_OP_TYPE, NODE_OUTPUT, TP_NAME, VI_NAME } from './fields.ts';
+import { CONTROL_FLOW, OnnxFormatError, opsetsOf, parseTop, rebuildModel } from './model.ts';
 import { concat, fieldString, lenField, readFields, stringField, type Field } from './proto.ts';
 
 export class LesionEditError extends Error {}
@@ -36,19 +41,47 @@ export function siteOf(spec: LesionSiteSpec): LesionSite {
   return { layer: spec.layer, tensor: spec.tensor, output: `${base}/y`, scaleInput: `${base}/scale`, offsetInput: `${base}/offset`, dims, units: spec.units };
 }
 
-function nodeBytes(inputs: string[], outputs: string[], name: string, op: string): Uint8Array {
+function nodeBytes(inputs: string[], outputs: string[], name: string, op: string, attrs: Record<string, AttrValue> = {}): Uint8Array {
   return lenField(
     GRAPH_NODE,
-    concat([...inputs.map((i) => stringField(NODE_INPUT, i)), ...outputs.map((o) => stringField(NODE_OUTPUT, o)), stringField(NODE_NAME, name), stringField(NODE_OP_TYPE, op)]),
+    concat([
+      ...inputs.map((i) => stringField(NODE_INPUT, i)),
+      ...outputs.map((o) => stringField(NODE_OUTPUT, o)),
+      stringField(NODE_NAME, name),
+      stringField(NODE_OP_TYPE, op),
+      ...Object.entries(attrs).map(([k, v]) => lenField(NODE_ATTRIBUTE, attributeBytes(k, v))),
+    ]),
   );
 }
 
+/** The scoring nodes of one lm output (logits rank 3); axes move from attribute to input at opset 18. */
+function scoreNodes(logits: string, score: LmScore, base: string, opset: number): Uint8Array[] {
+  const lse = `${base}/lse`;
+  const picked = `${base}/picked`;
+  const out: Uint8Array[] = [];
+  if (opset >= 18) {
+    const axes = `${base}/axes`;
+    out.push(nodeBytes([], [axes], `${base}/Axes`, 'Constant', { value_ints: ints([-1]) }));
+    out.push(nodeBytes([logits, axes], [lse], `${base}/ReduceLogSumExp`, 'ReduceLogSumExp', { keepdims: int(1) }));
+  } else {
+    out.push(nodeBytes([logits], [lse], `${base}/ReduceLogSumExp`, 'ReduceLogSumExp', { axes: ints([-1]), keepdims: int(1) }));
+  }
+  out.push(nodeBytes([logits, score.targets], [picked], `${base}/GatherElements`, 'GatherElements', { axis: int(2) }));
+  out.push(nodeBytes([lse, picked], [score.nll], `${base}/Sub`, 'Sub'));
+  return out;
+}
+
 /**
- * Returns a copy of the model with a lesion site after each given layer tensor. Refuses graphs with
- * control-flow nodes (their subgraphs may read x without naming it), tensors that no node produces, and
- * names that would collide.
+ * Returns a copy of the model with a lesion site after each given layer tensor, and in-graph scoring
+ * of each `lmOutputs` tensor (language-model logits; skipped below opset 11, which lacks GatherElements:
+ * such outputs are scored from their logits). Refuses graphs with control-flow nodes (their subgraphs
+ * may read x without naming it), tensors that no node produces, and names that would collide.
  */
-export function addLesionSites(buf: Uint8Array, specs: LesionSiteSpec[]): { bytes: Uint8Array; sites: LesionSite[] } {
+export function addLesionSites(
+  buf: Uint8Array,
+  specs: LesionSiteSpec[],
+  lmOutputs: string[] = [],
+): { bytes: Uint8Array; sites: LesionSite[]; scores: Map<string, LmScore> } {
   let p;
   try {
     p = parseTop(buf);
@@ -81,11 +114,21 @@ export function addLesionSites(buf: Uint8Array, specs: LesionSiteSpec[]): { byte
       if (nameF) used.add(fieldString(buf, nameF));
     }
   }
+  const opset = opsetsOf(buf, p.modelFields).find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 0;
+  const scores = new Map<string, LmScore>();
+  if (opset >= 11) lmOutputs.forEach((tensor, i) => scores.set(tensor, scoreNames(i)));
   const cf = nodes.find((n) => CONTROL_FLOW.has(n.op));
   if (cf) throw new LesionEditError(`the graph has a control-flow node (${cf.op}); lesion sites are not added to such graphs`);
   for (const s of sites) {
     if (!nodes.some((n) => n.outputs.includes(s.tensor))) throw new LesionEditError(`no node of the graph produces tensor '${s.tensor}' (layer '${s.layer}')`);
     for (const name of [s.output, s.scaleInput, s.offsetInput, `${PREFIX}${s.layer}/scaled`]) {
+      if (used.has(name)) throw new LesionEditError(`the graph already has a tensor named '${name}'`);
+    }
+  }
+  for (const [tensor, sc] of scores) {
+    if (!nodes.some((n) => n.outputs.includes(tensor))) throw new LesionEditError(`no node of the graph produces output tensor '${tensor}'`);
+    const base = sc.nll.slice(0, -'/nll'.length);
+    for (const name of [sc.targets, sc.nll, `${base}/lse`, `${base}/picked`, `${base}/axes`]) {
       if (used.has(name)) throw new LesionEditError(`the graph already has a tensor named '${name}'`);
     }
   }
@@ -118,12 +161,16 @@ export function addLesionSites(buf: Uint8Array, specs: LesionSiteSpec[]): { byte
       parts.push(nodeBytes([scaled, s.offsetInput], [s.output], `${PREFIX}${s.layer}/Add`, 'Add'));
     }
   }
+  // Scoring reads the logits as the lesioned graph computes them (y when the logits are a site themselves).
+  for (const [tensor, sc] of scores) parts.push(...scoreNodes(byTensor.get(tensor)?.output ?? tensor, sc, sc.nll.slice(0, -'/nll'.length), opset));
   for (const s of sites) {
     parts.push(lenField(GRAPH_INPUT, valueInfo(s.scaleInput, 'float32', s.dims)));
     parts.push(lenField(GRAPH_INPUT, valueInfo(s.offsetInput, 'float32', s.dims)));
   }
+  for (const sc of scores.values()) parts.push(lenField(GRAPH_INPUT, valueInfo(sc.targets, 'int64', ['batch', 'tokens', 1])));
   for (const s of sites) parts.push(lenField(GRAPH_OUTPUT, stringField(VI_NAME, s.output)));
-  return { bytes: rebuildModel(buf, p, concat(parts)), sites };
+  for (const sc of scores.values()) parts.push(lenField(GRAPH_OUTPUT, stringField(VI_NAME, sc.nll)));
+  return { bytes: rebuildModel(buf, p, concat(parts)), sites, scores };
 }
 
 /** Dense m and o of one site for a sparse configuration (units not named keep m = 1, o = 0). */

@@ -147,6 +147,18 @@ export function parseTop(buf: Uint8Array): ParsedModel {
   return { modelFields, graphField, graphFields };
 }
 
+/** The model's opset imports (domain '' is the default ONNX domain). */
+export function opsetsOf(buf: Uint8Array, modelFields: Field[]): { domain: string; version: number }[] {
+  const out: { domain: string; version: number }[] = [];
+  for (const f of modelFields) {
+    if (f.no !== MODEL_OPSET_IMPORT) continue;
+    const fs = readFields(buf, f.valueStart, f.end);
+    const d = only(fs, OPSET_DOMAIN);
+    out.push({ domain: d ? fieldString(buf, d) : '', version: only(fs, OPSET_VERSION)?.varint ?? 0 });
+  }
+  return out;
+}
+
 export function inspectModel(buf: Uint8Array): ModelInfo {
   const { modelFields, graphFields } = parseTop(buf);
   try {
@@ -161,12 +173,7 @@ export function inspectModel(buf: Uint8Array): ModelInfo {
       initializers: [],
       externalDataFiles: [],
     };
-    for (const f of modelFields) {
-      if (f.no !== MODEL_OPSET_IMPORT) continue;
-      const fs = readFields(buf, f.valueStart, f.end);
-      const d = only(fs, OPSET_DOMAIN);
-      info.opsets.push({ domain: d ? fieldString(buf, d) : '', version: only(fs, OPSET_VERSION)?.varint ?? 0 });
-    }
+    info.opsets = opsetsOf(buf, modelFields);
     const external = new Set<string>();
     for (const f of graphFields) {
       switch (f.no) {

@@ -12,6 +12,7 @@
  */
 import type { BehaviourOutput, LesionConfig, LesionInfo } from '../domain/lesion.ts';
 import type { ModelRecord, StimulusItem } from '../domain/records.ts';
+import type { BehaviourFetch } from '../inference/worker-protocol.ts';
 import { CancelledError } from './infer.ts';
 import { planBatches, tokenTable, type PlannedLayer } from './plan.ts';
 import { runPass, tokenise, type PassRuntime } from './shards.ts';
@@ -79,6 +80,12 @@ export interface LesionRunResult {
 
 const stimulusLabel = (item: StimulusItem) => item.label ?? `item ${item.position}`;
 
+/** What the sessions fetch and how they score it: in the graph when the lesion copy has the scoring nodes. */
+export function behaviourFetch(output: BehaviourOutput): BehaviourFetch {
+  const { score } = output;
+  return { tensor: output.fetch, kind: output.kind, ...(score ? { score: { ...score, vocab: output.probeShape[2] } } : {}) };
+}
+
 export async function runLesionEvaluation(env: LesionEnv, input: LesionRunInput, hooks: LesionHooks = {}): Promise<LesionRunResult> {
   const t0 = performance.now();
   const { stimuli, output, reference } = input;
@@ -143,7 +150,7 @@ export async function runLesionEvaluation(env: LesionEnv, input: LesionRunInput,
       stimuli: stimuli.map((s) => ({ setIndex: s.setIndex, item: s.item, classIndex: s.label })),
       batches: planBatches(N, batchSize),
       tokens: part(refItems.length, N),
-      fold: { kind: 'behaviour', output: { tensor: output.fetch, kind: output.kind }, configs },
+      fold: { kind: 'behaviour', output: behaviourFetch(output), configs },
       shardBatches: env.shardBatches,
     },
     (_, p) => {

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ValidationError } from '../domain/errors.ts';
-import type { BehaviourOutput, LesionInfo, LesionSite } from '../domain/lesion.ts';
+import type { BehaviourOutput, LesionInfo } from '../domain/lesion.ts';
 import type { Manifest } from '../domain/manifest.ts';
 import type { LayerInfo } from '../domain/records.ts';
 import { SessionPool } from '../inference/pool.ts';
@@ -91,9 +91,13 @@ export async function buildLesionCopy(
     .map((l, i) => ({ l, type: layerTypes[i] }))
     .filter((x) => x.type === 'float32')
     .map(({ l }) => ({ layer: l.name, tensor: l.tensor, unitAxis: l.unitAxis, rank: l.probeShape.length, units: l.units }));
-  let edited: { bytes: Uint8Array; sites: LesionSite[] };
+  let edited: ReturnType<typeof addLesionSites>;
   try {
-    edited = addLesionSites(pruned, specs);
+    edited = addLesionSites(
+      pruned,
+      specs,
+      outputs.filter((o) => o.kind === 'lm').map((o) => o.tensor),
+    );
   } catch (e) {
     if (e instanceof LesionEditError) throw new ValidationError(`manifest.outputs: the model cannot be edited for lesions: ${e.message}`, 'manifest.outputs');
     throw e;
@@ -128,7 +132,8 @@ export async function buildLesionCopy(
           throw new ValidationError(`${field}.classes: ${o.classes.length} class names for ${s.dims[1]} logits`, `${field}.classes`);
         }
       }
-      return { name: o.name, tensor: o.tensor, fetch: fetchOf(o.tensor), kind: o.kind, probeShape: s.dims, classes: o.classes };
+      const score = edited.scores.get(o.tensor);
+      return { name: o.name, tensor: o.tensor, fetch: fetchOf(o.tensor), kind: o.kind, probeShape: s.dims, classes: o.classes, ...(score ? { score } : {}) };
     });
     return { file: LESION_FILE, sites: edited.sites, outputs: out };
   } finally {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { TextEncoder as TextIds } from '../../src/inference/encode.ts';
 import { decodeNpy } from '../../src/render/npy.ts';
-import { getSheet } from '../../src/store/models-repo.ts';
+import { getModel, getSheet } from '../../src/store/models-repo.ts';
 import { MODELS, startApp, textLines, waitForContrast, type TestApp } from '../support/env.ts';
 import { readManifest } from '../support/ort-direct.ts';
 
@@ -113,6 +113,8 @@ describe('lesions of topo-gpt over HTTP', () => {
   });
 
   it('the intact cross-entropy equals one computed from logits straight from onnxruntime-node', async () => {
+    // The lesion copy scores the logits in the graph (the path every new registration takes).
+    expect(getModel(t.ctx.db, lesion.model)!.info.lesion!.outputs[0].score).toEqual({ targets: 'toposcope/score/0/targets', nll: 'toposcope/score/0/nll' });
     const direct = [...(await directCrossEntropy(modelDir, toxic)), ...(await directCrossEntropy(modelDir, neutral))];
     const sets = lesion.results.doses[0].sets;
     const setCe = (rows: { sum: number; tokens: number }[]) => rows.reduce((a, b) => a + b.sum, 0) / rows.reduce((a, b) => a + b.tokens, 0);

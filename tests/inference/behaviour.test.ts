@@ -6,8 +6,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lmValues, logSumExp } from '../../src/inference/behaviour.ts';
+import { lmValues, logSumExp, nextTokenTargets, nllValues } from '../../src/inference/behaviour.ts';
 import { SessionPool } from '../../src/inference/pool.ts';
+import type { BehaviourFetch } from '../../src/inference/worker-protocol.ts';
 import { addLesionSites } from '../../src/onnx/lesion.ts';
 import { damages, emptyPartial, foldValues, measuresOf } from '../../src/stats/lesion.ts';
 import { tempDir } from '../support/env.ts';
@@ -33,15 +34,41 @@ describe('kernels', () => {
     expect(r.ceSum[0]).toBeCloseTo(nll([0, 1], 1) + nll([2, 0], 0), 6);
     expect(r.ceSum[1]).toBe(0);
   });
+
+  it('nextTokenTargets shifts each text by one, leaves the last real token and padding at 0, and refuses ids outside the vocabulary', () => {
+    const ids = Int32Array.from([4, 2, 5, 1, 3, 0]);
+    const t = nextTokenTargets(ids, Int32Array.from([3, 2]), 6);
+    expect(t.dims).toEqual([2, 3, 1]);
+    expect(Array.from(t.data as BigInt64Array, Number)).toEqual([2, 5, 0, 3, 0, 0]);
+    expect(() => nextTokenTargets(ids, Int32Array.from([3, 2]), 5)).toThrow(/token id 5 is outside the vocabulary of 5/);
+    expect(() => nextTokenTargets(ids, Int32Array.from([4, 2]), 6)).toThrow(/4 real tokens/);
+  });
+
+  it('nllValues sums the len − 1 scored positions of each text in Float64', () => {
+    const nll = Float32Array.from([0.5, 0.25, 9, 1.5, 7, 7]);
+    const r = nllValues(nll, [2, 3, 1], Int32Array.from([3, 2]));
+    expect(Array.from(r.ceSum)).toEqual([0.75, 1.5]);
+    expect(Array.from(r.tokens)).toEqual([2, 1]);
+  });
 });
 
-describe('the worker on a tiny language model', () => {
+// The same expectations for an lm scored from its logits (lesion copies built before in-graph scoring)
+// and scored in the graph, with ReduceLogSumExp's axes as attribute (opset 17) and as input (opset 18).
+describe.each([
+  { how: 'from the logits', opset: 17, inGraph: false },
+  { how: 'in the graph, opset 17', opset: 17, inGraph: true },
+  { how: 'in the graph, opset 18', opset: 18, inGraph: true },
+])('the worker on a tiny language model, scored $how', ({ opset, inGraph }) => {
   let pool: SessionPool;
   let site: ReturnType<typeof addLesionSites>['sites'][number];
+  let output: BehaviourFetch;
   beforeAll(async () => {
-    const { bytes, sites } = addLesionSites(tinyLm(), [{ layer: 'h', tensor: 'h', unitAxis: 2, rank: 3, units: 4 }]);
+    const { bytes, sites, scores } = addLesionSites(tinyLm(opset), [{ layer: 'h', tensor: 'h', unitAxis: 2, rank: 3, units: 4 }], inGraph ? ['logits'] : []);
     site = sites[0];
-    const file = path.join(dir, 'tiny-lm.onnx');
+    const score = scores.get('logits');
+    expect(score !== undefined).toBe(inGraph);
+    output = { tensor: 'logits', kind: 'lm', ...(score ? { score: { ...score, vocab: 6 } } : {}) };
+    const file = path.join(dir, `tiny-lm-${opset}-${inGraph}.onnx`);
     fs.writeFileSync(file, bytes);
     pool = await SessionPool.create(file, { workers: 1, intraOpThreads: 1, lesion: { sites, config: null } });
   });
@@ -65,7 +92,7 @@ describe('the worker on a tiny language model', () => {
 
   it('returns per-text cross-entropy sums equal to a hand computation, intact and lesioned', async () => {
     const zero13 = { layers: [{ layer: 'h', units: [1, 3], scale: [0, 0], offset: [0, 0] }] };
-    const r = await pool.behaviour(feeds(), { tensor: 'logits', kind: 'lm' }, extra(), [zero13]);
+    const r = await pool.behaviour(feeds(), output, extra(), [zero13]);
     expect(r.results).toHaveLength(2);
     for (const [ci, m] of [
       [0, [1, 1, 1, 1]],
@@ -78,7 +105,7 @@ describe('the worker on a tiny language model', () => {
 
   it('the measured Δ cross-entropy of a zero lesion equals the hand value', async () => {
     const config = { layers: [{ layer: 'h', units: [0, 2], scale: [0, 0], offset: [0, 0] }] };
-    const r = await pool.behaviour(feeds(), { tensor: 'logits', kind: 'lm' }, extra(), [config]);
+    const r = await pool.behaviour(feeds(), output, extra(), [config]);
     const set = [0, 0];
     const pIntact = emptyPartial();
     const pLes = emptyPartial();
@@ -94,7 +121,7 @@ describe('the worker on a tiny language model', () => {
   it('scale 1 gives the intact values exactly, and the site is intact again after every configuration', async () => {
     const scale1 = { layers: [{ layer: 'h', units: [0, 1, 2, 3], scale: [1, 1, 1, 1], offset: [0, 0, 0, 0] }] };
     const mean = { layers: [{ layer: 'h', units: [2], scale: [0], offset: [0.75] }] };
-    const r = await pool.behaviour(feeds(), { tensor: 'logits', kind: 'lm' }, extra(), [scale1, mean, scale1]);
+    const r = await pool.behaviour(feeds(), output, extra(), [scale1, mean, scale1]);
     expect(Array.from(r.results[1].ceSum)).toEqual(Array.from(r.results[0].ceSum));
     expect(Array.from(r.results[3].ceSum)).toEqual(Array.from(r.results[0].ceSum));
     texts.forEach((text, b) => expect(r.results[2].ceSum[b]).toBeCloseTo(handCe(text, [1, 1, 0, 1], [0, 0, 0.75, 0]), 5));

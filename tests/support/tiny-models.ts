@@ -16,8 +16,8 @@ export const LM = {
   b2: [0, 0.1, -0.2, 0.3, -0.1, 0.2],
 };
 
-export function tinyLm(): Uint8Array {
-  const g = new OnnxGraphBuilder({ name: 'tiny-lm', opset: 17 });
+export function tinyLm(opset = 17): Uint8Array {
+  const g = new OnnxGraphBuilder({ name: 'tiny-lm', opset });
   g.input('input_ids', 'int64', ['batch', 'seq']);
   g.float32('E', [LM.V, 3], LM.E);
   g.float32('W1', [3, 4], LM.W1);
