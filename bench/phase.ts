@@ -38,6 +38,7 @@ import type { FeedSpec } from '../src/inference/worker-protocol.ts';
 import type { ModelRecord } from '../src/domain/records.ts';
 import type { Context } from '../src/store/context.ts';
 import type { Stimulus } from '../src/pipeline/plan.ts';
+import { TreeRss, type TreeRssPeaks } from './tree-rss.ts';
 
 const DIST = process.env.TOPOSCOPE_BENCH_BUILD === 'dist';
 const base = new URL(DIST ? '../dist/' : '../src/', import.meta.url);
@@ -93,13 +94,17 @@ export interface RegisterResult {
   registerMs: number;
   /** process.resourceUsage().maxRSS during the model's registration (before the sets), MB. */
   maxRssMB: number;
+  /** With the child processes registration starts (tensor listing, probes). */
+  tree: TreeRssPeaks;
   /** RSS of the process before registration, MB (Node + tsx + modules). */
   rssBeforeMB: number;
 }
 
 export interface MemoryPeaks {
-  /** process.resourceUsage().maxRSS at the end of the step, MB (whole process: main thread + workers + ORT). */
+  /** process.resourceUsage().maxRSS at the end of the step, MB (this process only: main thread and worker threads). */
   maxRssMB: number;
+  /** With the session child processes (bench/tree-rss.ts). */
+  tree: TreeRssPeaks;
   /** RSS just before the timed part, MB. */
   rssBeforeMB: number;
   /** Highest main-thread V8 heapUsed / heapTotal / external / arrayBuffers seen by sampling, MB. */
@@ -202,7 +207,9 @@ class MemorySampler {
   private n = 0;
   private timer: NodeJS.Timeout | null = null;
   readonly rssBefore = process.memoryUsage().rss;
+  private readonly tree = new TreeRss();
   start(everyMs = 25): this {
+    this.tree.start();
     this.timer = setInterval(() => this.sample(), everyMs);
     this.timer.unref();
     return this;
@@ -221,6 +228,7 @@ class MemorySampler {
     const r = (b: number) => Math.round((b / MB) * 10) / 10;
     return {
       maxRssMB: r(process.resourceUsage().maxRSS * 1024),
+      tree: this.tree.stop(),
       rssBeforeMB: r(this.rssBefore),
       heapUsedPeakMB: r(this.peaks.heapUsed),
       heapTotalPeakMB: r(this.peaks.heapTotal),
@@ -248,10 +256,12 @@ async function register(spec: PhaseSpec): Promise<RegisterResult> {
   const ctx = openContext(spec.dataDir);
   try {
     const rssBefore = process.memoryUsage().rss;
+    const tree = new TreeRss().start();
     const t0 = performance.now();
     const { model } = await registerModelFromFolder(ctx, spec.modelFolder!, { trusted: true, source: `bench:${spec.modelFolder}` });
     const registerMs = performance.now() - t0;
     const maxRssMB = Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
+    const treePeaks = tree.stop();
     const a = await createSet(ctx, spec.sourceA!);
     const b = await createSet(ctx, spec.sourceB!);
     const dir = modelDir(ctx, model);
@@ -267,6 +277,7 @@ async function register(spec: PhaseSpec): Promise<RegisterResult> {
       setB: { id: b.id, name: b.name, items: b.nItems },
       registerMs,
       maxRssMB,
+      tree: treePeaks,
       rssBeforeMB: Math.round((rssBefore / MB) * 10) / 10,
     };
   } finally {

@@ -7,6 +7,7 @@
  * loader when this file is TypeScript. `NativeChildOptions.entry` overrides both.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -15,6 +16,9 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { BulkChannel } from './bulk-channel.ts';
 import type { FeedSpec, LayerFetch, LesionConfig, LesionSite, PooledLayerOut, ProbeShape, SessionAnswer, SessionCall } from './worker-protocol.ts';
+
+/** How much lower than this process the session children run (Unix niceness, capped at 19). */
+const CHILD_NICENESS = 10;
 
 /** Where the child was when it failed: the last step it reported ('spawn' until it reports one). */
 export type NativeStep = 'spawn' | 'read-model' | 'expose-tensors' | 'create-session' | 'run' | 'pool' | 'behaviour' | 'close';
@@ -202,6 +206,15 @@ class Child {
       : [process.execPath, nodeArgs];
     // fd 3: the IPC channel; fd 4: the socket that large buffers travel on (bulk-channel.ts).
     this.proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc', 'pipe'], serialization: 'advanced', env: childEnv() });
+    // The session saturates its cores; at a lower priority it leaves this process' event loop (HTTP,
+    // job bookkeeping) the CPU whenever both are runnable, and loses nothing when the loop is idle.
+    if (this.proc.pid !== undefined) {
+      try {
+        os.setPriority(this.proc.pid, Math.min(19, os.getPriority() + CHILD_NICENESS));
+      } catch {
+        // Not permitted here: the child keeps this process' priority.
+      }
+    }
     this.bulk = new BulkChannel(this.proc.stdio[4] as Duplex, (m) => this.onMessage(m as ChildMessage));
     this.proc.stderr!.setEncoding('utf8');
     this.proc.stderr!.on('data', (s: string) => {
@@ -221,6 +234,10 @@ class Child {
     });
     if (opts.signal?.aborted) queueMicrotask(this.onAbort);
     else opts.signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  get pid(): number | undefined {
+    return this.proc.pid;
   }
 
   /** The caller's words for the request the child is working on (the oldest one), if it has reported starting it. */
@@ -393,6 +410,11 @@ export class NativeSession {
   /** Set once the child has died (crash, timeout, cancel). */
   get failure(): NativeFailure | null {
     return this.child.failure;
+  }
+
+  /** The child's process id. */
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   /** Runs one call; `doing` names it in failures (default: the step's own words). */

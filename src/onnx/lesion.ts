@@ -6,8 +6,8 @@
  * arithmetic), so one session serves the intact model, a lesion and all its controls.
  *
  * Language-model outputs are also scored in the graph: for logits z (B×T×V) and a new int64 input of
- * target ids (B×T×1), nll = ReduceLogSumExp(z, axis −1) − GatherElements(z, targets, axis −1) is a new
- * output (B×T×1), so a run returns B×T numbers instead of B×T×V logits. Runs that do not score feed
+ * target ids (B×T×1), nll = −GatherElements(LogSoftmax(z, axis −1), targets, axis −1) is a new output
+ * (B×T×1), so a run returns B×T numbers instead of B×T×V logits. Runs that do not score feed
  * the targets as [1, 1, 1] zeros (SessionCore does).
  *
  * Weights are never decoded: nodes that read x are re-encoded with the new input name, the new nodes
@@ -15,7 +15,7 @@
  * other byte of the model is copied.
  */
 import { scoreNames, type LesionSite, type LmScore } from '../domain/lesion.ts';
-import { attributeBytes, int, ints, valueInfo, type AttrValue } from './build.ts';
+import { attributeBytes, int, valueInfo, type AttrValue } from './build.ts';
 import { GRAPH_INITIALIZER, GRAPH_INPUT, GRAPH_NODE, GRAPH_OUTPUT, NODE_ATTRIBUTE, NODE_INPUT, NODE_NAME, NODE_OP_TYPE, NODE_OUTPUT, TP_NAME, VI_NAME } from './fields.ts';
 import { CONTROL_FLOW, OnnxFormatError, opsetsOf, parseTop, rebuildModel } from './model.ts';
 import { concat, fieldString, lenField, readFields, stringField, type Field } from './proto.ts';
@@ -54,21 +54,19 @@ function nodeBytes(inputs: string[], outputs: string[], name: string, op: string
   );
 }
 
-/** The scoring nodes of one lm output (logits rank 3); axes move from attribute to input at opset 18. */
-function scoreNodes(logits: string, score: LmScore, base: string, opset: number): Uint8Array[] {
-  const lse = `${base}/lse`;
+/**
+ * The scoring nodes of one lm output (logits rank 3). LogSoftmax then GatherElements: ONNX Runtime's
+ * LogSoftmax is vectorised (≈ 3.5× faster here than ReduceLogSumExp − GatherElements on GPT-2's 50,257
+ * logits); for the last axis its pre-13 2-D coercion computes the same thing.
+ */
+function scoreNodes(logits: string, score: LmScore, base: string): Uint8Array[] {
+  const logp = `${base}/logp`;
   const picked = `${base}/picked`;
-  const out: Uint8Array[] = [];
-  if (opset >= 18) {
-    const axes = `${base}/axes`;
-    out.push(nodeBytes([], [axes], `${base}/Axes`, 'Constant', { value_ints: ints([-1]) }));
-    out.push(nodeBytes([logits, axes], [lse], `${base}/ReduceLogSumExp`, 'ReduceLogSumExp', { keepdims: int(1) }));
-  } else {
-    out.push(nodeBytes([logits], [lse], `${base}/ReduceLogSumExp`, 'ReduceLogSumExp', { axes: ints([-1]), keepdims: int(1) }));
-  }
-  out.push(nodeBytes([logits, score.targets], [picked], `${base}/GatherElements`, 'GatherElements', { axis: int(2) }));
-  out.push(nodeBytes([lse, picked], [score.nll], `${base}/Sub`, 'Sub'));
-  return out;
+  return [
+    nodeBytes([logits], [logp], `${base}/LogSoftmax`, 'LogSoftmax', { axis: int(-1) }),
+    nodeBytes([logp, score.targets], [picked], `${base}/GatherElements`, 'GatherElements', { axis: int(2) }),
+    nodeBytes([picked], [score.nll], `${base}/Neg`, 'Neg'),
+  ];
 }
 
 /**
@@ -128,7 +126,7 @@ export function addLesionSites(
   for (const [tensor, sc] of scores) {
     if (!nodes.some((n) => n.outputs.includes(tensor))) throw new LesionEditError(`no node of the graph produces output tensor '${tensor}'`);
     const base = sc.nll.slice(0, -'/nll'.length);
-    for (const name of [sc.targets, sc.nll, `${base}/lse`, `${base}/picked`, `${base}/axes`]) {
+    for (const name of [sc.targets, sc.nll, `${base}/logp`, `${base}/picked`]) {
       if (used.has(name)) throw new LesionEditError(`the graph already has a tensor named '${name}'`);
     }
   }
@@ -162,7 +160,7 @@ export function addLesionSites(
     }
   }
   // Scoring reads the logits as the lesioned graph computes them (y when the logits are a site themselves).
-  for (const [tensor, sc] of scores) parts.push(...scoreNodes(byTensor.get(tensor)?.output ?? tensor, sc, sc.nll.slice(0, -'/nll'.length), opset));
+  for (const [tensor, sc] of scores) parts.push(...scoreNodes(byTensor.get(tensor)?.output ?? tensor, sc, sc.nll.slice(0, -'/nll'.length)));
   for (const s of sites) {
     parts.push(lenField(GRAPH_INPUT, valueInfo(s.scaleInput, 'float32', s.dims)));
     parts.push(lenField(GRAPH_INPUT, valueInfo(s.offsetInput, 'float32', s.dims)));

@@ -4,6 +4,7 @@
  * tensors today's in-process listing reports; a child-held session pools exactly like the worker pool.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT, loadConfig } from '../../src/config.ts';
@@ -159,6 +160,8 @@ describe('equivalence with the in-process code', () => {
     const pool = await SessionPool.create(file, { workers: 1, intraOpThreads: 1, isolation: 'thread' });
     const session = await NativeSession.open(file, { intraOpThreads: 1 });
     try {
+      // The session child runs at a lower priority than this process (niceness + 10, at most 19).
+      expect(os.getPriority(session.pid)).toBe(Math.min(19, os.getPriority() + 10));
       const want = await pool.pool(await feeds(), layers, null);
       const got = await session.pool(await feeds(), layers, null);
       expect(got.layers.map((l) => l.key)).toEqual(want.layers.map((l) => l.key));
