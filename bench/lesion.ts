@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- --only lesion`: a lesion evaluation on the GPT-2-sized model (512 texts, the lesion
+ * `npm run bench -- --only lesion`: a lesion evaluation on the GPT-2-sized model (512 texts by default, the lesion
  * and 10 random controls, so 12 configurations with the intact model) as a job runs it, against bare
  * ONNX Runtime running the same batches 12 times; the ratio and the peak memory of each (one session).
  *
@@ -211,6 +211,8 @@ export interface LesionPartEnv {
   /** The GPT-2-sized model folder (generated when missing) and the fixture text lists. */
   gpt2Folder: () => Promise<string>;
   textSources: () => [string, string];
+  /** Texts per list (`--texts`, default 256). */
+  texts: number;
   register: (modelFolder: string, sourceA: string, sourceB: string) => Promise<RegisterResult>;
   /** Runs a node script in a fresh child process. */
   child: (script: string, argv: string[], label: string) => Promise<void>;
@@ -220,7 +222,7 @@ export interface LesionPartEnv {
 const s = (ms: number) => (ms / 1000).toFixed(2);
 
 export async function lesionPart(env: LesionPartEnv, report: Record<string, unknown>): Promise<void> {
-  console.log(`\n[lesion] GPT-2-sized model: 512 texts, a lesion of ${PERCENT} % of each of 12 MLP layers + ${RANDOM} random controls`);
+  console.log(`\n[lesion] GPT-2-sized model: ${2 * env.texts} texts, a lesion of ${PERCENT} % of each of 12 MLP layers + ${RANDOM} random controls`);
   // The bench model's manifest has no behaviour outputs; a sibling folder adds the logits (model.onnx linked, not copied).
   const src = await env.gpt2Folder();
   const folder = `${src}-lm`;
@@ -237,11 +239,11 @@ export async function lesionPart(env: LesionPartEnv, report: Record<string, unkn
   manifest.name = 'gpt2-random-lm';
   manifest.outputs = [{ name: 'logits', tensor: 'logits', kind: 'lm', description: 'B×T×50257 next-token logits' }];
   fs.writeFileSync(path.join(folder, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
-  // 256 + 256 texts: the two fixture lists cycled.
+  // `texts` + `texts` (default 256 + 256): the two fixture lists cycled.
   const lists = env.textSources().map((file) => {
     const lines = fs.readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
-    const out = path.join(env.tmp, `${path.basename(file, '.txt')}-256.txt`);
-    fs.writeFileSync(out, Array.from({ length: 256 }, (_, i) => lines[i % lines.length]).join('\n') + '\n');
+    const out = path.join(env.tmp, `${path.basename(file, '.txt')}-${env.texts}.txt`);
+    fs.writeFileSync(out, Array.from({ length: env.texts }, (_, i) => lines[i % lines.length]).join('\n') + '\n');
     return out;
   });
   const reg = await env.register(folder, lists[0], lists[1]);
@@ -264,7 +266,7 @@ export async function lesionPart(env: LesionPartEnv, report: Record<string, unkn
   const copy = await step<LesionOrtResult>('copy');
   console.log(`  bare ORT on the lesion copy (in-graph scores): ${s(copy.runMs)} s of session.run; max RSS ${copy.maxRssMB.toFixed(0)} MB; load ${copy.loadavg[0].toFixed(2)}`);
   const ratio = job.e2eMs / bare.runMs;
-  env.target('lesion: job / bare ORT × 12 configurations (GPT-2-sized, 512 texts)', ratio, '≤ 1.20', ratio <= 1.2, `${s(job.e2eMs)} s vs ${s(bare.runMs)} s (session load ${s(t.setupMs ?? 0)} s inside; load ${job.loadavg[0].toFixed(1)} / ${bare.loadavg[0].toFixed(1)})`);
+  env.target(`lesion: job / bare ORT × 12 configurations (GPT-2-sized, ${2 * env.texts} texts)`, ratio, '≤ 1.20', ratio <= 1.2, `${s(job.e2eMs)} s vs ${s(bare.runMs)} s (session load ${s(t.setupMs ?? 0)} s inside; load ${job.loadavg[0].toFixed(1)} / ${bare.loadavg[0].toFixed(1)})`);
   env.target('lesion: job / bare ORT on the lesion copy (pipeline overhead)', job.e2eMs / copy.runMs, 'reported', null, `${s(job.e2eMs)} s vs ${s(copy.runMs)} s; the copy's graph vs the model's: ${(copy.runMs / bare.runMs).toFixed(2)}×`);
   env.target('lesion: peak RSS of the job with its session process / of one bare session', job.tree.treePeakMB / bare.maxRssMB, '≈ 1 (one session)', null, `${job.tree.treePeakMB.toFixed(0)} MB vs ${bare.maxRssMB.toFixed(0)} MB (lesion copy bare ${copy.maxRssMB.toFixed(0)} MB)`);
   report.lesion = { register: reg, job, bare, copy };

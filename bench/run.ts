@@ -526,7 +526,7 @@ async function main(): Promise<void> {
     if (only.includes('lesion')) {
       const register = (modelFolder: string, sourceA: string, sourceB: string) => phase<RegisterResult>({ phase: 'register', dataDir, modelFolder, sourceA, sourceB });
       const child = (script: string, argv: string[], label: string) => run(process.execPath, ['--import', 'tsx', script, ...argv], label, { ...process.env, TOPOSCOPE_BENCH_BUILD: BUILD });
-      await lesionPart({ tmp: TMP, dataDir, gpt2Folder, textSources, register, child, target }, report);
+      await lesionPart({ tmp: TMP, dataDir, gpt2Folder, textSources, texts: TEXTS, register, child, target }, report);
     }
     if (only.includes('isolation')) await isolationPart(dataDir);
     if (only.includes('topk')) {
