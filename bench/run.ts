@@ -320,25 +320,24 @@ async function stopServer(child: ChildProcess): Promise<void> {
   clearTimeout(t);
 }
 
-/** Polls /health one request at a time until `stop()`; the latencies in ms. */
-function healthProbe(base: string): { stop: () => Promise<number[]> } {
-  const lat: number[] = [];
-  let on = true;
-  const loop = (async () => {
-    const until = Date.now() + 900_000; // bounded, whatever happens
-    while (on && Date.now() < until) {
-      const t0 = performance.now();
-      const r = await fetch(`${base}/health`);
-      await r.arrayBuffer();
-      lat.push(performance.now() - t0);
-      await sleep(10);
-    }
-  })();
+/** Polls /health one request at a time until `stop()`, from a process of its own (bench/health-probe.ts), once it has had its first answer; the latencies in ms. */
+async function healthProbe(base: string): Promise<{ stop: () => Promise<number[]> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'bench', 'health-probe.ts'), base], { cwd: PROJECT_ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.setEncoding('utf8');
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: string) => {
+      out += d;
+      if (out.startsWith('ready\n')) resolve();
+    });
+    void exited.then(() => reject(new Error('the /health probe exited before its first answer')));
+  });
   return {
     stop: async () => {
-      on = false;
-      await loop;
-      return lat;
+      child.stdin!.end('stop\n');
+      await exited;
+      return JSON.parse(out.slice('ready\n'.length)) as number[];
     },
   };
 }
@@ -362,7 +361,7 @@ async function servePart(dataDir: string, reg: RegisterResult, report: Record<st
   console.log('\n[serve] a real server on loopback: /health during a GPT-2-sized job, then 200 concurrent map.png');
   const { child, base } = await startServer(dataDir);
   try {
-    const health = healthProbe(base);
+    const health = await healthProbe(base);
     const post = await fetch(`${base}/v1/contrasts`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -392,7 +391,7 @@ async function servePart(dataDir: string, reg: RegisterResult, report: Record<st
       ['warm', viewer],
       ['distinct', Array.from({ length: 200 }, (_, k) => url(layers[k % layers.length], `?threshold=${(2 + Math.floor(k / layers.length) / 10).toFixed(1)}`))], // 200 different maps, none cached
     ] as const) {
-      const h = healthProbe(base);
+      const h = await healthProbe(base);
       const w = await wave(urls);
       const hl = await h.stop();
       waves[name] = { ...w, health: hl };
