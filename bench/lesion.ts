@@ -117,7 +117,7 @@ async function jobStep(spec: LesionStepSpec): Promise<LesionJobResult> {
     m.lesionsRepo.insertLesionJob(ctx.db, job, configs);
     // As the queue does: the job is running while it runs (its results are stored only then).
     m.jobsRepo.markRunning(ctx.db, job.id);
-    await m.lesionJob.runLesionJob(ctx, m.lesionsRepo.getLesionJob(ctx.db, job.id)!, new AbortController().signal, null, () => undefined);
+    await m.lesionJob.runLesionJob(ctx, m.lesionsRepo.getLesionJob(ctx.db, job.id)!, new AbortController().signal, { remote: null }, () => undefined);
     const e2eMs = performance.now() - t0;
     const treePeaks = tree.stop();
     const done = m.lesionsRepo.getLesionJob(ctx.db, job.id)!;

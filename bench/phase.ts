@@ -33,6 +33,7 @@ import type * as ModelsMod from '../src/usecases/models.ts';
 import type * as EncodeMod from '../src/inference/encode.ts';
 import type * as SetsMod from '../src/usecases/stimulus-sets.ts';
 import type * as PoolMod from '../src/inference/pool.ts';
+import type * as WarmPoolsMod from '../src/pipeline/warm-pools.ts';
 import type * as SessionOptionsMod from '../src/inference/session-options.ts';
 import type { FeedSpec } from '../src/inference/worker-protocol.ts';
 import type { ModelRecord } from '../src/domain/records.ts';
@@ -55,6 +56,7 @@ const { registerModelFromFolder, EXPOSED_DATA_FILE } = await load<typeof ModelsM
 const { decodePixels, encodeImages, padIds, TextEncoder: TextIds } = await load<typeof EncodeMod>('inference/encode.ts');
 const { createImageSet, createTextSet, parseTextBody, setItems } = await load<typeof SetsMod>('usecases/stimulus-sets.ts');
 const { SessionPool } = await load<typeof PoolMod>('inference/pool.ts');
+const { WarmPools } = await load<typeof WarmPoolsMod>('pipeline/warm-pools.ts');
 const { sessionOptions } = await load<typeof SessionOptionsMod>('inference/session-options.ts');
 
 export interface PhaseSpec {
@@ -74,6 +76,12 @@ export interface PhaseSpec {
   batchOrder?: 'length' | 'stimulus';
   /** contrast: empty the image cache first ('cold'), use it as left by an earlier step ('warm'), or none ('off'). */
   cache?: 'cold' | 'warm' | 'off';
+  /**
+   * contrast: 'fresh' (default) starts the sessions as the first job after a server start does;
+   * 'kept' first runs the same contrast untimed, then times a second one on the session pool the
+   * first handed back (what a server's next job on that model finds: TOPOSCOPE_SESSION_IDLE_SECONDS).
+   */
+  session?: 'fresh' | 'kept';
   /** contrast: write every layer's t (and the significant-unit count) here, for the peer comparison. */
   dumpT?: string;
   /** isolation: rounds (each runs both isolations, the order alternating) and the poolings to run. */
@@ -126,9 +134,11 @@ export interface ContrastResult {
   collectMs: number;
   e2eMs: number;
   cache: string;
+  session: string;
   timings: {
     totalMs: number;
     setupMs: number;
+    sessionReused: number;
     planMs: number;
     encodeMs: number;
     inferenceMs: number;
@@ -313,29 +323,35 @@ async function contrast(spec: PhaseSpec): Promise<ContrastResult> {
     const tc = performance.now();
     const stimuli = benchStimuli(ctx, spec);
     const collectMs = performance.now() - tc;
+    const session = spec.session ?? 'fresh';
+    const pools = session === 'kept' ? new WarmPools(600_000) : null;
+    const go = (onProgress?: () => void) =>
+      runContrast(
+        { ...env, pools },
+        stimuli,
+        {
+          layers: [],
+          pooling: null,
+          test: 'welch',
+          correction: 'bh',
+          correctionScope: 'layer',
+          alpha: 0.05,
+          keepActivations: false,
+          batchSize: ctx.config.batchSize,
+          batchOrder: spec.batchOrder ?? 'length',
+        },
+        { onProgress },
+      );
+    if (pools) await go(); // untimed: its sessions are handed back to `pools`
     const mem = new MemorySampler().start();
     const batchDoneMs: number[] = [];
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    const outcome = await runContrast(
-      env,
-      stimuli,
-      {
-        layers: [],
-        pooling: null,
-        test: 'welch',
-        correction: 'bh',
-        correctionScope: 'layer',
-        alpha: 0.05,
-        keepActivations: false,
-        batchSize: ctx.config.batchSize,
-        batchOrder: spec.batchOrder ?? 'length',
-      },
-      { onProgress: () => batchDoneMs.push(performance.now() - t0) },
-    );
+    const outcome = await go(() => batchDoneMs.push(performance.now() - t0));
     const e2eMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     const memory = mem.stop();
+    await pools?.close();
     const t = outcome.timings;
     if (spec.dumpT) {
       fs.writeFileSync(
@@ -357,9 +373,11 @@ async function contrast(spec: PhaseSpec): Promise<ContrastResult> {
       collectMs,
       e2eMs,
       cache,
+      session,
       timings: {
         totalMs: t.totalMs,
         setupMs: t.setupMs,
+        sessionReused: t.sessionReused ?? 0,
         planMs: t.planMs ?? 0,
         encodeMs: t.encodeMs,
         inferenceMs: t.inferenceMs,

@@ -43,6 +43,8 @@ export interface Config {
   logLevel: string;
   /** Bytes of preprocessed images kept on disk in <dataDir>/cache/images (0 disables the cache). */
   imageCacheBytes: number;
+  /** Seconds a job's session pool stays open for the next job on the same model file (0: closed at once). */
+  sessionIdleSeconds: number;
   /** Bytes of rendered maps (PNG/SVG/NPY) kept in memory (0 disables the cache). */
   mapCacheBytes: number;
   /** Worker threads rendering maps off the main thread (0: render on the main thread). */
@@ -113,6 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     recovery: env.TOPOSCOPE_RECOVERY === 'fail' ? 'fail' : 'resume',
     logLevel: env.TOPOSCOPE_LOG_LEVEL || 'info',
     imageCacheBytes: int(env.TOPOSCOPE_IMAGE_CACHE_BYTES, 1024 * 1024 * 1024, 'TOPOSCOPE_IMAGE_CACHE_BYTES'),
+    sessionIdleSeconds: int(env.TOPOSCOPE_SESSION_IDLE_SECONDS, 60, 'TOPOSCOPE_SESSION_IDLE_SECONDS'),
     mapCacheBytes: int(env.TOPOSCOPE_MAP_CACHE_BYTES, 64 * 1024 * 1024, 'TOPOSCOPE_MAP_CACHE_BYTES'),
     renderWorkers: int(env.TOPOSCOPE_RENDER_WORKERS, Math.min(2, cores), 'TOPOSCOPE_RENDER_WORKERS'),
     prerenderMaps: (env.TOPOSCOPE_PRERENDER_MAPS ?? '1') !== '0',

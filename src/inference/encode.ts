@@ -47,23 +47,40 @@ export function normaliseInto(px: Pixels, spec: ImageInput, out: Float32Array, o
   const plane = h * w;
   const srcC = px.channels;
   const lut = normaliseTable(spec);
+  if (C === 3 && srcC === 3) {
+    // One pass over the interleaved pixels, three planes written (the usual RGB case).
+    const l0 = lut.subarray(0, 256);
+    const l1 = lut.subarray(256, 512);
+    const l2 = lut.subarray(512, 768);
+    const o1 = o + plane;
+    const o2 = o + 2 * plane;
+    for (let i = 0, j = 0; i < plane; i++, j += 3) {
+      out[o + i] = l0[raw[j]];
+      out[o1 + i] = l1[raw[j + 1]];
+      out[o2 + i] = l2[raw[j + 2]];
+    }
+    return;
+  }
   for (let c = 0; c < C; c++) {
     const sc = Math.min(c, srcC - 1);
     const base = o + c * plane;
-    const t = c * 256;
-    for (let i = 0; i < plane; i++) out[base + i] = lut[t + raw[i * srcC + sc]];
+    const t = lut.subarray(c * 256, c * 256 + 256);
+    for (let i = 0; i < plane; i++) out[base + i] = t[raw[i * srcC + sc]];
   }
 }
 
 /** Tables by channels, means and stds (a handful per process). */
-const tables = new Map<string, Float64Array>();
+const tables = new Map<string, Float32Array>();
 
-/** (v/255 − mean_c) / std_c for every byte value v of every channel c: 256 entries per channel. */
-function normaliseTable(spec: ImageInput): Float64Array {
+/**
+ * (v/255 − mean_c) / std_c for every byte value v of every channel c: 256 entries per channel,
+ * computed in double precision and rounded once to float32, as the input tensor holds them.
+ */
+function normaliseTable(spec: ImageInput): Float32Array {
   const key = `${spec.channels}|${spec.mean.join(',')}|${spec.std.join(',')}`;
   let lut = tables.get(key);
   if (lut) return lut;
-  lut = new Float64Array(spec.channels * 256);
+  lut = new Float32Array(spec.channels * 256);
   for (let c = 0; c < spec.channels; c++) {
     const mean = spec.mean[Math.min(c, spec.mean.length - 1)];
     const std = spec.std[Math.min(c, spec.std.length - 1)];

@@ -121,8 +121,11 @@ class ProcessRunner implements Runner {
 
 interface Slot {
   runner: Runner;
-  busy: boolean;
-  /** Called when the slot's running request has been answered. */
+  /** Requests sent to the session and not yet answered. */
+  inFlight: number;
+  /** Requests it may hold at once: a child process queues the next one while it runs (its input is then already there). */
+  depth: number;
+  /** Called when the slot has no request left to answer. */
   idle: (() => void)[];
 }
 
@@ -207,7 +210,7 @@ export class SessionPool {
     const ok = all.filter((s) => !s.runner.dead);
     if (ok.length === 0) throw new SessionLoadError(all[0].runner.dead!.message);
     pool = new SessionPool(ok[0].inputs, ok[0].outputs);
-    for (const s of ok) pool.slots.push({ runner: s.runner, busy: false, idle: [] });
+    for (const s of ok) pool.slots.push({ runner: s.runner, inFlight: 0, depth: s.runner instanceof ProcessRunner ? 2 : 1, idle: [] });
     return pool;
   }
 
@@ -223,17 +226,23 @@ export class SessionPool {
     for (const t of this.queue.splice(0)) t.reject(this.ended);
   }
 
+  /** Hands queued requests to sessions, the least loaded first, each up to its depth. */
   private pump(): void {
-    for (const slot of this.slots) {
-      if (slot.busy) continue;
-      const task = this.queue.shift();
-      if (!task) return;
-      slot.busy = true;
-      slot.runner.run(task.call, task.transfer, task.doing).then(task.resolve, task.reject).finally(() => {
-        slot.busy = false;
-        for (const f of slot.idle.splice(0)) f();
-        this.pump();
-      });
+    for (let level = 0; this.queue.length > 0; level++) {
+      let sent = false;
+      for (const slot of this.slots) {
+        if (slot.inFlight > level || slot.inFlight >= slot.depth) continue;
+        const task = this.queue.shift();
+        if (!task) return;
+        sent = true;
+        slot.inFlight++;
+        slot.runner.run(task.call, task.transfer, task.doing).then(task.resolve, task.reject).finally(() => {
+          slot.inFlight--;
+          if (slot.inFlight === 0) for (const f of slot.idle.splice(0)) f();
+          this.pump();
+        });
+      }
+      if (!sent && this.slots.every((s) => s.inFlight >= s.depth)) return;
     }
   }
 
@@ -300,8 +309,8 @@ export class SessionPool {
     this.closing = (async () => {
       await Promise.all(
         this.slots.map(async (s) => {
-          if (s.busy && s.runner instanceof ThreadRunner) await new Promise<void>((r) => s.idle.push(r));
-          await s.runner.stop(s.busy);
+          if (s.inFlight > 0 && s.runner instanceof ThreadRunner) await new Promise<void>((r) => s.idle.push(r));
+          await s.runner.stop(s.inFlight > 0);
         }),
       );
       this.slots = [];

@@ -11,6 +11,7 @@ import type { ModelRecord, StimulusItem } from '../domain/records.ts';
 import { foldPartials, summarise } from '../pipeline/lesion-summary.ts';
 import { runLesionEvaluation, type EvalStimulus, type UnitMeans } from '../pipeline/lesion.ts';
 import type { PassExecutor } from '../pipeline/shards.ts';
+import type { WarmPools } from '../pipeline/warm-pools.ts';
 import type { Context } from '../store/context.ts';
 import { modelDir, readItemBytes } from '../store/files.ts';
 import { getLesionJob, lesionConfigs, lesionMeans, storeLesionSuccess, type LesionJobRecord, type StoredConfig } from '../store/lesions-repo.ts';
@@ -41,7 +42,12 @@ export function requireLesionInfo(model: ModelRecord): LesionInfo {
 }
 
 /** Runs one lesion job; throws on failure (the queue records it). */
-export async function runLesionJob(ctx: Context, job: LesionJobRecord, signal: AbortSignal, remote: PassExecutor | null, onProgress: (done: number, total: number) => void): Promise<void> {
+export async function runLesionJob(
+  ctx: Context,
+  job: LesionJobRecord,
+  signal: AbortSignal,
+  { remote, pools }: { remote: PassExecutor | null; pools?: WarmPools | null },
+  onProgress: (done: number, total: number) => void): Promise<void> {
   const p: LesionParams = job.params;
   const model = findModel(ctx.db, p.model);
   if (!model) throw new UnprocessableError(`model '${p.model}' no longer exists`);
@@ -72,6 +78,7 @@ export async function runLesionJob(ctx: Context, job: LesionJobRecord, signal: A
       batchSize: ctx.config.batchSize,
       shardBatches: ctx.config.shardBatches,
       remote,
+      pools,
     },
     {
       stimuli,

@@ -20,6 +20,7 @@ import { getEncodingJob } from '../store/encoding-repo.ts';
 import { runEncodingJob } from './encoding-job.ts';
 import { Distributed, type QueueStatus } from './distributed.ts';
 import type { PassExecutor } from '../pipeline/shards.ts';
+import { WarmPools } from '../pipeline/warm-pools.ts';
 import { deleteJobPasses } from '../store/passes-repo.ts';
 import {
   batteryJobs,
@@ -80,6 +81,8 @@ export class JobQueue {
   private pumping = false;
   private listeners = new Set<(e: JobEvent) => void>();
   private idleWaiters: (() => void)[] = [];
+  /** Session pools kept open between this queue's jobs (TOPOSCOPE_SESSION_IDLE_SECONDS). */
+  readonly pools: WarmPools;
 
   constructor(
     private readonly ctx: Context,
@@ -88,6 +91,7 @@ export class JobQueue {
     log: (msg: string) => void = (m) => process.stderr.write(`${m}\n`),
   ) {
     this.distributed = ctx.config.redisUrl ? new Distributed(ctx, ctx.config.redisUrl, log) : null;
+    this.pools = new WarmPools((ctx.config.sessionIdleSeconds ?? 0) * 1000);
   }
 
   /** Where a job's passes run: null here, else the workers of the queue. */
@@ -183,6 +187,7 @@ export class JobQueue {
     }
     const until = Date.now() + 10000;
     while (this.running.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    await this.pools.close();
     await this.distributed?.close();
   }
 
@@ -230,7 +235,7 @@ export class JobQueue {
       const job = getLesionJob(ctx.db, id);
       if (!job) throw new UnprocessableError(`lesion '${id}' no longer exists`);
       let last = 0;
-      await runLesionJob(ctx, job, ac.signal, this.remoteFor(id), (done, total) => {
+      await runLesionJob(ctx, job, ac.signal, { remote: this.remoteFor(id), pools: this.pools }, (done, total) => {
         const now = Date.now();
         if (now - last >= 200 || done === total) {
           last = now;
@@ -283,7 +288,7 @@ export class JobQueue {
       let last = 0;
       let lastStage = '';
       const result = await runContrasts(
-        { ...contrastEnv(ctx, model, single && first.params.lesion ? first.params.lesion : undefined), remote: this.remoteFor(first.id) },
+        { ...contrastEnv(ctx, model, single && first.params.lesion ? first.params.lesion : undefined), remote: this.remoteFor(first.id), pools: this.pools },
         stimuli,
         specs,
         {
@@ -359,7 +364,7 @@ export class JobQueue {
       const model = findModel(ctx.db, job.modelId);
       if (!model) throw new UnprocessableError(`model '${job.modelId}' no longer exists`);
       let last = 0;
-      await runEncodingJob(ctx, job, { ...contrastEnv(ctx, model), remote: this.remoteFor(id) }, {
+      await runEncodingJob(ctx, job, { ...contrastEnv(ctx, model), remote: this.remoteFor(id), pools: this.pools }, {
         signal: ac.signal,
         onProgress: (done, total) => {
           const now = Date.now();

@@ -137,7 +137,17 @@ export class AnalysisRunner {
 
   /** Starts the worker now (its module loads meanwhile) rather than at the first request. */
   boot(): void {
-    this.start();
+    this.start().ref();
+  }
+
+  /** The worker is running and answers nothing: it can wait for the next pool. */
+  get reusable(): boolean {
+    return this.worker !== null && this.pending.size === 0;
+  }
+
+  /** While it waits, the worker does not keep the process alive. */
+  park(): void {
+    this.worker?.unref();
   }
 
   private request<T>(req: Request, hooks: AnalysisHooks, transfer: ArrayBuffer[] = []): Promise<T> {
@@ -182,7 +192,7 @@ export class AnalysisPool {
   private readonly waiting: ((r: AnalysisRunner) => void)[] = [];
 
   constructor(readonly size: number) {
-    this.runners = Array.from({ length: Math.max(1, size) }, () => new AnalysisRunner());
+    this.runners = Array.from({ length: Math.max(1, size) }, () => takeIdle() ?? new AnalysisRunner());
     for (const r of this.runners) r.boot();
     this.free = [...this.runners];
   }
@@ -216,7 +226,43 @@ export class AnalysisPool {
     }
   }
 
+  /** Hands the idle workers to the next pool (they end after IDLE_MS unused); terminates the others. */
   async close(): Promise<void> {
-    await Promise.all(this.runners.map((r) => r.close()));
+    await Promise.all(this.runners.map((r) => (r.reusable ? putIdle(r) : r.close())));
+  }
+}
+
+/** Analysis workers wait this long for the next pool (booting one costs more than most analyses). */
+const IDLE_MS = 60_000;
+const MAX_IDLE = 4;
+const idle: { r: AnalysisRunner; timer: NodeJS.Timeout }[] = [];
+
+/** Analysis workers waiting for the next pool. */
+export function analysisWorkersWaiting(): number {
+  return idle.length;
+}
+
+function takeIdle(): AnalysisRunner | null {
+  while (idle.length) {
+    const e = idle.pop()!;
+    clearTimeout(e.timer);
+    if (e.r.reusable) return e.r;
+  }
+  return null;
+}
+
+async function putIdle(r: AnalysisRunner): Promise<void> {
+  r.park();
+  const timer = setTimeout(() => {
+    const i = idle.findIndex((e) => e.r === r);
+    if (i >= 0) idle.splice(i, 1);
+    void r.close();
+  }, IDLE_MS);
+  timer.unref();
+  idle.push({ r, timer });
+  while (idle.length > MAX_IDLE) {
+    const e = idle.shift()!;
+    clearTimeout(e.timer);
+    await e.r.close();
   }
 }

@@ -54,6 +54,8 @@ export interface ContrastTimings {
   realTokens?: number;
   /** Analysis workers used after inference. */
   analysisWorkers?: number;
+  /** 1 when the pass ran on a session pool kept open from an earlier job (no start-up), else 0. */
+  sessionReused?: number;
   /** Shards of the pass; distributed: bytes of their partials, the coordinator's time receiving and merging them. */
   shards?: number;
   partialBytes?: number;
@@ -234,6 +236,7 @@ export async function runContrasts(
       paddedTokens: inferred.paddedTokens,
       realTokens: inferred.realTokens,
       analysisWorkers,
+      sessionReused: inferred.sessionReused ? 1 : 0,
       shards: inferred.shards,
       ...(inferred.partialBytes !== undefined ? { partialBytes: inferred.partialBytes, receiveMs: inferred.receiveMs, mergeMs: inferred.mergeMs } : {}),
     },

@@ -120,6 +120,7 @@ export async function infer(input: InferInput, onBatch: (batch: Batch, out: Batc
     const r = await p.behaviour(feeds, behaviour.output, { lengths, targets, labels }, behaviour.configs, at);
     return { layers: null, results: r.results, runMs: r.runMs };
   };
+  let encodeTurn: Promise<void> = Promise.resolve();
   const launch = async (b: Batch) => {
     const te = performance.now();
     const n = b.end - b.start;
@@ -138,6 +139,12 @@ export async function infer(input: InferInput, onBatch: (batch: Batch, out: Batc
       timings.encodeMs += performance.now() - te;
       return submit(b, enc.feeds, enc.lengths);
     }
+    // Cached images encode synchronously: batches start their encoding one per turn of the event loop
+    // (each after the one before), so that sending a batch to its session and the sessions' answers
+    // are not held up behind every batch encoded ahead.
+    const mine = encodeTurn.then(() => new Promise<void>((r) => setImmediate(r)));
+    encodeTurn = mine;
+    await mine;
     const image = model.manifest.input.image!;
     const slice: InferStimulus[] = [];
     for (let k = 0; k < n; k++) slice.push(stimuli[stimulusOf(b, k)]);

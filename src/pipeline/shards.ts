@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { LesionConfig, LesionSite } from '../domain/lesion.ts';
 import type { Manifest } from '../domain/manifest.ts';
 import type { Modality, ModelRecord, StimulusItem } from '../domain/records.ts';
+import type { WarmPools } from './warm-pools.ts';
 import { decodeCacheFor, type DecodeCache } from '../inference/decode-cache.ts';
 import { SessionPool } from '../inference/pool.ts';
 import { TokenizerThread } from '../inference/tokenizer-thread.ts';
@@ -81,6 +82,8 @@ export interface PassTimings extends InferTimings {
   setupMs: number;
   wallMs: number;
   shards: number;
+  /** The pass took a session pool kept open from an earlier one. */
+  sessionReused?: boolean;
   /** Remote: bytes of partials received, and the coordinator's time receiving (stream, check, store) and merging them. */
   partialBytes?: number;
   receiveMs?: number;
@@ -105,6 +108,8 @@ export interface PassRuntime {
   readImage: (item: StimulusItem) => Buffer | Promise<Buffer>;
   imageCache?: { dir: string; maxBytes: number } | null;
   remote?: PassExecutor | null;
+  /** Sessions kept open between passes (null: each pass starts its own and closes it). */
+  pools?: WarmPools | null;
 }
 
 /** Texts tokenised once (on a thread): the token table and which texts were cut to maxTokens. */
@@ -198,9 +203,13 @@ export async function runPass(rt: PassRuntime, plan: PassPlan, onShard: (shard: 
   const t0 = performance.now();
   const shards = shardsOf(plan);
   let setupMs = 0;
-  const poolPromise = SessionPool.create(plan.onnxPath, { workers: rt.workers, intraOpThreads: rt.intraOpThreads, lesion: plan.lesion, label: plan.model.name }).then((p) => {
+  const poolOptions = { workers: rt.workers, intraOpThreads: rt.intraOpThreads, lesion: plan.lesion, label: plan.model.name };
+  const acquired = rt.pools ? rt.pools.acquire(plan.onnxPath, poolOptions) : SessionPool.create(plan.onnxPath, poolOptions).then((pool) => ({ pool, key: '', reused: false }));
+  let reused = false;
+  const poolPromise = acquired.then((a) => {
     setupMs = performance.now() - t0;
-    return p;
+    reused = a.reused;
+    return a.pool;
   });
   let pool: SessionPool | null = null;
   poolPromise.then((p) => (pool = p), () => undefined);
@@ -208,6 +217,7 @@ export async function runPass(rt: PassRuntime, plan: PassPlan, onShard: (shard: 
   hooks.signal?.addEventListener('abort', onAbort);
   const cache = plan.model.modality === 'image' && rt.imageCache && rt.imageCache.maxBytes > 0 ? decodeCacheFor(rt.imageCache.dir, rt.imageCache.maxBytes) : null;
   let done = 0;
+  let ok = false;
   try {
     const t = await foldShards(
       { pool: poolPromise, inFlight: rt.workers + 1, model: plan.model, layers: plan.layers, stimuli: plan.stimuli, total: plan.stimuli.length, batches: plan.batches, shards, tokens: plan.tokens, fold: plan.fold, readImage: rt.readImage, imageCache: cache, signal: hooks.signal },
@@ -217,10 +227,14 @@ export async function runPass(rt: PassRuntime, plan: PassPlan, onShard: (shard: 
         hooks.onProgress?.(done, plan.stimuli.length);
       },
     );
-    return { ...t, setupMs, wallMs: performance.now() - t0, shards: shards.length };
+    ok = true;
+    return { ...t, setupMs, wallMs: performance.now() - t0, shards: shards.length, sessionReused: reused };
   } finally {
     hooks.signal?.removeEventListener('abort', onAbort);
-    await poolPromise.then((p) => p.close(), () => undefined);
+    await acquired.then(
+      (a) => (rt.pools ? rt.pools.release(a.key, a.pool, ok && !hooks.signal?.aborted && a.pool.size === Math.max(1, rt.workers)) : a.pool.close()),
+      () => undefined,
+    );
   }
 }
 

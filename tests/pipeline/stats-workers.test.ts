@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contrastEnv } from '../../src/jobs/queue.ts';
+import { analysisWorkersWaiting } from '../../src/pipeline/analysis-worker.ts';
 import { runContrast, runContrasts, type ContrastOptions } from '../../src/pipeline/contrast.ts';
 import { planStimuli, type Stimulus } from '../../src/pipeline/plan.ts';
 import { decodeNpy } from '../../src/render/npy.ts';
@@ -86,6 +87,25 @@ describe('statistics on the analysis workers', () => {
       expect(Array.from(ba[li].t)).toEqual(Array.from(ab[li].t, (t) => (t === 0 ? 0 : -t)));
       expect([ba[li].nA, ba[li].nB]).toEqual([ab[li].nB, ab[li].nA]);
       expect(Array.from(ba[li].meanA)).toEqual(Array.from(ab[li].meanB));
+    }
+  });
+});
+
+describe('analysis workers between contrasts', () => {
+  it('a finished contrast hands its analysis worker to the next one, which gets the same numbers', async () => {
+    const env = contrastEnv(ctx, model);
+    const first = await runContrast(env, stimuli, base);
+    expect(analysisWorkersWaiting()).toBeGreaterThanOrEqual(1);
+    const waiting = analysisWorkersWaiting();
+    // While the next contrast runs, its pool holds the worker that was waiting.
+    const during: number[] = [];
+    const second = await runContrast(env, stimuli, base, { onProgress: () => during.push(analysisWorkersWaiting()) });
+    expect(during.length).toBeGreaterThan(0);
+    expect(Math.max(...during)).toBe(waiting - 1);
+    expect(analysisWorkersWaiting()).toBe(waiting);
+    for (let li = 0; li < first.layers.length; li++) {
+      expect(Array.from(second.layers[li].t)).toEqual(Array.from(first.layers[li].t));
+      expect(second.layers[li].summary).toEqual(first.layers[li].summary);
     }
   });
 });
