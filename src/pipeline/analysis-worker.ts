@@ -140,9 +140,12 @@ export class AnalysisRunner {
     this.start().ref();
   }
 
-  /** The worker is running and answers nothing: it can wait for the next pool. */
+  /** It ran a permutation test or reliability (a nested ONNX Runtime worker) or was cancelled. */
+  private used = false;
+
+  /** The worker is running, answers nothing and only ever ran JavaScript analyses: it can wait for the next pool. */
   get reusable(): boolean {
-    return this.worker !== null && this.pending.size === 0;
+    return this.worker !== null && this.pending.size === 0 && !this.used;
   }
 
   /** While it waits, the worker does not keep the process alive. */
@@ -155,13 +158,24 @@ export class AnalysisRunner {
     const w = this.start();
     return new Promise<T>((resolve, reject) => {
       this.pending.set(req.id, { resolve: resolve as (r: unknown) => void, reject, hooks });
-      hooks.signal?.addEventListener('abort', () => w.postMessage({ kind: 'cancel', id: req.id } satisfies Message), { once: true });
+      hooks.signal?.addEventListener(
+        'abort',
+        () => {
+          this.used = true;
+          w.postMessage({ kind: 'cancel', id: req.id } satisfies Message);
+        },
+        { once: true },
+      );
       w.postMessage(req satisfies Message, transfer);
     });
   }
 
   /** Tests, corrects (when `job.correctHere`) and analyses one layer; the moments are handed over to the worker. */
   run(job: LayerJob, hooks: AnalysisHooks = {}): Promise<LayerDone> {
+    // Permutation tests and reliability start ONNX Runtime on a thread of the worker's own: such a
+    // worker is terminated after its pool, never kept (a worker ending with the process while that
+    // thread is inside ONNX Runtime can abort the process).
+    if (job.opts.permutations || job.opts.reliability) this.used = true;
     const { a, b } = job.layer.moments;
     const transfer = [...new Set([a.mean, a.m2, a.meanLo, b.mean, b.m2, b.meanLo].filter((x) => x !== undefined).map((x) => x!.buffer as ArrayBuffer))];
     return this.request({ kind: 'run', id: this.next++, ...job }, hooks, transfer);
