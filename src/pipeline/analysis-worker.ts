@@ -157,15 +157,18 @@ export class AnalysisRunner {
     if (hooks.signal?.aborted) return Promise.reject(new AnalysisCancelledError());
     const w = this.start();
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(req.id, { resolve: resolve as (r: unknown) => void, reject, hooks });
-      hooks.signal?.addEventListener(
-        'abort',
-        () => {
-          this.used = true;
-          w.postMessage({ kind: 'cancel', id: req.id } satisfies Message);
-        },
-        { once: true },
-      );
+      const onAbort = () => {
+        this.used = true;
+        w.postMessage({ kind: 'cancel', id: req.id } satisfies Message);
+      };
+      // The listener goes with its request (a job's signal would otherwise collect one per layer).
+      const settled = () => hooks.signal?.removeEventListener('abort', onAbort);
+      this.pending.set(req.id, {
+        resolve: (r) => (settled(), resolve(r as T)),
+        reject: (e) => (settled(), reject(e)),
+        hooks,
+      });
+      hooks.signal?.addEventListener('abort', onAbort, { once: true });
       w.postMessage(req satisfies Message, transfer);
     });
   }

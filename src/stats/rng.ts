@@ -80,14 +80,40 @@ export class Rng {
     return u * f;
   }
 
-  /** In-place Fisher–Yates shuffle of a[from, to) (the whole array by default); returns a. */
+  /**
+   * In-place Fisher–Yates shuffle of a[from, to) (the whole array by default); returns a. The draws are
+   * `uniformBelow`'s, with the generator's state held in locals for the loop (the same stream).
+   */
   shuffle<T extends ShuffleArray>(a: T, from = 0, to: number = a.length): T {
+    let s0 = this.s0;
+    let s1 = this.s1;
+    let s2 = this.s2;
+    let s3 = this.s3;
     for (let i = to - 1; i > from; i--) {
-      const j = from + uniformBelow(this, i - from + 1);
+      const n = i - from + 1;
+      let r: number;
+      for (;;) {
+        const m = Math.imul(s1, 5);
+        r = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
+        const t = s1 << 9;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = (s3 << 11) | (s3 >>> 21);
+        // Rejection of the incomplete top range, as in uniformBelow.
+        if (r < 4294967296 - n || r < 4294967296 - (4294967296 % n)) break;
+      }
+      const j = from + (r - n * Math.floor(r / n));
       const tmp = a[i];
       a[i] = a[j];
       a[j] = tmp;
     }
+    this.s0 = s0;
+    this.s1 = s1;
+    this.s2 = s2;
+    this.s3 = s3;
     return a;
   }
 

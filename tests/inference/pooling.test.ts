@@ -80,6 +80,30 @@ describe('pooling', () => {
     }
   });
 
+  it('text [batch, tokens, units] mean and max equal the [batch, units, tokens] layout exactly', () => {
+    const [B, T, U] = [3, 6, 7];
+    const btu = seeded(B * T * U, 5);
+    const lengths = Int32Array.from([6, 1, 4]);
+    for (let b = 0; b < B; b++) for (let t = lengths[b]; t < T; t++) for (let u = 0; u < U; u++) btu[(b * T + t) * U + u] = 1e6;
+    const but = new Float32Array(B * U * T);
+    for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let u = 0; u < U; u++) but[(b * U + u) * T + t] = btu[(b * T + t) * U + u];
+    for (const pooling of ['mean', 'max'] as const) {
+      const a = poolTensor({ data: btu, dims: [B, T, U] }, 2, pooling, lengths);
+      const b = poolTensor({ data: but, dims: [B, U, T] }, 1, pooling, lengths);
+      expect(Array.from(a.data)).toEqual(Array.from(b.data));
+      for (let i = 0; i < a.data.length; i++) expect(a.data[i]).toBeLessThan(1e5);
+    }
+    // Unit 0 of sample 2 by hand.
+    let s = 0;
+    let m = -Infinity;
+    for (let t = 0; t < 4; t++) {
+      s += btu[(2 * T + t) * U];
+      m = Math.max(m, btu[(2 * T + t) * U]);
+    }
+    expect(poolTensor({ data: btu, dims: [B, T, U] }, 2, 'mean', lengths).data[2 * U]).toBe(Math.fround(s / 4));
+    expect(poolTensor({ data: btu, dims: [B, T, U] }, 2, 'max', lengths).data[2 * U]).toBe(m);
+  });
+
   it('rejects impossible requests with a message', () => {
     expect(() => poolTensor({ data: new Float32Array(6), dims: [1, 6] }, 1, 'last', null)).toThrow(PoolingError);
     expect(() => poolTensor({ data: new Float32Array(6), dims: [1, 6] }, 2, 'mean', null)).toThrow(/out of range/);

@@ -3,6 +3,7 @@
  * they equal the two-sample test of the stimuli's own rows, the correction within each layer or across
  * all of them, and each contrast of a battery gets its own sets' moments.
  */
+import { getEventListeners } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,6 +89,14 @@ describe('statistics on the analysis workers', () => {
       expect([ba[li].nA, ba[li].nB]).toEqual([ab[li].nB, ab[li].nA]);
       expect(Array.from(ba[li].meanA)).toEqual(Array.from(ab[li].meanB));
     }
+  });
+
+  it("a job's signal holds no listener of a finished analysis (one per layer and contrast would pile up)", async () => {
+    const env = contrastEnv(ctx, model);
+    const ac = new AbortController();
+    const r = await runContrasts(env, stimuli, [{ a: [0], b: [1] }, { a: [1], b: [0] }, { a: [0], b: [1] }], base, { signal: ac.signal });
+    expect(r.contrasts.flat()).toHaveLength(12);
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
   });
 });
 

@@ -60,6 +60,21 @@ describe('Rng (xoshiro128** seeded by splitmix32)', () => {
       [b[i], b[j]] = [b[j], b[i]];
     }
     expect(Array.from(a)).toEqual(Array.from(b));
+    // A long shuffle (about a hundred draws rejected near the top of the range) leaves the generator
+    // where the definition's draws leave it.
+    const big = 1 << 20;
+    const u = new Int32Array(big);
+    const w = new Int32Array(big);
+    for (let i = 0; i < big; i++) u[i] = w[i] = i;
+    r.shuffle(u);
+    for (let i = big - 1; i > 0; i--) {
+      const j = byDefinition(i + 1);
+      const t = w[i];
+      w[i] = w[j];
+      w[j] = t;
+    }
+    expect(u).toEqual(w);
+    expect(r.nextUint32()).toBe(d.nextUint32());
   });
 
   it('nextInt is unbiased (chi-square) including a non-power-of-two near 2^32', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { smoothnessCurve } from '../../src/stats/smoothness.ts';
+import { latticeOf, smoothnessCurve } from '../../src/stats/smoothness.ts';
 import { Rng } from '../../src/stats/rng.ts';
 
 function gridPositions(rows: number, cols: number): { x: Float64Array; y: Float64Array } {
@@ -80,6 +80,49 @@ describe('smoothnessCurve', () => {
     expect(a.counts.reduce((s, k) => s + k, 0)).toBe((200 * 199) / 2);
     expect(Array.from(a.meanAbsDiff)).toEqual(Array.from(b.meanAbsDiff));
     expect(Array.from(a.meanAbsDiff)).not.toEqual(Array.from(c.meanAbsDiff));
+  });
+
+  it('grid positions (summed offset by offset) give the pair-by-pair result: dense, with holes, with NaN values', () => {
+    const rows = 13;
+    const cols = 17;
+    const rng = new Rng(21);
+    for (const variant of ['dense', 'holes'] as const) {
+      const { x, y } = gridPositions(rows, cols);
+      const v = new Float64Array(rows * cols);
+      for (let i = 0; i < v.length; i++) v[i] = Math.sin(y[i] / 3) + 0.3 * rng.nextNormal();
+      if (variant === 'holes') {
+        for (const i of [0, 5, 40, 41, 42, 100, 220]) v[i] = NaN; // dropped units leave empty cells
+        x[7] = NaN; // and a unit without a position
+      }
+      // Shifting x by ½ keeps every distance exact but leaves the lattice: the pair-by-pair loop.
+      const xShift = x.map((c) => c + 0.5);
+      expect(latticeOf(x.filter((_, i) => !Number.isNaN(v[i]) && !Number.isNaN(x[i])), y.filter((_, i) => !Number.isNaN(v[i]) && !Number.isNaN(x[i])))?.dense).toBe(variant === 'dense');
+      expect(latticeOf(xShift, y)).toBeNull();
+      for (const opts of [{ bins: 9, chanceShuffles: 3, seed: 4 }, { bins: 5, maxDistance: 6.5, chanceShuffles: 1, seed: 9 }]) {
+        const a = smoothnessCurve(v, x, y, opts);
+        const b = smoothnessCurve(v, xShift, y, opts);
+        expect(Array.from(a.counts)).toEqual(Array.from(b.counts));
+        expect(a.unitsUsed).toBe(b.unitsUsed);
+        for (let k = 0; k < opts.bins; k++) {
+          expect(a.meanAbsDiff[k]).toBeCloseTo(b.meanAbsDiff[k], 12);
+          expect(a.chanceMean[k]).toBeCloseTo(b.chanceMean[k], 12);
+        }
+        expect(a.overallMeanAbsDiff).toBeCloseTo(b.overallMeanAbsDiff, 12);
+      }
+    }
+  });
+
+  it('two units at one grid position are still both counted (pair loop)', () => {
+    const x = Float64Array.from([0, 1, 1, 2]);
+    const y = Float64Array.from([0, 0, 0, 0]);
+    const v = Float64Array.from([0, 1, 3, 6]);
+    expect(latticeOf(x, y)).toBeNull();
+    const r = smoothnessCurve(v, x, y, { bins: 2, maxDistance: 2, chanceShuffles: 0 });
+    // Bin 0 is d < 1: the two units at x = 1 (|1 − 3|). Bin 1 is 1 ≤ d ≤ 2: the four pairs at d = 1
+    // (|0 − 1|, |0 − 3|, |1 − 6|, |3 − 6|) and the pair at d = 2 (|0 − 6|).
+    expect(Array.from(r.counts)).toEqual([1, 5]);
+    expect(r.meanAbsDiff[0]).toBe(2);
+    expect(r.meanAbsDiff[1]).toBeCloseTo((1 + 3 + 5 + 3 + 6) / 5, 12);
   });
 
   it('validates lengths', () => {
