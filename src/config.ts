@@ -45,6 +45,8 @@ export interface Config {
   imageCacheBytes: number;
   /** Seconds a job's session pool stays open for the next job on the same model file (0: closed at once). */
   sessionIdleSeconds: number;
+  /** Mean/max layers are pooled by a copy of the model's graph (else fetched whole and pooled in JavaScript). */
+  poolInGraph: boolean;
   /** Bytes of rendered maps (PNG/SVG/NPY) kept in memory (0 disables the cache). */
   mapCacheBytes: number;
   /** Worker threads rendering maps off the main thread (0: render on the main thread). */
@@ -116,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel: env.TOPOSCOPE_LOG_LEVEL || 'info',
     imageCacheBytes: int(env.TOPOSCOPE_IMAGE_CACHE_BYTES, 1024 * 1024 * 1024, 'TOPOSCOPE_IMAGE_CACHE_BYTES'),
     sessionIdleSeconds: int(env.TOPOSCOPE_SESSION_IDLE_SECONDS, 60, 'TOPOSCOPE_SESSION_IDLE_SECONDS'),
+    poolInGraph: (env.TOPOSCOPE_POOL_IN_GRAPH ?? '1') !== '0',
     mapCacheBytes: int(env.TOPOSCOPE_MAP_CACHE_BYTES, 64 * 1024 * 1024, 'TOPOSCOPE_MAP_CACHE_BYTES'),
     renderWorkers: int(env.TOPOSCOPE_RENDER_WORKERS, Math.min(2, cores), 'TOPOSCOPE_RENDER_WORKERS'),
     prerenderMaps: (env.TOPOSCOPE_PRERENDER_MAPS ?? '1') !== '0',

@@ -265,6 +265,14 @@ export function padIds(spec: TextInput, all: ArrayLike<number>[]): PaddedBatch {
   return { feeds, lengths };
 }
 
+/** A bool [batch, T] mask of right-padded texts: true at each text's first `lengths[b]` positions. */
+export function tokenMask(lengths: Int32Array, T: number): FeedSpec {
+  const B = lengths.length;
+  const m = new Uint8Array(B * T);
+  for (let b = 0; b < B; b++) m.fill(1, b * T, b * T + Math.min(T, lengths[b]));
+  return { type: 'bool', dims: [B, T], data: m.buffer as ArrayBuffer };
+}
+
 function loadTokenizer(spec: TextInput, modelDir: string): TokenizeFn {
   if (spec.tokenizer.type === 'gpt2') return (t) => gpt2Encode(t);
   const file = path.resolve(modelDir, spec.tokenizer.file);

@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { isScoreTargets } from '../domain/lesion.ts';
 import type { Pooling } from '../domain/manifest.ts';
 import { classifierValues, lmValues, nextTokenTargets, nllValues } from './behaviour.ts';
-import { poolTensor } from './pooling.ts';
+import { poolTensor, type PooledRows } from './pooling.ts';
 import type { BehaviourResult, FeedSpec, LesionConfig, LesionSite, PooledLayerOut, ProbeShape, SessionAnswer, SessionCall } from './worker-protocol.ts';
 import { sessionOptions } from './session-options.ts';
 
@@ -25,6 +25,7 @@ export function toTensor(f: FeedSpec): ort.Tensor {
   if (f.type === 'float32') return new ort.Tensor('float32', new Float32Array(f.data), f.dims);
   if (f.type === 'int64') return new ort.Tensor('int64', new BigInt64Array(f.data), f.dims);
   if (f.type === 'int32') return new ort.Tensor('int32', new Int32Array(f.data), f.dims);
+  if (f.type === 'bool') return new ort.Tensor('bool', new Uint8Array(f.data), f.dims);
   throw new Error(`unsupported feed type ${String((f as FeedSpec).type)}`);
 }
 
@@ -85,6 +86,17 @@ class LesionSites {
       }
     }
   }
+}
+
+/** A layer the graph pooled itself: [batch, units], one row per sample. */
+function pooledRows(data: Float32Array, dims: readonly number[], name: string): PooledRows {
+  if (dims.length !== 2) throw new Error(`pooled output '${name}' has shape [${dims.join(', ')}], expected [batch, units]`);
+  const [B, U] = dims;
+  const sample = new Int32Array(B);
+  for (let b = 0; b < B; b++) sample[b] = b;
+  // A copy when ONNX Runtime's buffer is a view into a larger one (it is transferred to the caller).
+  const own = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
+  return { data: own, rows: B, units: U, sample, token: new Int32Array(B).fill(-1) };
 }
 
 function answerOf(r: Record<string, Float64Array>, transfer: ArrayBuffer[]): BehaviourResult {
@@ -167,18 +179,19 @@ export class SessionCore {
     for (const l of c.layers) {
       const t = out[l.tensor];
       if (!t) throw new Error(`the model did not return tensor '${l.tensor}'`);
-      const pooled = poolTensor({ data: tensorAsFloat32(t, l.tensor), dims: t.dims }, l.unitAxis, l.pooling as Pooling, lengths);
+      const data = tensorAsFloat32(t, l.tensor);
+      const pooled = l.pooled ? pooledRows(data, t.dims, l.tensor) : poolTensor({ data, dims: t.dims }, l.unitAxis, l.pooling as Pooling, lengths);
       for (let i = 0; i < pooled.data.length; i++) {
         const v = pooled.data[i];
         if (v !== v || v === Infinity || v === -Infinity) {
           throw new Error(`layer '${l.key}' (tensor '${l.tensor}') produced a non-finite activation (${v}) for sample ${pooled.sample[Math.floor(i / pooled.units)]} of the batch`);
         }
       }
-      const data = pooled.data.buffer as ArrayBuffer;
+      const rows = pooled.data.buffer as ArrayBuffer;
       const sample = pooled.sample.buffer as ArrayBuffer;
       const token = pooled.token.buffer as ArrayBuffer;
-      layers.push({ key: l.key, rows: pooled.rows, units: pooled.units, data, sample, token, dims: [...t.dims] });
-      transfer.push(data, sample, token);
+      layers.push({ key: l.key, rows: pooled.rows, units: pooled.units, data: rows, sample, token, dims: [...t.dims] });
+      transfer.push(rows, sample, token);
     }
     return { answer: { kind: 'pool', layers, runMs }, transfer };
   }

@@ -5,7 +5,8 @@ import type { OutputKind } from '../domain/manifest.ts';
 export type { LesionConfig, LesionSite };
 
 export interface FeedSpec {
-  type: 'float32' | 'int64' | 'int32';
+  /** bool: one byte per element (0 or 1). */
+  type: 'float32' | 'int64' | 'int32' | 'bool';
   dims: number[];
   data: ArrayBuffer;
 }
@@ -15,6 +16,8 @@ export interface LayerFetch {
   tensor: string;
   unitAxis: number;
   pooling: string;
+  /** `tensor` is the layer already pooled by the graph, [batch, units] (a pooled copy: pipeline/pooled-graph.ts). */
+  pooled?: boolean;
 }
 
 /** The behaviour output a 'behaviour' request scores. */

@@ -128,7 +128,7 @@ export class Distributed {
     const id = `${jobId}.${plan.name}`;
     const files = await this.modelFiles(plan.onnxPath);
     const shards = shardsOf(plan);
-    const draft = passSpecOf(plan, id, files.map(({ name, sha256, bytes }) => ({ name, sha256, bytes })), '');
+    const draft = passSpecOf(plan, id, files.map(({ name, sha256, bytes }) => ({ name, sha256, bytes })), '', this.ctx.config.poolInGraph);
     const h = crypto.createHash('sha256').update(JSON.stringify(draft));
     for (const s of shards) h.update(JSON.stringify(shardWorkOf(plan, s)));
     const planSha = h.digest('hex');

@@ -66,6 +66,7 @@ export function contrastEnv(ctx: Context, model: ModelRecord, lesion?: { id: str
     intraOpThreads: ctx.config.intraOpThreads,
     imageCache: { dir: path.join(ctx.paths.data, 'cache', 'images'), maxBytes: ctx.config.imageCacheBytes },
     shardBatches: ctx.config.shardBatches,
+    poolInGraph: ctx.config.poolInGraph,
   };
 }
 

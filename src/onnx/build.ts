@@ -18,7 +18,7 @@
  *   const bytes = g.build();
  */
 import os from 'node:os';
-import { concat, encodeSignedVarint, encodeVarint, floatField, packedVarints, stringField, varintField, WIRE_LEN } from './proto.ts';
+import { concat, encodeSignedVarint, encodeVarint, floatField, lenField, packedVarints, stringField, varintField, WIRE_LEN } from './proto.ts';
 import {
   ATTR_F,
   ATTR_FLOATS,
@@ -247,6 +247,20 @@ function attributeProto(name: string, a: AttrValue): Rope {
 /** An AttributeProto as bytes (for edits that splice nodes into an existing graph). */
 export function attributeBytes(name: string, a: AttrValue): Uint8Array {
   return assemble(attributeProto(name, a));
+}
+
+/** A NodeProto, wrapped as a graph's node field (for edits that splice nodes into an existing graph). */
+export function nodeBytes(inputs: string[], outputs: string[], name: string, op: string, attrs: Record<string, AttrValue> = {}): Uint8Array {
+  return lenField(
+    GRAPH_NODE,
+    concat([
+      ...inputs.map((i) => stringField(NODE_INPUT, i)),
+      ...outputs.map((o) => stringField(NODE_OUTPUT, o)),
+      stringField(NODE_NAME, name),
+      stringField(NODE_OP_TYPE, op),
+      ...Object.entries(attrs).map(([k, v]) => lenField(NODE_ATTRIBUTE, attributeBytes(k, v))),
+    ]),
+  );
 }
 
 // ---------------------------------------------------------------- value infos

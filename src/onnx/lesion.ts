@@ -15,8 +15,8 @@
  * other byte of the model is copied.
  */
 import { scoreNames, type LesionSite, type LmScore } from '../domain/lesion.ts';
-import { attributeBytes, int, valueInfo, type AttrValue } from './build.ts';
-import { GRAPH_INITIALIZER, GRAPH_INPUT, GRAPH_NODE, GRAPH_OUTPUT, NODE_ATTRIBUTE, NODE_INPUT, NODE_NAME, NODE_OP_TYPE, NODE_OUTPUT, TP_NAME, VI_NAME } from './fields.ts';
+import { int, nodeBytes, valueInfo } from './build.ts';
+import { GRAPH_INITIALIZER, GRAPH_INPUT, GRAPH_NODE, GRAPH_OUTPUT, NODE_INPUT, NODE_OP_TYPE, NODE_OUTPUT, TP_NAME, VI_NAME } from './fields.ts';
 import { CONTROL_FLOW, OnnxFormatError, opsetsOf, parseTop, rebuildModel } from './model.ts';
 import { concat, fieldString, lenField, readFields, stringField, type Field } from './proto.ts';
 
@@ -39,19 +39,6 @@ export function siteOf(spec: LesionSiteSpec): LesionSite {
   const dims = Array.from({ length: spec.rank }, (_, i) => (i === spec.unitAxis ? spec.units : 1));
   const base = `${PREFIX}${spec.layer}`;
   return { layer: spec.layer, tensor: spec.tensor, output: `${base}/y`, scaleInput: `${base}/scale`, offsetInput: `${base}/offset`, dims, units: spec.units };
-}
-
-function nodeBytes(inputs: string[], outputs: string[], name: string, op: string, attrs: Record<string, AttrValue> = {}): Uint8Array {
-  return lenField(
-    GRAPH_NODE,
-    concat([
-      ...inputs.map((i) => stringField(NODE_INPUT, i)),
-      ...outputs.map((o) => stringField(NODE_OUTPUT, o)),
-      stringField(NODE_NAME, name),
-      stringField(NODE_OP_TYPE, op),
-      ...Object.entries(attrs).map(([k, v]) => lenField(NODE_ATTRIBUTE, attributeBytes(k, v))),
-    ]),
-  );
 }
 
 /**

@@ -56,6 +56,8 @@ export interface ContrastTimings {
   analysisWorkers?: number;
   /** 1 when the pass ran on a session pool kept open from an earlier job (no start-up), else 0. */
   sessionReused?: number;
+  /** Layers pooled by the graph itself (a pooled copy of the model), the rest fetched whole and pooled here. */
+  pooledInGraph?: number;
   /** Shards of the pass; distributed: bytes of their partials, the coordinator's time receiving and merging them. */
   shards?: number;
   partialBytes?: number;
@@ -237,6 +239,7 @@ export async function runContrasts(
       realTokens: inferred.realTokens,
       analysisWorkers,
       sessionReused: inferred.sessionReused ? 1 : 0,
+      pooledInGraph: inferred.pooledInGraph ?? 0,
       shards: inferred.shards,
       ...(inferred.partialBytes !== undefined ? { partialBytes: inferred.partialBytes, receiveMs: inferred.receiveMs, mergeMs: inferred.mergeMs } : {}),
     },

@@ -8,10 +8,12 @@ import type { LesionConfig } from '../domain/lesion.ts';
 import type { BehaviourFetch } from '../inference/worker-protocol.ts';
 import type { ModelRecord, StimulusItem } from '../domain/records.ts';
 import type { DecodeCache } from '../inference/decode-cache.ts';
-import { encodeImageItems, padIds } from '../inference/encode.ts';
+import { pooledOutputName, TOKEN_MASK_INPUT } from '../domain/pooling.ts';
+import { encodeImageItems, padIds, tokenMask } from '../inference/encode.ts';
 import type { PooledLayer, SessionPool } from '../inference/pool.ts';
 import type { FeedSpec, LayerFetch } from '../inference/worker-protocol.ts';
 import { stimulusOf, type Batch, type PlannedLayer, type TokenTable } from './plan.ts';
+import type { PooledGraph } from './pooled-graph.ts';
 
 export class CancelledError extends Error {
   constructor() {
@@ -62,6 +64,8 @@ export interface InferInput {
   /** Preprocessed pixels by item hash and preprocessing parameters (null: decode every time). */
   imageCache?: DecodeCache | null;
   behaviour?: BehaviourRequest;
+  /** The pool runs a pooled copy (pooled-graph.ts): these layers come pooled, texts feed the token mask. Known once the pool is. */
+  pooled?: PooledGraph | null | Promise<PooledGraph | null>;
   signal?: AbortSignal;
 }
 
@@ -90,7 +94,14 @@ const label = (s: InferStimulus) => s.item.label ?? `item ${s.item.position}`;
 /** Runs every batch; `onBatch` receives each batch's answer, in batch order. */
 export async function infer(input: InferInput, onBatch: (batch: Batch, out: BatchOut) => void): Promise<InferTimings> {
   const { model, stimuli, batches, signal, behaviour } = input;
-  const fetch: LayerFetch[] = input.layers.map((l) => ({ key: l.name, tensor: l.tensor, unitAxis: l.unitAxis, pooling: l.pooling }));
+  const fetchOf = (pooled: PooledGraph | null): LayerFetch[] =>
+    input.layers.map((l) =>
+      pooled?.layers.has(l.name)
+        ? { key: l.name, tensor: pooledOutputName(l.tensor, l.unitAxis, l.pooling as 'mean' | 'max'), unitAxis: l.unitAxis, pooling: l.pooling, pooled: true }
+        : { key: l.name, tensor: l.tensor, unitAxis: l.unitAxis, pooling: l.pooling },
+    );
+  let fetch: LayerFetch[] | null = null;
+  let pooled: PooledGraph | null = null;
   const text = model.modality === 'text' ? model.manifest.input.text! : null;
   if (text && !input.tokens) throw new Error('infer: text stimuli need their token ids (plan stage)');
   const timings: InferTimings = { encodeMs: 0, inferenceMs: 0, batches: 0, imagesDecoded: 0, imagesCached: 0, paddedTokens: 0, realTokens: 0 };
@@ -103,6 +114,11 @@ export async function infer(input: InferInput, onBatch: (batch: Batch, out: Batc
     const at = where(b);
     const p = pool ?? (await poolReady);
     if (!behaviour) {
+      if (!fetch) {
+        pooled = (await input.pooled) ?? null;
+        fetch = fetchOf(pooled);
+      }
+      if (pooled?.mask && text && lengths) feeds = { ...feeds, [TOKEN_MASK_INPUT]: tokenMask(lengths, feeds[text.idsInput].dims[1]) };
       const r = await p.pool(feeds, fetch, lengths, at);
       return { layers: r.layers, results: null, runMs: r.runMs };
     }
@@ -133,7 +149,7 @@ export async function infer(input: InferInput, onBatch: (batch: Batch, out: Batc
           return tokens.ids.subarray(tokens.offsets[i], tokens.offsets[i + 1]);
         }),
       );
-      const dims = Object.values(enc.feeds)[0].dims;
+      const dims = enc.feeds[text.idsInput].dims;
       timings.paddedTokens += dims[0] * dims[1];
       for (const len of enc.lengths) timings.realTokens += len;
       timings.encodeMs += performance.now() - te;

@@ -20,6 +20,7 @@ import { SessionPool } from '../inference/pool.ts';
 import { TokenizerThread } from '../inference/tokenizer-thread.ts';
 import { inspectModelFile } from '../onnx/model.ts';
 import { infer, type InferTimings } from './infer.ts';
+import { pooledGraphFor, type PooledGraph } from './pooled-graph.ts';
 import { ShardFolder, type FoldSpec, type Partial } from './partials.ts';
 import type { Batch, PlannedLayer, TokenTable } from './plan.ts';
 
@@ -84,6 +85,8 @@ export interface PassTimings extends InferTimings {
   shards: number;
   /** The pass took a session pool kept open from an earlier one. */
   sessionReused?: boolean;
+  /** Layers the graph pooled itself (a pooled copy of the model: pooled-graph.ts). */
+  pooledInGraph?: number;
   /** Remote: bytes of partials received, and the coordinator's time receiving (stream, check, store) and merging them. */
   partialBytes?: number;
   receiveMs?: number;
@@ -110,6 +113,8 @@ export interface PassRuntime {
   remote?: PassExecutor | null;
   /** Sessions kept open between passes (null: each pass starts its own and closes it). */
   pools?: WarmPools | null;
+  /** Mean/max layers pooled by a copy of the graph (pooled-graph.ts); default true. */
+  poolInGraph?: boolean;
 }
 
 /** Texts tokenised once (on a thread): the token table and which texts were cut to maxTokens. */
@@ -148,6 +153,7 @@ async function foldShards(
     fold: FoldSpec;
     readImage: PassRuntime['readImage'];
     imageCache: DecodeCache | null;
+    pooled: PooledGraph | null | Promise<PooledGraph | null>;
     signal?: AbortSignal;
   },
   onShard: (shard: number, p: Partial) => void,
@@ -179,6 +185,7 @@ async function foldShards(
       readImage: input.readImage,
       imageCache: input.imageCache,
       behaviour: fold.kind === 'behaviour' ? { output: fold.output, configs: fold.configs, labels: labelsOf(stimuli, input.total) } : undefined,
+      pooled: input.pooled,
       signal: input.signal,
     },
     (b, out) => {
@@ -197,6 +204,18 @@ async function foldShards(
   );
 }
 
+/** The pooled copy a pass runs (pooled-graph.ts); none for behaviour passes, which pool nothing. */
+function pooledFor(plan: PassPlan, rt: PassRuntime): Promise<PooledGraph | null> {
+  if (plan.fold.kind === 'behaviour' || rt.poolInGraph === false) return Promise.resolve(null);
+  return pooledGraphFor(plan.onnxPath, plan.layers.map((l) => ({ ...l, rank: l.probeShape.length })), plan.model.modality);
+}
+
+/** A worker's pooled copy of a pass' model file (the same copy the embedded path runs). */
+export function pooledCopyOf(spec: PassSpec, onnxPath: string): Promise<PooledGraph | null> {
+  if (spec.fold.kind === 'behaviour' || spec.poolInGraph === false) return Promise.resolve(null);
+  return pooledGraphFor(onnxPath, spec.layers, spec.model.modality);
+}
+
 /** Runs a pass: embedded on this process' session workers, or through `rt.remote`. */
 export async function runPass(rt: PassRuntime, plan: PassPlan, onShard: (shard: number, p: Partial) => void, hooks: PassHooks = {}): Promise<PassTimings> {
   if (rt.remote) return rt.remote.run(plan, onShard, hooks);
@@ -204,7 +223,16 @@ export async function runPass(rt: PassRuntime, plan: PassPlan, onShard: (shard: 
   const shards = shardsOf(plan);
   let setupMs = 0;
   const poolOptions = { workers: rt.workers, intraOpThreads: rt.intraOpThreads, lesion: plan.lesion, label: plan.model.name };
-  const acquired = rt.pools ? rt.pools.acquire(plan.onnxPath, poolOptions) : SessionPool.create(plan.onnxPath, poolOptions).then((pool) => ({ pool, key: '', reused: false }));
+  const start = (file: string) => (rt.pools ? rt.pools.acquire(file, poolOptions) : SessionPool.create(file, poolOptions).then((pool) => ({ pool, key: '', reused: false })));
+  // The pooled copy of the model when its layers can be pooled in the graph; should ONNX Runtime refuse
+  // the copy, the pass runs the model itself and pools in JavaScript.
+  const pooled = await pooledFor(plan, rt);
+  const acquired = pooled
+    ? start(pooled.path).then(
+        (a) => ({ ...a, pooled }),
+        () => start(plan.onnxPath).then((a) => ({ ...a, pooled: null })),
+      )
+    : start(plan.onnxPath).then((a) => ({ ...a, pooled: null }));
   let reused = false;
   const poolPromise = acquired.then((a) => {
     setupMs = performance.now() - t0;
@@ -220,7 +248,7 @@ export async function runPass(rt: PassRuntime, plan: PassPlan, onShard: (shard: 
   let ok = false;
   try {
     const t = await foldShards(
-      { pool: poolPromise, inFlight: rt.workers + 1, model: plan.model, layers: plan.layers, stimuli: plan.stimuli, total: plan.stimuli.length, batches: plan.batches, shards, tokens: plan.tokens, fold: plan.fold, readImage: rt.readImage, imageCache: cache, signal: hooks.signal },
+      { pool: poolPromise, inFlight: rt.workers + 1, model: plan.model, layers: plan.layers, stimuli: plan.stimuli, total: plan.stimuli.length, batches: plan.batches, shards, tokens: plan.tokens, fold: plan.fold, readImage: rt.readImage, imageCache: cache, pooled: acquired.then((a) => a.pooled), signal: hooks.signal },
       onShard,
       (b) => {
         done += b.end - b.start;
@@ -228,7 +256,8 @@ export async function runPass(rt: PassRuntime, plan: PassPlan, onShard: (shard: 
       },
     );
     ok = true;
-    return { ...t, setupMs, wallMs: performance.now() - t0, shards: shards.length, sessionReused: reused };
+    const inGraph = (await acquired).pooled;
+    return { ...t, setupMs, wallMs: performance.now() - t0, shards: shards.length, sessionReused: reused, pooledInGraph: inGraph ? plan.layers.filter((l) => inGraph.layers.has(l.name)).length : 0 };
   } finally {
     hooks.signal?.removeEventListener('abort', onAbort);
     await acquired.then(
@@ -271,6 +300,8 @@ export interface WireLayer {
   unitAxis: number;
   pooling: string;
   units: number;
+  /** Rank of the layer's tensor (from the registration probe). */
+  rank: number;
 }
 
 /** A pass as a worker sees it (`GET /v1/passes/:pass`). */
@@ -287,6 +318,8 @@ export interface PassSpec {
   lesion: { sites: LesionSite[]; config: LesionConfig | null } | null;
   layers: WireLayer[];
   fold: FoldSpec;
+  /** Workers run the pass' pooled copy, as the coordinator's own passes do (TOPOSCOPE_POOL_IN_GRAPH). */
+  poolInGraph: boolean;
 }
 
 /** One shard's work (`GET /v1/passes/:pass/shards/:shard`). */
@@ -306,8 +339,9 @@ export function modelFilesOf(onnxPath: string): { name: string; path: string }[]
   return [{ name: path.basename(onnxPath), path: onnxPath }, ...data.map((f) => ({ name: f, path: path.join(dir, f) }))];
 }
 
-export function passSpecOf(plan: PassPlan, id: string, files: PassSpec['files'], planSha256: string): PassSpec {
+export function passSpecOf(plan: PassPlan, id: string, files: PassSpec['files'], planSha256: string, poolInGraph = true): PassSpec {
   return {
+    poolInGraph,
     id,
     plan: planSha256,
     name: plan.name,
@@ -316,7 +350,7 @@ export function passSpecOf(plan: PassPlan, id: string, files: PassSpec['files'],
     model: { name: plan.model.name, modality: plan.model.modality, manifest: plan.model.manifest },
     files,
     lesion: plan.lesion ?? null,
-    layers: plan.layers.map((l) => ({ name: l.name, tensor: l.tensor, unitAxis: l.unitAxis, pooling: l.pooling, units: l.units })),
+    layers: plan.layers.map((l) => ({ name: l.name, tensor: l.tensor, unitAxis: l.unitAxis, pooling: l.pooling, units: l.units, rank: l.probeShape.length })),
     fold: plan.fold,
   };
 }
@@ -340,6 +374,8 @@ export function shardWorkOf(plan: PassPlan, s: Shard): ShardWork {
 /** What a worker brings to {@link computeShard}. */
 export interface ShardEnv {
   pool: SessionPool;
+  /** The pool runs this pooled copy of the pass' model (see {@link pooledCopyOf}). */
+  pooled: PooledGraph | null;
   readImage: (item: StimulusItem) => Buffer | Promise<Buffer>;
   imageCache: DecodeCache | null;
   signal?: AbortSignal;
@@ -367,6 +403,7 @@ export async function computeShard(spec: PassSpec, work: ShardWork, env: ShardEn
   }
   const batches: Batch[] = work.batches.map((b) => ({ index: b.index, start: b.start, end: b.end, ...(b.items ? { items: Int32Array.from(b.items) } : {}) }));
   const layers = spec.layers.map((l) => ({ ...l, rows: 0, cols: 0, probeShape: [] })) as PlannedLayer[];
+  const pooled = env.pooled;
   let partial: Partial | null = null;
   const timings = await foldShards(
     {
@@ -382,6 +419,7 @@ export async function computeShard(spec: PassSpec, work: ShardWork, env: ShardEn
       fold: spec.fold,
       readImage: env.readImage,
       imageCache: env.imageCache,
+      pooled,
       signal: env.signal,
     },
     (_, p) => (partial = p),

@@ -17,7 +17,7 @@ import { decodeCacheFor } from '../inference/decode-cache.ts';
 import { SessionPool } from '../inference/pool.ts';
 import { CancelledError } from '../pipeline/infer.ts';
 import { encodePartial } from '../pipeline/partials.ts';
-import { CANCEL_CHANNEL, computeShard, SHARD_QUEUE, type PassSpec, type ShardWork } from '../pipeline/shards.ts';
+import { CANCEL_CHANNEL, computeShard, pooledCopyOf, SHARD_QUEUE, type PassSpec, type ShardWork } from '../pipeline/shards.ts';
 import { BlobCache } from './cache.ts';
 import { CoordinatorClient, GoneError } from './client.ts';
 
@@ -119,9 +119,13 @@ export async function runWorker(o: WorkerOptions, announce: (line: string) => vo
       if (spec.plan !== plan) throw new GoneError(`pass '${pass}' has another plan now`);
       const work = await client.json<ShardWork>(`/v1/passes/${encodeURIComponent(pass)}/shards/${shard}`, signal);
       const onnx = await cache.model(spec, signal);
-      const { pool, release } = await pools.acquire(onnx, spec.lesion);
+      // The pooled copy, as the embedded path runs it (the model itself should ONNX Runtime refuse it).
+      let pooled = await pooledCopyOf(spec, onnx);
+      const { pool, release } = pooled
+        ? await pools.acquire(pooled.path, spec.lesion).catch(() => ((pooled = null), pools.acquire(onnx, spec.lesion)))
+        : await pools.acquire(onnx, spec.lesion);
       try {
-        const { partial, timings } = await computeShard(spec, work, { pool, readImage: (item) => cache.bytes(item.sha256, signal), imageCache: images, signal });
+        const { partial, timings } = await computeShard(spec, work, { pool, pooled, readImage: (item) => cache.bytes(item.sha256, signal), imageCache: images, signal });
         const body = encodePartial(partial);
         const r = await client.putPartial(pass, shard, plan, body, { ...timings }, signal);
         return { stored: r.stored, bytes: body.length, ms: performance.now() - t0 };

@@ -1,0 +1,121 @@
+/**
+ * Pooling in the graph: the pooled copy of a model gives the numbers of fetching each layer whole and
+ * pooling it in JavaScript (text over the real tokens of right-padded batches, images over positions),
+ * is built once per layers and pooling, is not used where it cannot apply, and a copy ONNX Runtime
+ * refuses leaves the pass on the model itself.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { contrastEnv } from '../../src/jobs/queue.ts';
+import { addPooledOutputs, PoolingEditError } from '../../src/onnx/pooling.ts';
+import { runContrast, type ContrastOptions } from '../../src/pipeline/contrast.ts';
+import { planStimuli, type Stimulus } from '../../src/pipeline/plan.ts';
+import { pooledGraphFor, type PoolableLayer } from '../../src/pipeline/pooled-graph.ts';
+import type { ModelRecord } from '../../src/domain/records.ts';
+import { closeContext, createContext, type Context } from '../../src/store/context.ts';
+import { EXPOSED_FILE, modelDir } from '../../src/store/files.ts';
+import { registerModelFromFolder } from '../../src/usecases/models.ts';
+import { createSetFromPath, createTextSet, setItems } from '../../src/usecases/stimulus-sets.ts';
+import { MODELS, STIMULI, testConfig } from '../support/env.ts';
+
+let ctx: Context;
+let gpt: ModelRecord;
+let cnn: ModelRecord;
+let texts: Stimulus[];
+let images: Stimulus[];
+
+beforeAll(async () => {
+  ctx = createContext(testConfig({ batchSize: 8 }));
+  gpt = (await registerModelFromFolder(ctx, path.join(MODELS, 'topo-gpt'), { trusted: true })).model;
+  cnn = (await registerModelFromFolder(ctx, path.join(MODELS, 'topo-cnn'), { trusted: true })).model;
+  const lines = (f: string) => fs.readFileSync(path.join(STIMULI, 'text', f), 'utf8').split('\n').filter(Boolean).slice(0, 20);
+  const sa = createTextSet(ctx, 'sentences', lines('sentences.txt')).set;
+  const sb = createTextSet(ctx, 'nonwords', lines('nonwords.txt')).set;
+  texts = planStimuli([sa.id], [sb.id], (id) => setItems(ctx, id));
+  const fa = (await createSetFromPath(ctx, path.join(STIMULI, 'images', 'faces'))).set;
+  const ob = (await createSetFromPath(ctx, path.join(STIMULI, 'images', 'objects'))).set;
+  images = planStimuli([fa.id], [ob.id], (id) => setItems(ctx, id));
+});
+
+afterAll(() => {
+  closeContext(ctx);
+  fs.rmSync(ctx.config.dataDir, { recursive: true, force: true });
+});
+
+const base: ContrastOptions = { layers: [], pooling: null, test: 'welch', correction: 'bh', correctionScope: 'layer', alpha: 0.05, keepActivations: false, batchSize: 8 };
+
+function maxAbsDiff(a: Float64Array, b: Float64Array, floor = 1): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]) / Math.max(floor, Math.abs(b[i])));
+  return m;
+}
+
+const poolable = (m: ModelRecord, pooling: string): PoolableLayer[] => m.info.layers.map((l) => ({ ...l, pooling, rank: l.probeShape.length }));
+const poolFiles = (m: ModelRecord) => fs.readdirSync(modelDir(ctx, m)).filter((f) => f.includes('.pool-'));
+
+describe('pooling in the graph', () => {
+  for (const [which, pooling] of [
+    ['text', 'mean'],
+    ['text', 'max'],
+    ['image', 'mean'],
+    ['image', 'max'],
+  ] as const) {
+    it(`${which} ${pooling}: the pooled copy gives the numbers of pooling the whole tensors in JavaScript`, async () => {
+      const model = which === 'text' ? gpt : cnn;
+      const stimuli = which === 'text' ? texts : images;
+      const env = contrastEnv(ctx, model);
+      const opts = { ...base, pooling };
+      const inGraph = await runContrast(env, stimuli, opts);
+      const inJs = await runContrast({ ...env, poolInGraph: false }, stimuli, opts);
+      expect(inGraph.timings.pooledInGraph).toBe(model.info.layers.length);
+      expect(inJs.timings.pooledInGraph).toBe(0);
+      if (which === 'text') expect(inGraph.timings.paddedTokens).toBeGreaterThan(inGraph.timings.realTokens!); // padding to exclude
+      for (let li = 0; li < inGraph.layers.length; li++) {
+        const g = inGraph.layers[li];
+        const j = inJs.layers[li];
+        // float32 sums in ONNX Runtime against float64 sums here
+        expect(maxAbsDiff(g.meanA, j.meanA, 1e-3)).toBeLessThan(2e-5);
+        expect(maxAbsDiff(g.meanB, j.meanB, 1e-3)).toBeLessThan(2e-5);
+        expect(maxAbsDiff(g.t, j.t)).toBeLessThan(1e-3);
+        expect(Math.abs(g.summary.significant - j.summary.significant)).toBeLessThanOrEqual(1);
+      }
+    });
+  }
+
+  it('one copy per model file, layers and pooling, built once; none where the graph cannot pool', async () => {
+    const exposed = path.join(modelDir(ctx, gpt), EXPOSED_FILE);
+    const a = await pooledGraphFor(exposed, poolable(gpt, 'mean'), 'text');
+    expect(a).not.toBeNull();
+    expect(a!.mask).toBe(true);
+    expect([...a!.layers]).toEqual(gpt.info.layers.map((l) => l.name));
+    const mtime = fs.statSync(a!.path).mtimeMs;
+    const again = await pooledGraphFor(exposed, poolable(gpt, 'mean'), 'text');
+    expect(again!.path).toBe(a!.path);
+    expect(fs.statSync(a!.path).mtimeMs).toBe(mtime);
+    const one = await pooledGraphFor(exposed, poolable(gpt, 'mean').slice(0, 1), 'text');
+    expect(one!.path).not.toBe(a!.path);
+    expect(poolFiles(gpt)).toContain(path.basename(one!.path));
+    // Per-token rows and last-token rows need the whole tensor.
+    expect(await pooledGraphFor(exposed, poolable(gpt, 'tokens'), 'text')).toBeNull();
+    expect(await pooledGraphFor(exposed, poolable(gpt, 'last'), 'text')).toBeNull();
+    // A tensor the graph does not compute: the edit refuses it, the pass pools in JavaScript.
+    const bytes = fs.readFileSync(exposed);
+    expect(() => addPooledOutputs(bytes, [{ tensor: 'no/such/tensor', unitAxis: 2, rank: 3, pooling: 'mean' }], true)).toThrow(PoolingEditError);
+    expect(await pooledGraphFor(exposed, [{ name: 'x', tensor: 'no/such/tensor', unitAxis: 2, pooling: 'mean', rank: 3 }], 'text')).toBeNull();
+  });
+
+  it('a copy ONNX Runtime refuses: the pass runs the model itself, with the same numbers', async () => {
+    const exposed = path.join(modelDir(ctx, cnn), EXPOSED_FILE);
+    const env = contrastEnv(ctx, cnn);
+    const layers = [cnn.info.layers[0].name];
+    const good = await runContrast(env, images, { ...base, layers, pooling: 'max' });
+    expect(good.timings.pooledInGraph).toBe(1);
+    const copy = await pooledGraphFor(exposed, poolable(cnn, 'max').slice(0, 1), 'image');
+    fs.writeFileSync(copy!.path, 'not an onnx model');
+    const fallback = await runContrast(env, images, { ...base, layers, pooling: 'max' });
+    expect(fallback.timings.pooledInGraph).toBe(0);
+    expect(maxAbsDiff(fallback.layers[0].t, good.layers[0].t)).toBeLessThan(1e-3);
+    fs.rmSync(copy!.path);
+  });
+});
