@@ -35,6 +35,8 @@ import type * as SetsMod from '../src/usecases/stimulus-sets.ts';
 import type * as PoolMod from '../src/inference/pool.ts';
 import type * as WarmPoolsMod from '../src/pipeline/warm-pools.ts';
 import type * as SessionOptionsMod from '../src/inference/session-options.ts';
+import type * as PooledGraphMod from '../src/pipeline/pooled-graph.ts';
+import type * as PoolingNamesMod from '../src/domain/pooling.ts';
 import type { FeedSpec } from '../src/inference/worker-protocol.ts';
 import type { ModelRecord } from '../src/domain/records.ts';
 import type { Context } from '../src/store/context.ts';
@@ -53,11 +55,13 @@ const { closeContext, createContext } = await load<typeof ContextMod>('store/con
 const { EXPOSED_FILE, MODEL_FILE, modelDir, readItemBytes } = await load<typeof FilesMod>('store/files.ts');
 const { getModel } = await load<typeof ModelsRepoMod>('store/models-repo.ts');
 const { registerModelFromFolder, EXPOSED_DATA_FILE } = await load<typeof ModelsMod>('usecases/models.ts');
-const { decodePixels, encodeImages, padIds, TextEncoder: TextIds } = await load<typeof EncodeMod>('inference/encode.ts');
+const { decodePixels, encodeImages, padIds, tokenMask, TextEncoder: TextIds } = await load<typeof EncodeMod>('inference/encode.ts');
 const { createImageSet, createTextSet, parseTextBody, setItems } = await load<typeof SetsMod>('usecases/stimulus-sets.ts');
 const { SessionPool } = await load<typeof PoolMod>('inference/pool.ts');
 const { WarmPools } = await load<typeof WarmPoolsMod>('pipeline/warm-pools.ts');
 const { sessionOptions } = await load<typeof SessionOptionsMod>('inference/session-options.ts');
+const { pooledGraphFor } = await load<typeof PooledGraphMod>('pipeline/pooled-graph.ts');
+const { pooledOutputName, TOKEN_MASK_INPUT } = await load<typeof PoolingNamesMod>('domain/pooling.ts');
 
 export interface PhaseSpec {
   phase: 'register' | 'contrast' | 'ort' | 'decode' | 'peer' | 'isolation';
@@ -74,6 +78,8 @@ export interface PhaseSpec {
   perCondition?: number;
   /** contrast / ort: batches by token length (the pipeline's default) or in stimulus order. */
   batchOrder?: 'length' | 'stimulus';
+  /** ort: run toposcope's pooled copy of the model (pipeline/pooled-graph.ts), fetching the pooled layers. */
+  pooledCopy?: boolean;
   /** contrast: empty the image cache first ('cold'), use it as left by an earlier step ('warm'), or none ('off'). */
   cache?: 'cold' | 'warm' | 'off';
   /**
@@ -450,19 +456,27 @@ async function bareOrt(spec: PhaseSpec): Promise<OrtResult> {
   const ctx = openContext(spec.dataDir);
   try {
     const { model, dir, stimuli, batchSize } = batchInputs(ctx, spec);
-    const fetch = [...new Set(model.info.layers.map((l) => l.tensor))];
+    const pooled = spec.pooledCopy ? await pooledGraphFor(path.join(dir, EXPOSED_FILE), model.info.layers.map((l) => ({ ...l, rank: l.probeShape.length })), model.modality) : null;
+    if (spec.pooledCopy && !pooled) throw new Error(`the layers of ${model.name} cannot be pooled in the graph`);
+    const fetch = pooled
+      ? model.info.layers.map((l) => pooledOutputName(l.tensor, l.unitAxis, l.pooling as 'mean' | 'max'))
+      : [...new Set(model.info.layers.map((l) => l.tensor))];
     const order = model.modality === 'text' && batchSize > 1 ? (spec.batchOrder ?? 'length') : 'stimulus';
 
     // Encode every batch first, with the pipeline's encoders and the same batches as the pipeline (or stimulus order).
     const te = performance.now();
     const { batches, paddedTokens } = await encodeBatches(ctx, model, stimuli, batchSize, order);
     const encodeMs = performance.now() - te;
-    const feeds = batches.map((b) => Object.fromEntries(Object.entries(b.feeds).map(([k, v]) => [k, toTensor(v)])));
+    const feeds = batches.map((b) => {
+      const f = { ...b.feeds };
+      if (pooled?.mask) f[TOKEN_MASK_INPUT] = tokenMask(b.lengths!, f[model.manifest.input.text!.idsInput].dims[1]);
+      return Object.fromEntries(Object.entries(f).map(([k, v]) => [k, toTensor(v)]));
+    });
 
     const mem = new MemorySampler();
     const ts = performance.now();
     // The same session options as the session workers (src/inference/session-options.ts).
-    const session = await ort.InferenceSession.create(path.join(dir, EXPOSED_FILE), sessionOptions(ctx.config.intraOpThreads));
+    const session = await ort.InferenceSession.create(pooled ? pooled.path : path.join(dir, EXPOSED_FILE), sessionOptions(ctx.config.intraOpThreads));
     const sessionCreateMs = performance.now() - ts;
     mem.sample();
     const runMsPerBatch: number[] = [];

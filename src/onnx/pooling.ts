@@ -8,7 +8,10 @@
  *   mask: a NaN or ∞ at a padded position does not reach the pooled value.
  * - Images (any rank ≥ 3): ReduceMean or ReduceMax over all positions.
  *
- * x is cast to float32 first (a no-op for float32 tensors, which ONNX Runtime removes). Existing
+ * Means are summed in float64 (x cast to double): the result does not depend on how many padded
+ * positions a batch has or on the order ONNX Runtime adds in, to float32 precision, as the sums in
+ * JavaScript did. Maxima are taken in float32 (x cast to float32: a no-op for float32 tensors, which
+ * ONNX Runtime removes). The pooled outputs are float64 (means) and float32 (maxima). Existing
  * nodes, inputs and outputs are kept byte for byte; the new nodes follow the last node (they only read
  * tensors the graph already computes, so the file stays topologically sorted).
  */
@@ -59,7 +62,8 @@ export function addPooledOutputs(buf: Uint8Array, specs: PooledSpec[], text: boo
     return asInput ? node(op, [x, axesConst(axes)], { keepdims: int(0) }, output) : node(op, [x], { axes: ints(axes), keepdims: int(0) }, output);
   };
   const unsqueeze = (x: string, axes: number[]) => (opset >= 13 ? node('Unsqueeze', [x, axesConst(axes)]) : node('Unsqueeze', [x], { axes: ints(axes) }));
-  const scalar = (v: number) => node('Constant', [], { value: tensorAttr({ elemType: 'float32', dims: [], data: Float32Array.of(v) }) });
+  const scalar = (v: number, type: 'float32' | 'float64') =>
+    node('Constant', [], { value: tensorAttr(type === 'float32' ? { elemType: 'float32', dims: [], data: Float32Array.of(v) } : { elemType: 'float64', dims: [], data: Float64Array.of(v) }) });
 
   // Per text layout (unit axis 1 or 2): the mask broadcast over the units, and the real-token count.
   const masks = new Map<number, { mask: string; count: string }>();
@@ -69,7 +73,7 @@ export function addPooledOutputs(buf: Uint8Array, specs: PooledSpec[], text: boo
       const mask = unsqueeze(TOKEN_MASK_INPUT, [unitAxis]);
       const tokenAxis = unitAxis === 2 ? 1 : 2;
       // [batch, 1]: divides the [batch, units] sums row by row.
-      const count = reduce('ReduceSum', node('Cast', [mask], { to: int(ELEM_TYPE.float32) }), [tokenAxis]);
+      const count = reduce('ReduceSum', node('Cast', [mask], { to: int(ELEM_TYPE.float64) }), [tokenAxis]);
       m = { mask, count };
       masks.set(unitAxis, m);
     }
@@ -84,16 +88,16 @@ export function addPooledOutputs(buf: Uint8Array, specs: PooledSpec[], text: boo
     const out = pooledOutputName(s.tensor, s.unitAxis, s.pooling);
     if (outputs.has(out)) continue;
     outputs.add(out);
-    const x = node('Cast', [s.tensor], { to: int(ELEM_TYPE.float32) });
+    const x = node('Cast', [s.tensor], { to: int(s.pooling === 'mean' ? ELEM_TYPE.float64 : ELEM_TYPE.float32) });
     if (text) {
       if (s.rank !== 3) throw new PoolingEditError(`tensor '${s.tensor}': a text layer has rank 3, not ${s.rank}`);
       const tokenAxis = s.unitAxis === 2 ? 1 : 2;
       const { mask, count } = maskFor(s.unitAxis);
       if (s.pooling === 'mean') {
-        zero ??= scalar(0);
+        zero ??= scalar(0, 'float64');
         node('Div', [reduce('ReduceSum', node('Where', [mask, x, zero]), [tokenAxis]), count], {}, out);
       } else {
-        minusInf ??= scalar(-Infinity);
+        minusInf ??= scalar(-Infinity, 'float32');
         reduce('ReduceMax', node('Where', [mask, x, minusInf]), [tokenAxis], out);
       }
     } else {

@@ -16,7 +16,7 @@ import { contrastMatrix } from './analyse.ts';
 import { Fold } from './fold.ts';
 import { CancelledError } from './infer.ts';
 import { planBatches, planBatchesByLength, planLayers, setCount, tokenCounts, type ContrastSpec, type PlannedLayer, type Stimulus, type TokenTable } from './plan.ts';
-import { runPass, tokenise, type PassRuntime, type PassTimings } from './shards.ts';
+import { releaseSessions, runPass, startSessions, tokenise, type PassRuntime, type PassTimings } from './shards.ts';
 import { layerMoments, layerOutcome, type TestOptions } from './test.ts';
 
 export { CancelledError };
@@ -99,6 +99,23 @@ export async function runContrast(env: ContrastEnv, stimuli: Stimulus[], opts: C
   return { layers: r.contrasts[0], stimuli, timings: r.timings };
 }
 
+/** Texts tokenised once (on a thread, off the event loop) and batched by length, which pads less; images batched in order. */
+async function planPass(env: ContrastEnv, stimuli: Stimulus[], opts: ContrastOptions, batchSize: number, truncatedBySet: number[]) {
+  let tokens: TokenTable | null = null;
+  if (env.model.modality === 'text') {
+    const t = await tokenise(
+      env.model,
+      env.modelDir,
+      stimuli.map((s) => s.item.text ?? ''),
+      stimuli.map((s) => s.item.label ?? `${s.setId}#${s.item.position}`),
+    );
+    tokens = t.tokens;
+    for (let i = 0; i < stimuli.length; i++) if (t.truncated[i]) truncatedBySet[stimuli[i].setIndex] = (truncatedBySet[stimuli[i].setIndex] ?? 0) + 1;
+  }
+  const byLength = tokens !== null && batchSize > 1 && (opts.batchOrder ?? 'length') === 'length';
+  return { tokens, batches: byLength ? planBatchesByLength(tokens!, batchSize) : planBatches(stimuli.length, batchSize) };
+}
+
 /**
  * Several contrasts over one pass through the model (a localizer battery): each stimulus is seen
  * once, rows fold into per-set moments, and each contrast merges the moments of its sets (exact).
@@ -116,30 +133,27 @@ export async function runContrasts(
   if (opts.keepActivations && contrasts.length !== 1) throw new UnprocessableError('keepActivations is available for single contrasts, not for batteries', 'keepActivations');
   if (opts.keepActivations && !hooks.activationsDir) throw new Error('activationsDir is required to keep activations');
   const batchSize = model.info.dynamicBatch ? opts.batchSize : 1;
-  // Texts are tokenised once, here (on a thread, off the event loop): batches of similar length pad less.
-  let tokens: TokenTable | null = null;
-  const truncatedBySet: number[] = [];
-  if (model.modality === 'text') {
-    const t = await tokenise(
-      model,
-      env.modelDir,
-      stimuli.map((s) => s.item.text ?? ''),
-      stimuli.map((s) => s.item.label ?? `${s.setId}#${s.item.position}`),
-    );
-    tokens = t.tokens;
-    for (let i = 0; i < stimuli.length; i++) if (t.truncated[i]) truncatedBySet[stimuli[i].setIndex] = (truncatedBySet[stimuli[i].setIndex] ?? 0) + 1;
-  }
-  const byLength = tokens !== null && batchSize > 1 && (opts.batchOrder ?? 'length') === 'length';
-  const batches = byLength ? planBatchesByLength(tokens!, batchSize) : planBatches(stimuli.length, batchSize);
-  const planMs = performance.now() - t0;
   const analysis = opts.analysis ?? DEFAULT_ANALYSIS;
   const keepMatrix = Boolean(analysis.permutations || analysis.reliability);
-  const fold = new Fold(layers, stimuli, setCount(stimuli), {
-    keepMatrix,
-    activationsDir: opts.keepActivations ? hooks.activationsDir : undefined,
-    tokenCounts: tokens ? tokenCounts(tokens) : null,
-  });
-
+  const foldSpec = { kind: 'moments' as const, nSets: setCount(stimuli), rows: keepMatrix || opts.keepActivations };
+  // The sessions start now: loading the model overlaps tokenising the texts.
+  const sessions = env.remote ? null : startSessions(env, { onnxPath: env.onnxPath, lesion: env.lesion, layers, model, fold: foldSpec });
+  let tokens: TokenTable | null = null;
+  const truncatedBySet: number[] = [];
+  let batches;
+  let fold: Fold;
+  try {
+    ({ tokens, batches } = await planPass(env, stimuli, opts, batchSize, truncatedBySet));
+    fold = new Fold(layers, stimuli, setCount(stimuli), {
+      keepMatrix,
+      activationsDir: opts.keepActivations ? hooks.activationsDir : undefined,
+      tokenCounts: tokens ? tokenCounts(tokens) : null,
+    });
+  } catch (e) {
+    if (sessions) await releaseSessions(env, sessions, true);
+    throw e;
+  }
+  const planMs = performance.now() - t0;
   // The analysis workers boot while inference runs.
   const cores = Math.max(1, env.workers * env.intraOpThreads);
   // The default analysis of a few thousand units takes milliseconds, less than booting a second
@@ -162,11 +176,12 @@ export async function runContrasts(
         stimuli,
         batches,
         tokens,
-        fold: { kind: 'moments', nSets: setCount(stimuli), rows: keepMatrix || opts.keepActivations },
+        fold: foldSpec,
         shardBatches: env.shardBatches,
       },
       (_, p) => fold.mergeShard(p),
       { signal: hooks.signal, onProgress: (done, total) => hooks.onProgress?.(done, total, 'inference') },
+      sessions ?? undefined,
     );
   } catch (e) {
     fold.abort();

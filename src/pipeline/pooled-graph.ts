@@ -39,7 +39,7 @@ export interface PooledGraph {
 export const POOLED_COPY_MAX_BYTES = 64 << 20;
 
 /** Bumped when the edit changes: older copies are then never picked up. */
-const EDIT_VERSION = 1;
+const EDIT_VERSION = 2;
 
 function specOf(l: PoolableLayer, modality: Modality): PooledSpec | null {
   if (l.pooling !== 'mean' && l.pooling !== 'max') return null;

@@ -205,7 +205,7 @@ async function foldShards(
 }
 
 /** The pooled copy a pass runs (pooled-graph.ts); none for behaviour passes, which pool nothing. */
-function pooledFor(plan: PassPlan, rt: PassRuntime): Promise<PooledGraph | null> {
+function pooledFor(plan: Pick<PassPlan, 'onnxPath' | 'layers' | 'model' | 'fold'>, rt: PassRuntime): Promise<PooledGraph | null> {
   if (plan.fold.kind === 'behaviour' || rt.poolInGraph === false) return Promise.resolve(null);
   return pooledGraphFor(plan.onnxPath, plan.layers.map((l) => ({ ...l, rank: l.probeShape.length })), plan.model.modality);
 }
@@ -216,23 +216,52 @@ export function pooledCopyOf(spec: PassSpec, onnxPath: string): Promise<PooledGr
   return pooledGraphFor(onnxPath, spec.layers, spec.model.modality);
 }
 
-/** Runs a pass: embedded on this process' session workers, or through `rt.remote`. */
-export async function runPass(rt: PassRuntime, plan: PassPlan, onShard: (shard: number, p: Partial) => void, hooks: PassHooks = {}): Promise<PassTimings> {
+type StartedSessions = { pool: SessionPool; key: string; reused: boolean; pooled: PooledGraph | null };
+
+/** A pass' session pool, started ahead of the pass (while its texts are tokenised, say). */
+export interface SessionStart {
+  readonly onnxPath: string;
+  readonly acquired: Promise<StartedSessions>;
+}
+
+/**
+ * Starts (or takes from `rt.pools`) the sessions of a pass on its pooled copy when its layers can be
+ * pooled in the graph; should ONNX Runtime refuse the copy, on the model itself (pooled in JavaScript).
+ */
+export function startSessions(rt: PassRuntime, plan: Pick<PassPlan, 'onnxPath' | 'layers' | 'model' | 'fold' | 'lesion'>): SessionStart {
+  const poolOptions = { workers: rt.workers, intraOpThreads: rt.intraOpThreads, lesion: plan.lesion, label: plan.model.name };
+  const start = (file: string) => (rt.pools ? rt.pools.acquire(file, poolOptions) : SessionPool.create(file, poolOptions).then((pool) => ({ pool, key: '', reused: false })));
+  const acquired = pooledFor(plan, rt).then((pooled) =>
+    pooled
+      ? start(pooled.path).then(
+          (a) => ({ ...a, pooled }),
+          () => start(plan.onnxPath).then((a) => ({ ...a, pooled: null })),
+        )
+      : start(plan.onnxPath).then((a) => ({ ...a, pooled: null })),
+  );
+  acquired.catch(() => undefined); // awaited by the pass, or by releaseSessions
+  return { onnxPath: plan.onnxPath, acquired };
+}
+
+/** Hands started sessions back without a pass (kept for the next pass when healthy and `rt.pools`). */
+export async function releaseSessions(rt: PassRuntime, s: SessionStart, healthy: boolean): Promise<void> {
+  await s.acquired.then(
+    (a) => (rt.pools ? rt.pools.release(a.key, a.pool, healthy && a.pool.size === Math.max(1, rt.workers)) : a.pool.close()),
+    () => undefined,
+  );
+}
+
+/**
+ * Runs a pass: embedded on this process' session workers (those of `started` when given, else started
+ * now), or through `rt.remote`.
+ */
+export async function runPass(rt: PassRuntime, plan: PassPlan, onShard: (shard: number, p: Partial) => void, hooks: PassHooks = {}, started?: SessionStart): Promise<PassTimings> {
   if (rt.remote) return rt.remote.run(plan, onShard, hooks);
+  if (started && started.onnxPath !== plan.onnxPath) throw new Error(`runPass: sessions were started for ${started.onnxPath}, not ${plan.onnxPath}`);
   const t0 = performance.now();
   const shards = shardsOf(plan);
   let setupMs = 0;
-  const poolOptions = { workers: rt.workers, intraOpThreads: rt.intraOpThreads, lesion: plan.lesion, label: plan.model.name };
-  const start = (file: string) => (rt.pools ? rt.pools.acquire(file, poolOptions) : SessionPool.create(file, poolOptions).then((pool) => ({ pool, key: '', reused: false })));
-  // The pooled copy of the model when its layers can be pooled in the graph; should ONNX Runtime refuse
-  // the copy, the pass runs the model itself and pools in JavaScript.
-  const pooled = await pooledFor(plan, rt);
-  const acquired = pooled
-    ? start(pooled.path).then(
-        (a) => ({ ...a, pooled }),
-        () => start(plan.onnxPath).then((a) => ({ ...a, pooled: null })),
-      )
-    : start(plan.onnxPath).then((a) => ({ ...a, pooled: null }));
+  const { acquired } = started ?? startSessions(rt, plan);
   let reused = false;
   const poolPromise = acquired.then((a) => {
     setupMs = performance.now() - t0;
@@ -260,10 +289,7 @@ export async function runPass(rt: PassRuntime, plan: PassPlan, onShard: (shard: 
     return { ...t, setupMs, wallMs: performance.now() - t0, shards: shards.length, sessionReused: reused, pooledInGraph: inGraph ? plan.layers.filter((l) => inGraph.layers.has(l.name)).length : 0 };
   } finally {
     hooks.signal?.removeEventListener('abort', onAbort);
-    await acquired.then(
-      (a) => (rt.pools ? rt.pools.release(a.key, a.pool, ok && !hooks.signal?.aborted && a.pool.size === Math.max(1, rt.workers)) : a.pool.close()),
-      () => undefined,
-    );
+    await releaseSessions(rt, { onnxPath: plan.onnxPath, acquired }, ok && !hooks.signal?.aborted);
   }
 }
 
