@@ -409,6 +409,7 @@ async function contrast(spec: PhaseSpec): Promise<ContrastResult> {
 function toTensor(f: FeedSpec): ort.Tensor {
   if (f.type === 'float32') return new ort.Tensor('float32', new Float32Array(f.data), f.dims);
   if (f.type === 'int64') return new ort.Tensor('int64', new BigInt64Array(f.data), f.dims);
+  if (f.type === 'bool') return new ort.Tensor('bool', new Uint8Array(f.data), f.dims);
   return new ort.Tensor('int32', new Int32Array(f.data), f.dims);
 }
 

@@ -214,8 +214,13 @@ function latticePass(L: Lattice, acc: PassSums, observed: boolean, chance: boole
         const a0 = r * W;
         const b0 = (r + dy) * W + dx;
         if (dense) {
-          if (observed) for (let c = c0; c < c1; c++) s += Math.abs(g[a0 + c] - g[b0 + c]);
-          if (chance) for (let c = c0; c < c1; c++) cs += Math.abs(gs[a0 + c] - gs[b0 + c]);
+          if (observed && chance) {
+            for (let c = c0; c < c1; c++) {
+              s += Math.abs(g[a0 + c] - g[b0 + c]);
+              cs += Math.abs(gs[a0 + c] - gs[b0 + c]);
+            }
+          } else if (observed) for (let c = c0; c < c1; c++) s += Math.abs(g[a0 + c] - g[b0 + c]);
+          else for (let c = c0; c < c1; c++) cs += Math.abs(gs[a0 + c] - gs[b0 + c]);
           n += c1 - c0;
         } else {
           for (let c = c0; c < c1; c++) {
