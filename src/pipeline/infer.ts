@@ -4,6 +4,7 @@
  * output under lesion configurations — and hand the results back in batch order. A bounded number of
  * batches is in flight at once, so encoding overlaps inference.
  */
+import { UnprocessableError } from '../domain/errors.ts';
 import type { LesionConfig } from '../domain/lesion.ts';
 import type { BehaviourFetch } from '../inference/worker-protocol.ts';
 import type { ModelRecord, StimulusItem } from '../domain/records.ts';
@@ -91,6 +92,17 @@ export interface BatchOut {
 
 const label = (s: InferStimulus) => s.item.label ?? `item ${s.item.position}`;
 
+/** A layer answering with another number of units than it was registered with fails the batch, naming it. */
+function checkUnits(out: PooledLayer[], layers: PlannedLayer[], pooled: PooledGraph | null, at: string): void {
+  for (let i = 0; i < layers.length; i++) {
+    const l = layers[i];
+    const got = out[i];
+    if (got && got.units === l.units) continue;
+    const how = pooled?.layers.has(l.name) ? `its pooled output in the graph has shape [${got?.dims.join(', ')}]` : `its tensor has shape [${got?.dims.join(', ')}]`;
+    throw new UnprocessableError(`layer '${l.name}' (tensor '${l.tensor}') gave ${got?.units} units per sample on ${at}, but it was registered with ${l.units} (unit axis ${l.unitAxis}): ${how}. The model file no longer computes what was registered; register it again`);
+  }
+}
+
 /** Runs every batch; `onBatch` receives each batch's answer, in batch order. */
 export async function infer(input: InferInput, onBatch: (batch: Batch, out: BatchOut) => void): Promise<InferTimings> {
   const { model, stimuli, batches, signal, behaviour } = input;
@@ -120,6 +132,7 @@ export async function infer(input: InferInput, onBatch: (batch: Batch, out: Batc
       }
       if (pooled?.mask && text && lengths) feeds = { ...feeds, [TOKEN_MASK_INPUT]: tokenMask(lengths, feeds[text.idsInput].dims[1]) };
       const r = await p.pool(feeds, fetch, lengths, at);
+      checkUnits(r.layers, input.layers, pooled, at);
       return { layers: r.layers, results: null, runMs: r.runMs };
     }
     let targets: Int32Array | null = null;
