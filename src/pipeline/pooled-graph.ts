@@ -74,14 +74,15 @@ export async function pooledGraphFor(onnxPath: string, layers: PoolableLayer[], 
     if (e instanceof PoolingEditError) return null;
     throw e;
   }
-  // Written whole, then renamed: a concurrent pass finds either no copy or a complete one.
+  // Written whole, then renamed: a concurrent pass finds either no copy or a complete one. A copy that
+  // cannot be written (a full disk) leaves the pass on the model itself.
   const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
   try {
     await fs.promises.writeFile(tmp, bytes);
     await fs.promises.rename(tmp, file);
-  } catch (e) {
-    await fs.promises.rm(tmp, { force: true });
-    throw e;
+  } catch {
+    await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
+    return null;
   }
   return result;
 }
