@@ -56,7 +56,7 @@ export interface ContrastTimings {
   analysisWorkers?: number;
   /** 1 when the pass ran on a session pool kept open from an earlier job (no start-up), else 0. */
   sessionReused?: number;
-  /** Layers pooled by the graph itself (a pooled copy of the model), the rest fetched whole and pooled here. */
+  /** Layers pooled by the graph itself (a pooled copy of the model), the rest fetched whole and pooled here; embedded passes only. */
   pooledInGraph?: number;
   /** Shards of the pass; distributed: bytes of their partials, the coordinator's time receiving and merging them. */
   shards?: number;
@@ -254,7 +254,7 @@ export async function runContrasts(
       realTokens: inferred.realTokens,
       analysisWorkers,
       sessionReused: inferred.sessionReused ? 1 : 0,
-      pooledInGraph: inferred.pooledInGraph ?? 0,
+      ...(inferred.pooledInGraph !== undefined ? { pooledInGraph: inferred.pooledInGraph } : {}),
       shards: inferred.shards,
       ...(inferred.partialBytes !== undefined ? { partialBytes: inferred.partialBytes, receiveMs: inferred.receiveMs, mergeMs: inferred.mergeMs } : {}),
     },

@@ -99,7 +99,14 @@ describe('distributed mode (BullMQ on a real redis-server, two worker processes)
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-  const addWorker = async () => workers.push(await startWorker({ redis: redis.url, api: coord.url, cache: dir(), key: KEY, env: WORKER_ENV }));
+  const workerCaches: string[] = [];
+  const addWorker = async () => {
+    const cache = dir();
+    workerCaches.push(cache);
+    workers.push(await startWorker({ redis: redis.url, api: coord.url, cache, key: KEY, env: WORKER_ENV }));
+  };
+  const pooledCopies = (d: string): string[] =>
+    fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? pooledCopies(path.join(d, e.name)) : e.name.includes('.pool-') && e.name.endsWith('.onnx') ? [e.name] : []));
 
   /** The same request on both servers; the layers of the two results, compared bit for bit. */
   async function sameContrast(payload: Json, extra: (d: string, e: string, layer: string) => Promise<void> = async () => undefined): Promise<Json> {
@@ -168,6 +175,8 @@ describe('distributed mode (BullMQ on a real redis-server, two worker processes)
     });
     expect(dj.timings.shards).toBe(12);
     expect(dj.progress).toMatchObject({ done: 96, total: 96 });
+    // The workers ran the pooled copy the embedded server ran, each built beside its cached model.
+    expect(workerCaches.flatMap(pooledCopies).length).toBeGreaterThanOrEqual(1);
     // Finished: no pass or partial is left behind, and no shard waits in the queue.
     expect(fs.existsSync(path.join(dataDir, 'shards', dj.id))).toBe(false);
     await queueDrained();
