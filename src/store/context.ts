@@ -45,17 +45,18 @@ function ensureDir(p: string): void {
 export interface CleanupReport {
   tmp: number;
   partialBlobs: number;
+  partialModelFiles: number;
   orphanBlobs: number;
   orphanActivations: number;
   orphanShards: number;
 }
 
 /**
- * Removes temp uploads, half-written blobs, blobs no item row refers to, activations of jobs that are
- * gone, and shard partials of jobs that will not resume.
+ * Removes temp uploads, half-written blobs and model files, blobs no item row refers to, activations of
+ * jobs that are gone, and shard partials of jobs that will not resume.
  */
 export function cleanDataDir(ctx: Context): CleanupReport {
-  const r: CleanupReport = { tmp: 0, partialBlobs: 0, orphanBlobs: 0, orphanActivations: 0, orphanShards: 0 };
+  const r: CleanupReport = { tmp: 0, partialBlobs: 0, partialModelFiles: 0, orphanBlobs: 0, orphanActivations: 0, orphanShards: 0 };
   for (const e of fs.readdirSync(ctx.paths.tmp)) {
     fs.rmSync(path.join(ctx.paths.tmp, e), { recursive: true, force: true });
     r.tmp++;
@@ -72,6 +73,19 @@ export function cleanDataDir(ctx: Context): CleanupReport {
       } else if (!known.has(rel)) {
         fs.rmSync(path.join(dir, f), { force: true });
         r.orphanBlobs++;
+      }
+    }
+  }
+  // Model files written whole and renamed (registration's edited copies, pooled copies): a crash
+  // between the two leaves a *.tmp beside the model.
+  if (fs.existsSync(ctx.paths.models)) {
+    for (const m of fs.readdirSync(ctx.paths.models, { withFileTypes: true })) {
+      if (!m.isDirectory()) continue;
+      const dir = path.join(ctx.paths.models, m.name);
+      for (const f of fs.readdirSync(dir)) {
+        if (!f.endsWith('.tmp')) continue;
+        fs.rmSync(path.join(dir, f), { recursive: true, force: true });
+        r.partialModelFiles++;
       }
     }
   }

@@ -96,11 +96,19 @@ describe('kill -9 mid-upload', () => {
     fs.mkdirSync(path.join(stimuli, 'zz'), { recursive: true });
     fs.writeFileSync(path.join(stimuli, 'zz', `${'f'.repeat(64)}.png.4242.tmp`), 'partial');
     fs.writeFileSync(path.join(stimuli, 'zz', `${'e'.repeat(64)}.png`), 'never committed');
+    // And a model file written but not renamed (a pooled copy, say) beside a model's files.
+    const models = path.join(w.dataDir, 'models');
+    const modelDirs = fs.readdirSync(models).map((d) => path.join(models, d));
+    expect(modelDirs.length).toBeGreaterThan(0);
+    const modelFiles = () => modelDirs.flatMap((d) => fs.readdirSync(d).map((f) => path.join(d, f))).sort();
+    const keptModelFiles = modelFiles();
+    fs.writeFileSync(path.join(modelDirs[0], 'exposed.pool-0123456789abcdef.onnx.4242.1a2b3c4d.tmp'), 'partial');
 
     await a.restart('kill -9 mid-upload', 'restart');
     expect(await a.healthy()).toBe(true);
     expect.soft(fs.readdirSync(tmp)).toEqual([]);
     expect.soft(blobs()).toEqual(kept);
+    expect.soft(modelFiles()).toEqual(keptModelFiles);
     await a.stop();
     const db = new Database(path.join(w.dataDir, 'toposcope.sqlite'), { readonly: true });
     try {
