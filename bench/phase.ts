@@ -35,6 +35,7 @@ import type * as SetsMod from '../src/usecases/stimulus-sets.ts';
 import type * as PoolMod from '../src/inference/pool.ts';
 import type * as WarmPoolsMod from '../src/pipeline/warm-pools.ts';
 import type * as SessionOptionsMod from '../src/inference/session-options.ts';
+import type * as SessionCoreMod from '../src/inference/session-core.ts';
 import type * as PooledGraphMod from '../src/pipeline/pooled-graph.ts';
 import type * as PoolingNamesMod from '../src/domain/pooling.ts';
 import type { FeedSpec } from '../src/inference/worker-protocol.ts';
@@ -60,6 +61,7 @@ const { createImageSet, createTextSet, parseTextBody, setItems } = await load<ty
 const { SessionPool } = await load<typeof PoolMod>('inference/pool.ts');
 const { WarmPools } = await load<typeof WarmPoolsMod>('pipeline/warm-pools.ts');
 const { sessionOptions } = await load<typeof SessionOptionsMod>('inference/session-options.ts');
+const { toTensor } = await load<typeof SessionCoreMod>('inference/session-core.ts');
 const { pooledGraphFor } = await load<typeof PooledGraphMod>('pipeline/pooled-graph.ts');
 const { pooledOutputName, TOKEN_MASK_INPUT } = await load<typeof PoolingNamesMod>('domain/pooling.ts');
 
@@ -404,13 +406,6 @@ async function contrast(spec: PhaseSpec): Promise<ContrastResult> {
   } finally {
     closeContext(ctx);
   }
-}
-
-function toTensor(f: FeedSpec): ort.Tensor {
-  if (f.type === 'float32') return new ort.Tensor('float32', new Float32Array(f.data), f.dims);
-  if (f.type === 'int64') return new ort.Tensor('int64', new BigInt64Array(f.data), f.dims);
-  if (f.type === 'bool') return new ort.Tensor('bool', new Uint8Array(f.data), f.dims);
-  return new ort.Tensor('int32', new Int32Array(f.data), f.dims);
 }
 
 /** The batches a contrast feeds (by token length or in stimulus order), encoded with the pipeline's encoders. */

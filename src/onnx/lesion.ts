@@ -17,7 +17,7 @@
 import { scoreNames, type LesionSite, type LmScore } from '../domain/lesion.ts';
 import { int, nodeBytes, valueInfo } from './build.ts';
 import { GRAPH_INITIALIZER, GRAPH_INPUT, GRAPH_NODE, GRAPH_OUTPUT, NODE_INPUT, NODE_OP_TYPE, NODE_OUTPUT, TP_NAME, VI_NAME } from './fields.ts';
-import { CONTROL_FLOW, OnnxFormatError, opsetsOf, parseTop, rebuildModel } from './model.ts';
+import { CONTROL_FLOW, defaultDomainOpset, OnnxFormatError, opsetsOf, parseTop, rebuildModel } from './model.ts';
 import { concat, fieldString, lenField, readFields, stringField, type Field } from './proto.ts';
 
 export class LesionEditError extends Error {}
@@ -104,7 +104,7 @@ export function addLesionSites(
       if (nameF) used.add(fieldString(buf, nameF));
     }
   }
-  const opset = opsetsOf(buf, p.modelFields).find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 0;
+  const opset = defaultDomainOpset(opsetsOf(buf, p.modelFields));
   const scores = new Map<string, LmScore>();
   if (opset >= 11) lmOutputs.forEach((tensor, i) => scores.set(tensor, scoreNames(i)));
   const cf = nodes.find((n) => CONTROL_FLOW.has(n.op));

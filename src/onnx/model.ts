@@ -159,6 +159,11 @@ export function opsetsOf(buf: Uint8Array, modelFields: Field[]): { domain: strin
   return out;
 }
 
+/** The version of the ONNX default domain among a model's opset imports (0 when it imports none). */
+export function defaultDomainOpset(opsets: { domain: string; version: number }[]): number {
+  return opsets.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 0;
+}
+
 export function inspectModel(buf: Uint8Array): ModelInfo {
   const { modelFields, graphFields } = parseTop(buf);
   try {

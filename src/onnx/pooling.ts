@@ -18,7 +18,7 @@
 import { pooledOutputName, TOKEN_MASK_INPUT, type PooledSpec } from '../domain/pooling.ts';
 import { ELEM_TYPE, int, ints, nodeBytes, tensorAttr, valueInfo, type AttrValue } from './build.ts';
 import { GRAPH_INPUT, GRAPH_OUTPUT, VI_NAME } from './fields.ts';
-import { inspectModel, opsetsOf, parseTop, rebuildModel } from './model.ts';
+import { defaultDomainOpset, inspectModel, parseTop, rebuildModel } from './model.ts';
 import { concat, lenField, stringField } from './proto.ts';
 
 export class PoolingEditError extends Error {}
@@ -28,11 +28,6 @@ export const POOLING_MIN_OPSET = 9;
 
 const INTERNAL = 'toposcope/pool/_';
 
-/** The ONNX default-domain opset of a model (0 when it imports none). */
-export function defaultOpset(buf: Uint8Array): number {
-  return opsetsOf(buf, parseTop(buf).modelFields).find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 0;
-}
-
 /**
  * A copy of the model with a pooled output for every spec (`pooledOutputName`), and with the token
  * mask input when `text`. Refuses tensors that no node produces, ranks or axes it cannot pool, opsets
@@ -41,7 +36,7 @@ export function defaultOpset(buf: Uint8Array): number {
 export function addPooledOutputs(buf: Uint8Array, specs: PooledSpec[], text: boolean): Uint8Array {
   const p = parseTop(buf);
   const info = inspectModel(buf);
-  const opset = defaultOpset(buf);
+  const opset = defaultDomainOpset(info.opsets);
   if (opset < POOLING_MIN_OPSET) throw new PoolingEditError(`opset ${opset} is below ${POOLING_MIN_OPSET}`);
   const produced = new Set(info.nodes.flatMap((n) => n.outputs));
   const used = new Set([...produced, ...info.inputs.map((i) => i.name), ...info.initializers]);

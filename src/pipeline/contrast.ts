@@ -100,8 +100,10 @@ export async function runContrast(env: ContrastEnv, stimuli: Stimulus[], opts: C
 }
 
 /** Texts tokenised once (on a thread, off the event loop) and batched by length, which pads less; images batched in order. */
-async function planPass(env: ContrastEnv, stimuli: Stimulus[], opts: ContrastOptions, batchSize: number, truncatedBySet: number[]) {
+async function planPass(env: ContrastEnv, stimuli: Stimulus[], opts: ContrastOptions, batchSize: number) {
   let tokens: TokenTable | null = null;
+  /** Texts cut to maxTokens, by set index. */
+  const truncatedBySet: number[] = [];
   if (env.model.modality === 'text') {
     const t = await tokenise(
       env.model,
@@ -113,7 +115,7 @@ async function planPass(env: ContrastEnv, stimuli: Stimulus[], opts: ContrastOpt
     for (let i = 0; i < stimuli.length; i++) if (t.truncated[i]) truncatedBySet[stimuli[i].setIndex] = (truncatedBySet[stimuli[i].setIndex] ?? 0) + 1;
   }
   const byLength = tokens !== null && batchSize > 1 && (opts.batchOrder ?? 'length') === 'length';
-  return { tokens, batches: byLength ? planBatchesByLength(tokens!, batchSize) : planBatches(stimuli.length, batchSize) };
+  return { tokens, truncatedBySet, batches: byLength ? planBatchesByLength(tokens!, batchSize) : planBatches(stimuli.length, batchSize) };
 }
 
 /**
@@ -138,12 +140,12 @@ export async function runContrasts(
   const foldSpec = { kind: 'moments' as const, nSets: setCount(stimuli), rows: keepMatrix || opts.keepActivations };
   // The sessions start now: loading the model overlaps tokenising the texts.
   const sessions = env.remote ? null : startSessions(env, { onnxPath: env.onnxPath, lesion: env.lesion, layers, model, fold: foldSpec });
-  let tokens: TokenTable | null = null;
-  const truncatedBySet: number[] = [];
+  let tokens: TokenTable | null;
+  let truncatedBySet: number[];
   let batches;
   let fold: Fold;
   try {
-    ({ tokens, batches } = await planPass(env, stimuli, opts, batchSize, truncatedBySet));
+    ({ tokens, truncatedBySet, batches } = await planPass(env, stimuli, opts, batchSize));
     fold = new Fold(layers, stimuli, setCount(stimuli), {
       keepMatrix,
       activationsDir: opts.keepActivations ? hooks.activationsDir : undefined,

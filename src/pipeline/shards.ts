@@ -204,16 +204,13 @@ async function foldShards(
   );
 }
 
-/** The pooled copy a pass runs (pooled-graph.ts); none for behaviour passes, which pool nothing. */
-function pooledFor(plan: Pick<PassPlan, 'onnxPath' | 'layers' | 'model' | 'fold'>, rt: PassRuntime): Promise<PooledGraph | null> {
-  if (plan.fold.kind === 'behaviour' || rt.poolInGraph === false) return Promise.resolve(null);
-  return pooledGraphFor(plan.onnxPath, plan.layers.map((l) => ({ ...l, rank: l.probeShape.length })), plan.model.modality);
-}
-
-/** A worker's pooled copy of a pass' model file (the same copy the embedded path runs). */
-export function pooledCopyOf(spec: PassSpec, onnxPath: string): Promise<PooledGraph | null> {
-  if (spec.fold.kind === 'behaviour' || spec.poolInGraph === false) return Promise.resolve(null);
-  return pooledGraphFor(onnxPath, spec.layers, spec.model.modality);
+/**
+ * The pooled copy (pooled-graph.ts) of a pass' model file, the same on the embedded path and on a
+ * worker (`pass` is the wire document); none for behaviour passes, which pool nothing.
+ */
+export function pooledCopyOf(pass: Pick<PassSpec, 'fold' | 'poolInGraph' | 'layers'> & { model: { modality: Modality } }, onnxPath: string): Promise<PooledGraph | null> {
+  if (pass.fold.kind === 'behaviour' || !pass.poolInGraph) return Promise.resolve(null);
+  return pooledGraphFor(onnxPath, pass.layers, pass.model.modality);
 }
 
 type StartedSessions = { pool: SessionPool; key: string; reused: boolean; pooled: PooledGraph | null };
@@ -231,7 +228,7 @@ export interface SessionStart {
 export function startSessions(rt: PassRuntime, plan: Pick<PassPlan, 'onnxPath' | 'layers' | 'model' | 'fold' | 'lesion'>): SessionStart {
   const poolOptions = { workers: rt.workers, intraOpThreads: rt.intraOpThreads, lesion: plan.lesion, label: plan.model.name };
   const start = (file: string) => (rt.pools ? rt.pools.acquire(file, poolOptions) : SessionPool.create(file, poolOptions).then((pool) => ({ pool, key: '', reused: false })));
-  const acquired = pooledFor(plan, rt).then((pooled) =>
+  const acquired = pooledCopyOf({ fold: plan.fold, poolInGraph: rt.poolInGraph !== false, layers: plan.layers.map(wireLayer), model: plan.model }, plan.onnxPath).then((pooled) =>
     pooled
       ? start(pooled.path).then(
           (a) => ({ ...a, pooled }),
@@ -365,6 +362,10 @@ export function modelFilesOf(onnxPath: string): { name: string; path: string }[]
   return [{ name: path.basename(onnxPath), path: onnxPath }, ...data.map((f) => ({ name: f, path: path.join(dir, f) }))];
 }
 
+function wireLayer(l: PlannedLayer): WireLayer {
+  return { name: l.name, tensor: l.tensor, unitAxis: l.unitAxis, pooling: l.pooling, units: l.units, rank: l.probeShape.length };
+}
+
 export function passSpecOf(plan: PassPlan, id: string, files: PassSpec['files'], planSha256: string, poolInGraph = true): PassSpec {
   return {
     poolInGraph,
@@ -376,7 +377,7 @@ export function passSpecOf(plan: PassPlan, id: string, files: PassSpec['files'],
     model: { name: plan.model.name, modality: plan.model.modality, manifest: plan.model.manifest },
     files,
     lesion: plan.lesion ?? null,
-    layers: plan.layers.map((l) => ({ name: l.name, tensor: l.tensor, unitAxis: l.unitAxis, pooling: l.pooling, units: l.units, rank: l.probeShape.length })),
+    layers: plan.layers.map(wireLayer),
     fold: plan.fold,
   };
 }
