@@ -103,8 +103,8 @@ function checkUnits(out: PooledLayer[], layers: PlannedLayer[], pooled: PooledGr
   }
 }
 
-/** Runs every batch; `onBatch` receives each batch's answer, in batch order. */
-export async function infer(input: InferInput, onBatch: (batch: Batch, out: BatchOut) => void): Promise<InferTimings> {
+/** Runs every batch; `onBatch` receives each batch's answer, in batch order (awaited: it may fold in steps). */
+export async function infer(input: InferInput, onBatch: (batch: Batch, out: BatchOut) => void | Promise<void>): Promise<InferTimings> {
   const { model, stimuli, batches, signal, behaviour } = input;
   const fetchOf = (pooled: PooledGraph | null): LayerFetch[] =>
     input.layers.map((l) =>
@@ -209,7 +209,7 @@ export async function infer(input: InferInput, onBatch: (batch: Batch, out: Batc
       if (signal?.aborted) throw new CancelledError();
       timings.inferenceMs += res.runMs;
       timings.batches++;
-      onBatch(batches[bi], res);
+      await onBatch(batches[bi], res);
     }
     await input.imageCache?.flush();
   } finally {

@@ -105,7 +105,8 @@ export function regionMean(region: RegionUnits[], byKey: Map<string, { data: Flo
  * batches are in stimulus order (region, behaviour).
  */
 export class ShardFolder {
-  private moments: Moments[][] | null = null;
+  /** Per layer, per set; a layer's are made when its first rows come (not all at once when a shard opens). */
+  private moments: (Moments[] | undefined)[] | null = null;
   private rows: RowsCollector[] | null = null;
   private sums: { sum: Float64Array; rows: number }[] | null = null;
   private region: { stim: number[]; roi: number[]; control: number[] | null; roiUnits: RegionUnits[]; controlUnits: RegionUnits[] | null } | null = null;
@@ -114,13 +115,13 @@ export class ShardFolder {
 
   constructor(
     private readonly spec: FoldSpec,
-    units: number[],
+    private readonly units: number[],
     private readonly setOf: (i: number) => number,
     private readonly range: { start: number; end: number },
   ) {
     switch (spec.kind) {
       case 'moments':
-        this.moments = units.map((u) => Array.from({ length: spec.nSets }, () => new Moments(u)));
+        this.moments = units.map(() => undefined);
         if (spec.rows) this.rows = units.map((u) => new RowsCollector(u));
         break;
       case 'rows':
@@ -140,7 +141,21 @@ export class ShardFolder {
     }
   }
 
+  /**
+   * Steps `addStep` folds a batch in: one per pooled layer for the per-layer kinds (moments, rows,
+   * sums), so that a caller can yield between layers; one for the others.
+   */
+  steps(out: BatchOut): number {
+    return this.moments || this.rows || this.sums ? out.layers!.length : 1;
+  }
+
+  /** Folds a whole batch. */
   add(batch: Batch, out: BatchOut): void {
+    for (let i = 0, n = this.steps(out); i < n; i++) this.addStep(batch, out, i);
+  }
+
+  /** Folds step `step` of a batch (steps(out) of them, each once, in any order). */
+  addStep(batch: Batch, out: BatchOut, step: number): void {
     if (this.spec.kind === 'behaviour') return this.addBehaviour(batch, out.results!);
     const pooled = out.layers!;
     if (this.topk) return this.topk.add(batch, pooled);
@@ -154,28 +169,33 @@ export class ShardFolder {
       }
       return;
     }
-    pooled.forEach((pl, li) => {
-      const units = pl.units;
-      const stim = rowStimuli(batch, pl);
-      if (this.moments) {
-        // Rows of one set come in runs: fold each run at once.
-        const m = this.moments[li];
-        let r = 0;
-        while (r < pl.rows) {
-          const si = this.setOf(stim[r]);
-          let e = r + 1;
-          while (e < pl.rows && this.setOf(stim[e]) === si) e++;
-          m[si].pushRows(pl.data.subarray(r * units, e * units), e - r);
-          r = e;
-        }
+    const li = step;
+    const pl = pooled[li];
+    const units = pl.units;
+    const stim = rowStimuli(batch, pl);
+    if (this.moments) {
+      // Rows of one set come in runs: fold each run at once.
+      const m = (this.moments[li] ??= this.newMoments(li));
+      let r = 0;
+      while (r < pl.rows) {
+        const si = this.setOf(stim[r]);
+        let e = r + 1;
+        while (e < pl.rows && this.setOf(stim[e]) === si) e++;
+        m[si].pushRows(pl.data.subarray(r * units, e * units), e - r);
+        r = e;
       }
-      if (this.sums) {
-        const acc = this.sums[li];
-        for (let row = 0; row < pl.rows; row++) for (let u = 0; u < units; u++) acc.sum[u] += pl.data[row * units + u];
-        acc.rows += pl.rows;
-      }
-      this.rows?.[li].add(pl.data, stim, pl.token);
-    });
+    }
+    if (this.sums) {
+      const acc = this.sums[li];
+      for (let row = 0; row < pl.rows; row++) for (let u = 0; u < units; u++) acc.sum[u] += pl.data[row * units + u];
+      acc.rows += pl.rows;
+    }
+    this.rows?.[li].add(pl.data, stim, pl.token);
+  }
+
+  private newMoments(li: number): Moments[] {
+    const n = this.spec.kind === 'moments' ? this.spec.nSets : 0;
+    return Array.from({ length: n }, () => new Moments(this.units[li]));
   }
 
   private addBehaviour(batch: Batch, results: Record<string, Float64Array>[]): void {
@@ -194,7 +214,7 @@ export class ShardFolder {
     const s = this.spec;
     switch (s.kind) {
       case 'moments':
-        return { kind: 'moments', moments: this.moments!, rows: this.rows ? this.rows.map((r) => r.take()) : null };
+        return { kind: 'moments', moments: this.moments!.map((m, li) => m ?? this.newMoments(li)), rows: this.rows ? this.rows.map((r) => r.take()) : null };
       case 'rows':
         return { kind: 'rows', rows: this.rows!.map((r) => r.take()) };
       case 'sums':

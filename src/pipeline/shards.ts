@@ -188,14 +188,19 @@ async function foldShards(
       pooled: input.pooled,
       signal: input.signal,
     },
-    (b, out) => {
-      folder ??= open(k);
-      folder.add(b, out);
+    async (b, out) => {
+      const f = (folder ??= open(k));
+      // A layer per turn of the event loop: folding a GPT-2-sized batch at once (~15 ms) would hold
+      // up the requests the server answers meanwhile.
+      for (let i = 0, n = f.steps(out); i < n; i++) {
+        if (i > 0) await new Promise((r) => setImmediate(r));
+        f.addStep(b, out, i);
+      }
       onBatch?.(b);
       seen++;
       const s = input.shards[k];
       if (seen === s.to - s.from) {
-        onShard(s.index, folder.finish());
+        onShard(s.index, f.finish());
         folder = null;
         seen = 0;
         k++;

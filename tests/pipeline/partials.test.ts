@@ -54,6 +54,18 @@ describe('shard partials', () => {
     });
   }
 
+  for (const [name, spec, tokens] of cases.filter(([, s]) => s.kind === 'moments' || s.kind === 'rows' || s.kind === 'sums')) {
+    it(`${name}: folded a layer at a time, in any order, the partial is the whole batch's`, () => {
+      const layers = pooled(tokens);
+      const whole = folded(spec, { layers, results: null });
+      const f = new ShardFolder(spec, U, (i) => i % 3, { start: batch.start, end: batch.end });
+      const out = { layers, results: null };
+      expect(f.steps(out)).toBe(U.length);
+      for (const i of [1, 0]) f.addStep(batch, out, i);
+      expect(plain(f.finish())).toEqual(plain(whole));
+    });
+  }
+
   it('behaviour: per-stimulus values of the intact model and each configuration, with NaN kept', () => {
     const spec: FoldSpec = { kind: 'behaviour', output: { tensor: 'logits', kind: 'classifier' }, configs: [] };
     const res = (k: number) => ({ correct: Float64Array.from({ length: n }, (_, i) => (i === 2 ? NaN : (i + k) % 2)), logp: Float64Array.from({ length: n }, () => -rng.nextFloat()) });
