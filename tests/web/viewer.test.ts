@@ -165,7 +165,8 @@ describe('map viewer in Chromium', () => {
     await expect
       .poll(() => faces.locator('img').evaluateAll((imgs) => imgs.every((i) => (i as unknown as { naturalWidth: number }).naturalWidth > 0)), { timeout: 30_000 })
       .toBe(true);
-    expect(await page.getByTestId('set-toxic').locator('li').count()).toBeGreaterThan(0);
+    // Each set's items load on their own: wait for the text set's too.
+    await expect.poll(() => page.getByTestId('set-toxic').locator('li').count()).toBeGreaterThan(0);
     await shot('sets', page, true);
   });
 
