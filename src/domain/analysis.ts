@@ -4,8 +4,9 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { ThresholdScaleSchema } from './stats.ts';
+import { Choice, Nullable } from './choice.ts';
 
-const Num = Type.Union([Type.Number(), Type.Null()]);
+const Num = Nullable(Type.Number());
 
 export const AnalysisRequestSchema = Type.Object(
   {
@@ -14,13 +15,13 @@ export const AnalysisRequestSchema = Type.Object(
       Type.Object(
         {
           scale: Type.Optional(
-            Type.Union([Type.Literal('p'), Type.Literal('abs-t')], {
+            Choice(['p', 'abs-t'], {
               default: 'p',
               description: "Scale of the cluster-forming threshold: uncorrected two-sided p ('p', cells with p ≤ threshold) or |t| ('abs-t', cells with |t| ≥ threshold).",
             }),
           ),
           threshold: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1e6, description: "Default 0.001 on the 'p' scale, 3 on the 'abs-t' scale." })),
-          connectivity: Type.Optional(Type.Union([Type.Literal(4), Type.Literal(8)], { default: 8 })),
+          connectivity: Type.Optional(Choice([4, 8], { default: 8 })),
           minSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 1e7, default: 1, description: 'Smaller clusters are dropped.' })),
           tfce: Type.Optional(Type.Boolean({ default: false, description: 'Also compute threshold-free cluster enhancement of the t-map (E = 0.5, H = 2).' })),
         },
@@ -31,7 +32,7 @@ export const AnalysisRequestSchema = Type.Object(
       Type.Object(
         {
           permutations: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, default: 999, description: "Spatial permutations for Moran's I p-value." })),
-          contiguity: Type.Optional(Type.Union([Type.Literal('queen'), Type.Literal('rook')], { default: 'queen' })),
+          contiguity: Type.Optional(Choice(['queen', 'rook'], { default: 'queen' })),
           bins: Type.Optional(Type.Integer({ minimum: 2, maximum: 200, default: 20, description: 'Distance bins of the smoothness curve.' })),
         },
         { additionalProperties: false },
@@ -69,7 +70,7 @@ export type AnalysisRequest = Static<typeof AnalysisRequestSchema>;
 export const ClusterParamsSchema = Type.Object({
   threshold: Type.Number(),
   scale: ThresholdScaleSchema,
-  connectivity: Type.Union([Type.Literal(4), Type.Literal(8)]),
+  connectivity: Choice([4, 8]),
   minSize: Type.Integer(),
   tfce: Type.Boolean(),
 });
@@ -78,7 +79,7 @@ export const ClusterParamsSchema = Type.Object({
 export const AnalysisOptionsSchema = Type.Object({
   seed: Type.Integer(),
   clusters: ClusterParamsSchema,
-  topography: Type.Object({ permutations: Type.Integer(), contiguity: Type.Union([Type.Literal('queen'), Type.Literal('rook')]), bins: Type.Integer() }),
+  topography: Type.Object({ permutations: Type.Integer(), contiguity: Choice(['queen', 'rook']), bins: Type.Integer() }),
   permutations: Type.Union([Type.Object({ n: Type.Integer() }), Type.Null()]),
   reliability: Type.Union([Type.Object({ splits: Type.Integer(), threshold: Type.Number() }), Type.Null()]),
 });
@@ -86,7 +87,7 @@ export type AnalysisOptions = Static<typeof AnalysisOptionsSchema>;
 
 export const ClusterRowSchema = Type.Object({
   id: Type.Integer({ description: '1-based, by decreasing mass.' }),
-  sign: Type.Union([Type.Literal(1), Type.Literal(-1)]),
+  sign: Choice([1, -1]),
   size: Type.Integer(),
   mass: Type.Number({ description: 'Σ|t| over the cluster.' }),
   peakT: Type.Number(),
@@ -95,14 +96,14 @@ export const ClusterRowSchema = Type.Object({
   peakCol: Type.Integer(),
   centroidRow: Type.Number(),
   centroidCol: Type.Number(),
-  pMass: Type.Union([Type.Number(), Type.Null()], { description: 'Cluster-level FWE p from the max-mass null (when permutations ran).' }),
-  pSize: Type.Union([Type.Number(), Type.Null()], { description: 'Cluster-level FWE p from the max-size null.' }),
+  pMass: Nullable(Type.Number(), { description: 'Cluster-level FWE p from the max-mass null (when permutations ran).' }),
+  pSize: Nullable(Type.Number(), { description: 'Cluster-level FWE p from the max-size null.' }),
 });
 export type ClusterRow = Static<typeof ClusterRowSchema>;
 
 export const MoranSummarySchema = Type.Object({
   statistic: Type.Literal('t'),
-  contiguity: Type.Union([Type.Literal('queen'), Type.Literal('rook')]),
+  contiguity: Choice(['queen', 'rook']),
   smoothed: Type.Literal(false),
   I: Num,
   expected: Num,

@@ -7,6 +7,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { OutputKind } from './manifest.ts';
+import { Choice } from './choice.ts';
 
 /** One editable layer of the lesion copy of a model. */
 export interface LesionSite {
@@ -74,7 +75,7 @@ export interface LesionConfig {
   layers: { layer: string; units: number[]; scale: number[]; offset: number[] }[];
 }
 
-export const LesionModeSchema = Type.Union([Type.Literal('zero'), Type.Literal('mean'), Type.Literal('scale')], {
+export const LesionModeSchema = Choice(['zero', 'mean', 'scale'], {
   description:
     "`zero`: y = 0. `mean`: y = the unit's mean over the reference set (mean ablation). `scale`: y = factor·x (1 leaves the model unchanged, > 1 amplifies).",
 });

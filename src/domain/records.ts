@@ -5,6 +5,7 @@ import type { LesionInfo } from './lesion.ts';
 import type { Manifest } from './manifest.ts';
 import type { SheetLayout } from './sheet.ts';
 import { CorrectionSchema, CorrectionScopeSchema, TestKindSchema, type UnitStatField } from './stats.ts';
+import { Choice, Nullable } from './choice.ts';
 
 export type Modality = 'image' | 'text';
 
@@ -72,7 +73,7 @@ export interface StimulusItem {
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 export const JOB_STATES: readonly JobState[] = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
 
-export const PoolingOverrideSchema = Type.Union([Type.Literal('mean'), Type.Literal('max'), Type.Literal('last'), Type.Literal('tokens'), Type.Null()], {
+export const PoolingOverrideSchema = Choice(['mean', 'max', 'last', 'tokens', null], {
   description: "Override every layer's pooling.",
 });
 
@@ -88,7 +89,7 @@ export const ContrastParamsSchema = Type.Object({
   correctionScope: CorrectionScopeSchema,
   alpha: Type.Number(),
   keepActivations: Type.Boolean(),
-  label: Type.Union([Type.String(), Type.Null()]),
+  label: Nullable(Type.String()),
   analysis: AnalysisOptionsSchema,
   /** Run on a lesioned model: a configuration of a stored lesion job. */
   lesion: Type.Optional(Type.Union([Type.Object({ id: Type.String(), config: Type.Integer() }), Type.Null()])),

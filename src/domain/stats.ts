@@ -3,17 +3,15 @@
  * table of per-unit statistics that drives storage, documents and maps.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { Choice } from './choice.ts';
 
-export const TestKindSchema = Type.Union([Type.Literal('welch'), Type.Literal('student')], { default: 'welch' });
+export const TestKindSchema = Choice(['welch', 'student'], { default: 'welch' });
 export type TestKind = Static<typeof TestKindSchema>;
 
-export const CorrectionSchema = Type.Union(
-  [Type.Literal('bh'), Type.Literal('by'), Type.Literal('holm'), Type.Literal('bonferroni'), Type.Literal('none')],
-  { default: 'bh' },
-);
+export const CorrectionSchema = Choice(['bh', 'by', 'holm', 'bonferroni', 'none'], { default: 'bh' });
 export type Correction = Static<typeof CorrectionSchema>;
 
-export const CorrectionScopeSchema = Type.Union([Type.Literal('layer'), Type.Literal('all')], {
+export const CorrectionScopeSchema = Choice(['layer', 'all'], {
   default: 'layer',
   description: 'Correct across the units of each layer, or across all requested layers together.',
 });
@@ -26,7 +24,7 @@ export type Contiguity = 'queen' | 'rook';
  * The scale a threshold is stated on. `p`: uncorrected two-sided p, units with p ≤ value;
  * `abs-t`: units with |t| ≥ value. Every threshold in the service names one of these.
  */
-export const ThresholdScaleSchema = Type.Union([Type.Literal('p'), Type.Literal('abs-t')]);
+export const ThresholdScaleSchema = Choice(['p', 'abs-t']);
 export type ThresholdScale = Static<typeof ThresholdScaleSchema>;
 
 export interface Threshold {
@@ -75,10 +73,10 @@ export type UnitStatField = (typeof UNIT_STATS)[number]['field'];
 export type UnitStats = Record<UnitStatField, Float64Array>;
 
 /** Statistics a map can show. log10p, q and pfwe are drawn as sign(t)·(−log10 value). */
-export const MapStatSchema = Type.Union(
-  [Type.Literal('t'), Type.Literal('d'), Type.Literal('log10p'), Type.Literal('q'), Type.Literal('tfce'), Type.Literal('pfwe')],
-  { default: 't', description: 'log10p, q and pfwe are drawn as sign(t)·(−log10 value); tfce and pfwe exist when the contrast computed them.' },
-);
+export const MapStatSchema = Choice(['t', 'd', 'log10p', 'q', 'tfce', 'pfwe'], {
+  default: 't',
+  description: 'log10p, q and pfwe are drawn as sign(t)·(−log10 value); tfce and pfwe exist when the contrast computed them.',
+});
 export type MapStat = Static<typeof MapStatSchema>;
 
 /** What a map of each statistic shows, and the scale its `threshold` is stated on. */

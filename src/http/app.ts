@@ -235,7 +235,9 @@ export async function buildApp(service: Service, opts: AppOptions = {}): Promise
         ? `${where}: unknown field '${extra}'${at ? ` in ${at}` : ''}`
         : missing
           ? `${where}${at ? '.' + at : ''}: '${missing}' is required`
-          : `${where}.${field} ${v.message ?? 'is invalid'}${typeof params.type === 'string' ? ` (found ${describe((v as { data?: unknown }).data)})` : ''}`;
+          : Array.isArray(params.allowedValues)
+            ? `${where}.${field} must be one of ${params.allowedValues.map((x) => JSON.stringify(x)).join(', ')} (found ${describe((v as { data?: unknown }).data)})`
+            : `${where}.${field} ${v.message ?? 'is invalid'}${typeof params.type === 'string' ? ` (found ${describe((v as { data?: unknown }).data)})` : ''}`;
     } else if (isStorageError(err)) {
       const io = storageProblem(err, ctx.paths.data);
       status = io.status;

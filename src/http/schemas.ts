@@ -4,6 +4,7 @@ import { AnalysisSummarySchema, ClusterRowSchema } from '../domain/analysis.ts';
 import { DEFAULT_ANALYSIS } from '../domain/defaults.ts';
 import { ContrastParamsSchema, LayerSummarySchema } from '../domain/records.ts';
 import { MapStatSchema } from '../domain/stats.ts';
+import { Choice, Nullable } from '../domain/choice.ts';
 
 export const ErrorSchema = Type.Object(
   {
@@ -63,7 +64,7 @@ export const ModelSchema = Type.Object(
     id: Type.String(),
     hash: Type.String(),
     name: Type.String(),
-    modality: Type.Union([Type.Literal('image'), Type.Literal('text')]),
+    modality: Choice(['image', 'text']),
     source: Type.String(),
     sizeBytes: Type.Integer(),
     createdAt: Type.String({ format: 'date-time' }),
@@ -119,7 +120,7 @@ export const TensorSchema = Type.Object(
   node: Type.String(),
   type: Type.String(),
   shape: Type.Array(Type.Integer()),
-  isLayer: Type.Union([Type.String(), Type.Null()], { description: 'Manifest layer name when this tensor is a topographic layer.' }),
+  isLayer: Nullable(Type.String(), { description: 'Manifest layer name when this tensor is a topographic layer.' }),
   },
   { examples: [{ name: '/conv4/act/Relu_output_0', opType: 'Relu', node: '/conv4/act/Relu', type: 'float32', shape: [1, 256, 4, 4], isLayer: 'conv4' }] },
 );
@@ -129,7 +130,7 @@ export const StimulusSetSchema = Type.Object(
     id: Type.String(),
     hash: Type.String(),
     name: Type.String(),
-    modality: Type.Union([Type.Literal('image'), Type.Literal('text')]),
+    modality: Choice(['image', 'text']),
     nItems: Type.Integer(),
     source: Type.String(),
     createdAt: Type.String({ format: 'date-time' }),
@@ -165,10 +166,10 @@ export const ItemSchema = Type.Object(
   {
   position: Type.Integer(),
   sha256: Type.String(),
-  label: Type.Union([Type.String(), Type.Null()]),
-  classLabel: Type.Union([Type.String(), Type.Null()], { description: 'The class name of the item (from labels.json of an image folder), or null.' }),
+  label: Nullable(Type.String()),
+  classLabel: Nullable(Type.String(), { description: 'The class name of the item (from labels.json of an image folder), or null.' }),
   mediaType: Type.String(),
-  text: Type.Union([Type.String(), Type.Null()]),
+  text: Nullable(Type.String()),
   },
   { examples: [{ position: 0, sha256: '9f86d081884c7d65…', label: null, classLabel: null, mediaType: 'text/plain', text: 'you are a worthless idiot' }] },
 );
@@ -193,9 +194,9 @@ const Provenance = Type.Object(
           config: Type.Integer(),
           role: Type.String(),
           dose: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
-          control: Type.Union([Type.Integer(), Type.Null()]),
+          control: Nullable(Type.Integer()),
           mode: Type.String(),
-          factor: Type.Union([Type.Number(), Type.Null()]),
+          factor: Nullable(Type.Number()),
           selection: Type.Object({}, { additionalProperties: true }),
           parentModel: Type.Object({}, { additionalProperties: true }),
           units: Type.Array(Type.Object({ layer: Type.String(), units: Type.Array(Type.Integer()) })),
@@ -225,26 +226,26 @@ const EXAMPLE_PARAMS = {
 export const ContrastSchema = Type.Object(
   {
     id: Type.String(),
-    state: Type.Union(['queued', 'running', 'succeeded', 'failed', 'cancelled'].map((s) => Type.Literal(s))),
-    label: Type.Union([Type.String(), Type.Null()]),
+    state: Choice(['queued', 'running', 'succeeded', 'failed', 'cancelled']),
+    label: Nullable(Type.String()),
     model: Type.String(),
     params: ContrastParamsSchema,
     progress: Type.Object({
       done: Type.Integer({ description: 'Stimuli through the model.' }),
       total: Type.Integer(),
       fraction: Type.Number(),
-      stage: Type.Union([Type.String(), Type.Null()], { description: "What a running job is doing: 'inference', then per layer 'statistics', 'topography 0/1', 'permutations k/n', 'reliability'." }),
+      stage: Nullable(Type.String(), { description: "What a running job is doing: 'inference', then per layer 'statistics', 'topography 0/1', 'permutations k/n', 'reliability'." }),
     }),
-    error: Type.Union([Type.String(), Type.Null()]),
+    error: Nullable(Type.String()),
     timings: Type.Union([Type.Object({}, { additionalProperties: Type.Number() }), Type.Null()]),
     attempts: Type.Integer(),
-    battery: Type.Union([Type.String(), Type.Null()], { description: 'The battery this contrast was run in, if any.' }),
+    battery: Nullable(Type.String(), { description: 'The battery this contrast was run in, if any.' }),
     truncation: Type.Union([Type.Object({ maxTokens: Type.Integer(), sets: Type.Record(Type.String(), Type.Integer()) }), Type.Null()], {
       description: 'Text contrasts (once succeeded): per set id, the texts longer than maxTokens that were fed cut to their first maxTokens tokens; null for image contrasts and before success.',
     }),
     createdAt: Type.String({ format: 'date-time' }),
-    startedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-    finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    startedAt: Nullable(Type.String({ format: 'date-time' })),
+    finishedAt: Nullable(Type.String({ format: 'date-time' })),
     layers: Type.Array(Type.Composite([Type.Object({ name: Type.String() }), LayerSummarySchema])),
     provenance: Provenance,
   },
@@ -275,7 +276,7 @@ export const ContrastSchema = Type.Object(
 );
 
 /** Per-unit numbers; null where a value is not finite. */
-const NumArr = (o: Record<string, unknown> = {}) => Type.Array(Type.Union([Type.Number(), Type.Null()]), o);
+const NumArr = (o: Record<string, unknown> = {}) => Type.Array(Nullable(Type.Number()), o);
 
 export const LayerResultSchema = Type.Object(
   {
@@ -303,8 +304,8 @@ export const LayerResultSchema = Type.Object(
   analysis: AnalysisSummarySchema,
   clusters: Type.Array(ClusterRowSchema),
   clusterLabel: Type.Union([Type.Array(Type.Integer()), Type.Null()], { description: 'Per unit: 0 or the id of its cluster.' }),
-  pFWE: Type.Union([Type.Array(Type.Union([Type.Number(), Type.Null()])), Type.Null()], { description: 'Per unit max-|t| permutation FWE p (when permutations ran).' }),
-  tfce: Type.Union([Type.Array(Type.Union([Type.Number(), Type.Null()])), Type.Null()]),
+  pFWE: Type.Union([Type.Array(Nullable(Type.Number())), Type.Null()], { description: 'Per unit max-|t| permutation FWE p (when permutations ran).' }),
+  tfce: Type.Union([Type.Array(Nullable(Type.Number())), Type.Null()]),
   },
   { examples: [{ contrast: 'c_3b91283dcc6bafe7', layer: 'conv4', units: 4, rows: 2, cols: 2, nA: 64, nB: 64, cellOfUnit: [0, 1, 2, 3], t: [7.9, 0.3, -1.2, 2.2], df: [120.1, 125.9, 118.4, 126], p: [1.2e-12, 0.76, 0.23, 0.03], log10p: [-11.9, -0.12, -0.64, -1.52], q: [4.8e-12, 0.76, 0.31, 0.06], d: [1.4, 0.05, -0.21, 0.39], g: [1.39, 0.05, -0.21, 0.39], meanA: [0.8, 0.1, 0.2, 0.4], meanB: [0.3, 0.09, 0.25, 0.33], varA: [0.1, 0.02, 0.05, 0.03], varB: [0.08, 0.02, 0.06, 0.03], summary: {} }] },
 );
@@ -312,7 +313,7 @@ export const LayerResultSchema = Type.Object(
 export const MapQuery = Type.Object(
   {
     stat: Type.Optional(MapStatSchema),
-    outline: Type.Optional(Type.Union([Type.Literal('threshold'), Type.Literal('clusters')], { description: 'Outline units beyond `threshold` (default when a threshold is given) or the stored clusters.' })),
+    outline: Type.Optional(Choice(['threshold', 'clusters'], { description: 'Outline units beyond `threshold` (default when a threshold is given) or the stored clusters.' })),
     threshold: Type.Optional(
       Type.Number({ minimum: 0, maximum: 1e6, description: 'Outline units at or beyond this value on the scale of the drawn statistic: |t|, |d|, −log10 p, −log10 q, |TFCE| or −log10 p(FWE).' }),
     ),

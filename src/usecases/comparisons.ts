@@ -15,15 +15,16 @@ import { nowIso } from '../store/db.ts';
 import { getJob } from '../store/jobs-repo.ts';
 import { getLayerResult, layerArrays } from '../store/results-repo.ts';
 import { onSheet, statValues } from './results.ts';
+import { Nullable } from '../domain/choice.ts';
 
 export type { ComparisonRecord };
 
 export const ComparisonSchema = Type.Object(
   {
     id: Type.String(),
-    maps: Type.Array(Type.Object({ contrast: Type.String(), layer: Type.String(), stat: Type.String(), rows: Type.Integer(), cols: Type.Integer(), label: Type.Union([Type.String(), Type.Null()]) })),
-    pearson: Type.Array(Type.Array(Type.Union([Type.Number(), Type.Null()]))),
-    ssim: Type.Array(Type.Array(Type.Union([Type.Number(), Type.Null()]))),
+    maps: Type.Array(Type.Object({ contrast: Type.String(), layer: Type.String(), stat: Type.String(), rows: Type.Integer(), cols: Type.Integer(), label: Nullable(Type.String()) })),
+    pearson: Type.Array(Type.Array(Nullable(Type.Number()))),
+    ssim: Type.Array(Type.Array(Nullable(Type.Number()))),
     ssimOptions: Type.Object({ window: Type.String(), sigma: Type.Number(), size: Type.Integer({ description: 'Window side in cells.' }), dataRange: Type.String() }),
     createdAt: Type.String({ format: 'date-time' }),
   },

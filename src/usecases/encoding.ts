@@ -41,6 +41,7 @@ import { getMask } from '../store/masks-repo.ts';
 import { findModel, getModel, getSheet } from '../store/models-repo.ts';
 import { getLayerResult, layerArrays, layerSummaries } from '../store/results-repo.ts';
 import { findSet } from '../store/sets-repo.ts';
+import { Choice } from '../domain/choice.ts';
 
 // ─── shared ─────────────────────────────────────────────────────────────────────────────────────────
 
@@ -48,13 +49,13 @@ const SetRef = Type.Union([Type.String({ minLength: 1, maxLength: 128 }), Type.A
   description: 'A stimulus set id or name, or a list of them.',
 });
 
-const PoolingChoice = Type.Union([Type.Literal('mean'), Type.Literal('max'), Type.Literal('last'), Type.Null()], {
+const PoolingChoice = Choice(['mean', 'max', 'last', null], {
   description: "Override every layer's pooling (one row per stimulus; per-token activations of text examples come with `tokens`).",
 });
 
 export const RegionSchema = Type.Object(
   {
-    kind: Type.Union([Type.Literal('unit'), Type.Literal('units'), Type.Literal('cluster'), Type.Literal('mask'), Type.Literal('layer')], {
+    kind: Choice(['unit', 'units', 'cluster', 'mask', 'layer'], {
       description: '`unit`: {layer, unit}; `units`: {layer, units}; `cluster`: {contrast, layer, cluster}; `mask`: {mask}; `layer`: every unit of {layer}.',
     }),
     layer: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
@@ -466,8 +467,8 @@ export const ProfileRequestSchema = Type.Object(
           b: SetRef,
           layers: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 1, maxItems: 1000, description: 'Layers the fROI is chosen from (default all).' })),
           percent: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 50, default: 1, description: 'The fROI: the top percent of units by t on the definition half.' })),
-          scope: Type.Optional(Type.Union([Type.Literal('layer'), Type.Literal('all')], { description: 'Rank within each layer (default) or across the layers.' })),
-          sign: Type.Optional(Type.Union([Type.Literal('positive'), Type.Literal('negative')], { description: 'positive: a > b (default).' })),
+          scope: Type.Optional(Choice(['layer', 'all'], { description: 'Rank within each layer (default) or across the layers.' })),
+          sign: Type.Optional(Choice(['positive', 'negative'], { description: 'positive: a > b (default).' })),
         },
         { additionalProperties: false, description: 'Split-half within this localizer: define on half of each of its sets, measure on the rest.' },
       ),

@@ -28,6 +28,7 @@ import { findModel, getSheet } from '../store/models-repo.ts';
 import { getJob } from '../store/jobs-repo.ts';
 import { getLayerResult, layerArrays, layerClusters, layerSummaries } from '../store/results-repo.ts';
 import { findSet, setItems } from '../store/sets-repo.ts';
+import { Choice } from '../domain/choice.ts';
 
 const SetName = Type.String({ minLength: 1, maxLength: 128 });
 const SetList = Type.Union([SetName, Type.Array(SetName, { minItems: 1, maxItems: 20 })], { description: 'A stimulus set id or name, or a list of them.' });
@@ -36,7 +37,7 @@ export const LESION_LIMITS = { configurations: 2001, evaluations: 5e7 } as const
 
 export const LesionRequestSchema = Type.Object(
   {
-    from: Type.Union([Type.Literal('mask'), Type.Literal('top'), Type.Literal('cluster'), Type.Literal('explicit')], {
+    from: Choice(['mask', 'top', 'cluster', 'explicit'], {
       description: '`mask`: a stored mask. `top`: the top units by a contrast’s t in each chosen layer (`percent` or `count`; several values make a dose-response). `cluster`: a cluster of a contrast (`largest`, or `layer` + id). `explicit`: `units` per layer.',
     }),
     model: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'Model id or name (required for explicit units; otherwise that of the mask or contrast).' })),
@@ -45,7 +46,7 @@ export const LesionRequestSchema = Type.Object(
     layers: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 1, maxItems: 1000, description: 'top: the layers to lesion (default all of the contrast).' })),
     percent: Type.Optional(Type.Array(Type.Number({ exclusiveMinimum: 0, maximum: 100 }), { minItems: 1, maxItems: 20, description: 'top: k in percent of each layer’s units (k = max(1, round(n·percent/100))).' })),
     count: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 1000000 }), { minItems: 1, maxItems: 20, description: 'top: k in units per layer.' })),
-    sign: Type.Optional(Type.Union([Type.Literal('positive'), Type.Literal('negative'), Type.Literal('both')], { description: 'top, cluster: which tail of t (default positive: A > B).' })),
+    sign: Type.Optional(Choice(['positive', 'negative', 'both'], { description: 'top, cluster: which tail of t (default positive: A > B).' })),
     layer: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'cluster: the layer (required with a cluster id; restricts `largest`).' })),
     cluster: Type.Optional(Type.Union([Type.Literal('largest'), Type.Integer({ minimum: 1, maximum: 10000000 })], { description: 'cluster: an id from the cluster table, or `largest` (most units, over the layers).' })),
     units: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 200 }), Type.Array(Type.Integer({ minimum: 0, maximum: 1000000000 }), { maxItems: 1000000 }), { description: 'explicit: units per layer.' })),

@@ -19,19 +19,20 @@ import { categoricalMapFigure, svgToPng } from '../render/index.ts';
 import { labelsToSheet, unitsToSheetMask } from '../sheet/layout.ts';
 import { sheetOf } from './models.ts';
 import { layerMapPng } from './results.ts';
+import { Choice } from '../domain/choice.ts';
 
 export type { MaskKind, MaskRecord };
 
 export const MaskRequestSchema = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 128 }),
-    kind: Type.Union([Type.Literal('top-percent'), Type.Literal('significant'), Type.Literal('cluster'), Type.Literal('explicit')]),
+    kind: Choice(['top-percent', 'significant', 'cluster', 'explicit']),
     contrast: Type.Optional(Type.String({ maxLength: 128, description: 'The contrast to select from (all kinds but explicit).' })),
     layers: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 1000, description: 'Layers to select from; default all of the contrast.' })),
     percent: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 100, description: 'top-percent: k in percent of units (default 1).' })),
-    scope: Type.Optional(Type.Union([Type.Literal('layer'), Type.Literal('all')], { description: 'top-percent: rank within each layer (default) or across all chosen layers.' })),
-    sign: Type.Optional(Type.Union([Type.Literal('positive'), Type.Literal('negative'), Type.Literal('both')], { description: 'Which tail of t (default positive: A > B).' })),
-    correction: Type.Optional(Type.Union([Type.Literal('bh'), Type.Literal('by'), Type.Literal('holm'), Type.Literal('bonferroni'), Type.Literal('none')], { description: "significant: correction of the stored p, over the same family as the contrast (its layers, or all its layers) (default: the contrast's)." })),
+    scope: Type.Optional(Choice(['layer', 'all'], { description: 'top-percent: rank within each layer (default) or across all chosen layers.' })),
+    sign: Type.Optional(Choice(['positive', 'negative', 'both'], { description: 'Which tail of t (default positive: A > B).' })),
+    correction: Type.Optional(Choice(['bh', 'by', 'holm', 'bonferroni', 'none'], { description: "significant: correction of the stored p, over the same family as the contrast (its layers, or all its layers) (default: the contrast's)." })),
     alpha: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 })),
     layer: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'cluster: the layer.' })),
     cluster: Type.Optional(Type.Integer({ minimum: 1, maximum: 1e7, description: 'cluster: the id from the cluster table.' })),

@@ -46,6 +46,17 @@ describe('errors and docs', () => {
     const v = await t.app.inject({ method: 'POST', url: '/v1/contrasts', payload: { model: 'm', a: 'x', b: 'y', alpha: 2 } });
     expect(v.statusCode).toBe(400);
     expect(v.json()).toMatchObject({ statusCode: 400, error: 'Bad Request', code: 'VALIDATION', field: 'alpha' });
+    // A value outside a closed set names the field, every allowed value and what was sent; nullable
+    // choices take null, and the same holds for query strings.
+    const e = await t.app.inject({ method: 'POST', url: '/v1/contrasts', payload: { model: 'm', a: 'x', b: 'y', test: 'welsh' } });
+    expect(e.statusCode).toBe(400);
+    expect(e.json()).toMatchObject({ code: 'VALIDATION', field: 'test', message: 'body.test must be one of "welch", "student" (found string "welsh")' });
+    const p = await t.app.inject({ method: 'POST', url: '/v1/contrasts', payload: { model: 'm', a: 'x', b: 'y', pooling: 'median' } });
+    expect(p.json()).toMatchObject({ code: 'VALIDATION', field: 'pooling', message: 'body.pooling must be one of "mean", "max", "last", "tokens", null (found string "median")' });
+    const n = await t.app.inject({ method: 'POST', url: '/v1/contrasts', payload: { model: 'm', a: 'x', b: 'y', pooling: null } });
+    expect(n.json().code).not.toBe('VALIDATION');
+    const q = await t.app.inject({ method: 'GET', url: '/v1/contrasts?state=done' });
+    expect(q.json()).toMatchObject({ code: 'VALIDATION', field: 'state', message: expect.stringContaining('querystring.state must be one of "queued", "running"') });
     const nf = await t.app.inject({ method: 'GET', url: '/v1/nothing' });
     expect(nf.json()).toMatchObject({ statusCode: 404, code: 'NOT_FOUND' });
     const c = await t.app.inject({ method: 'GET', url: '/v1/contrasts/c_0000' });

@@ -26,6 +26,7 @@ import {
   topography,
 } from '../../usecases/contrasts.ts';
 import { Binary, IdParam, LayerResultSchema, MapQuery, Page, errors } from '../schemas.ts';
+import { Choice, Nullable } from '../../domain/choice.ts';
 
 const LayerParams = Type.Object({
   id: Type.String({ minLength: 1, maxLength: 128, examples: ['c_3b91283dcc6bafe7'] }),
@@ -109,7 +110,7 @@ export const contrastRoutes: FastifyPluginAsyncTypebox = async (app) => {
           Page,
           Type.Object({
             model: Type.Optional(Type.String({ maxLength: 128 })),
-            state: Type.Optional(Type.Union(JOB_STATES.map((s) => Type.Literal(s)))),
+            state: Type.Optional(Choice(JOB_STATES)),
           }),
         ]),
         response: {
@@ -163,10 +164,10 @@ export const contrastRoutes: FastifyPluginAsyncTypebox = async (app) => {
               items: Type.Array(
                 Type.Object({
                   idx: Type.Integer(),
-                  condition: Type.Union([Type.Literal('a'), Type.Literal('b')]),
+                  condition: Choice(['a', 'b']),
                   setId: Type.String(),
                   sha256: Type.String(),
-                  label: Type.Union([Type.String(), Type.Null()]),
+                  label: Nullable(Type.String()),
                 }),
               ),
             },

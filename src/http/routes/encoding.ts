@@ -35,8 +35,9 @@ import {
   unitTopStimuli,
 } from '../../usecases/encoding.ts';
 import { Binary, Page, errors } from '../schemas.ts';
+import { Choice, Nullable } from '../../domain/choice.ts';
 
-const Num = Type.Union([Type.Number(), Type.Null()], { description: 'null where undefined (NaN).' });
+const Num = Nullable(Type.Number(), { description: 'null where undefined (NaN).' });
 const Free = Type.Object({}, { additionalProperties: true });
 const LayerUnits = Type.Object({ layer: Type.String(), units: Type.Array(Type.Integer()) });
 
@@ -46,8 +47,8 @@ const ExampleSchema = Type.Object({
   setName: Type.String(),
   position: Type.Integer({ description: 'Position in its set: GET /v1/stimulus-sets/:set/items/:position has the item.' }),
   sha256: Type.String(),
-  label: Type.Union([Type.String(), Type.Null()]),
-  text: Type.Union([Type.String(), Type.Null()]),
+  label: Nullable(Type.String()),
+  text: Nullable(Type.String()),
   value: Num,
   tokens: Type.Optional(Type.Object({ tokens: Type.Array(Type.String()), values: Type.Array(Num) }, { description: "The region's activation at every token." })),
 });
@@ -82,7 +83,7 @@ const TopStimuliResultSchema = Type.Object({
 const CISchema = Type.Object({ mean: Num, lo: Num, hi: Num, se: Num, n: Type.Integer() });
 const EffectSchema = Type.Object({ d: Num, lo: Num, hi: Num, se: Num, meanDiff: Num, nA: Type.Integer(), nB: Type.Integer() });
 const ProfileResultSchema = Type.Object({
-  mode: Type.Union([Type.Literal('split-half'), Type.Literal('independent')]),
+  mode: Choice(['split-half', 'independent']),
   pooling: Type.String(),
   categories: Type.Array(
     Type.Object({
@@ -106,17 +107,17 @@ function jobSchema(id: string, title: string, result: TSchema, example: Record<s
     {
       id: Type.String(),
       kind: Type.String(),
-      state: Type.Union(JOB_STATES.map((s) => Type.Literal(s))),
-      label: Type.Union([Type.String(), Type.Null()]),
+      state: Choice(JOB_STATES),
+      label: Nullable(Type.String()),
       model: Type.String(),
       params: Free,
       progress: Type.Object({ done: Type.Integer(), total: Type.Integer(), fraction: Type.Number() }),
-      error: Type.Union([Type.String(), Type.Null()]),
+      error: Nullable(Type.String()),
       timings: Type.Union([Type.Object({}, { additionalProperties: Type.Number() }), Type.Null()]),
       attempts: Type.Integer(),
       createdAt: Type.String({ format: 'date-time' }),
-      startedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-      finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+      startedAt: Nullable(Type.String({ format: 'date-time' })),
+      finishedAt: Nullable(Type.String({ format: 'date-time' })),
       provenance: Free,
       result: Type.Optional(Type.Union([result, Type.Null()])),
     },
@@ -199,7 +200,7 @@ const SelectivityLayerSchema = Type.Object(
 
 const JobId = (ex: string) => Type.Object({ id: Type.String({ minLength: 1, maxLength: 128, examples: [ex] }) });
 const SelLayer = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128, examples: ['sel_0a1b2c3d4e5f6071'] }), layer: Type.String({ minLength: 1, maxLength: 200, examples: ['conv4'] }) });
-const ListQuery = Type.Intersect([Page, Type.Object({ model: Type.Optional(Type.String({ maxLength: 128 })), state: Type.Optional(Type.Union(JOB_STATES.map((s) => Type.Literal(s)))) })]);
+const ListQuery = Type.Intersect([Page, Type.Object({ model: Type.Optional(Type.String({ maxLength: 128 })), state: Type.Optional(Choice(JOB_STATES)) })]);
 const Purge = Type.Object({ purge: Type.Optional(Type.Boolean({ default: false })) });
 const listOf = (ref: string) =>
   Type.Object({ items: Type.Array(Type.Ref(ref)), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() }, { examples: [{ items: [], total: 0, limit: 50, offset: 0 }] });
@@ -279,7 +280,7 @@ export const encodingRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   const TokQuery = Type.Object({
-    which: Type.Optional(Type.Union([Type.Literal('top'), Type.Literal('bottom')], { default: 'top' })),
+    which: Type.Optional(Choice(['top', 'bottom'], { default: 'top' })),
     n: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10, description: 'How many examples.' })),
   });
   app.get(
@@ -448,7 +449,7 @@ export const encodingRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Layer summaries of several selectivity results side by side (e.g. topographic vs flat), PNG',
         querystring: Type.Object({
           ids: Type.String({ minLength: 1, maxLength: 1100, description: 'Selectivity ids, comma-separated (1 to 8).', examples: ['sel_0a1b2c3d4e5f6071,sel_1b2c3d4e5f607182'] }),
-          metric: Type.Optional(Type.Union(COMPARE_METRICS.map((m) => Type.Literal(m)), { default: 'si' })),
+          metric: Type.Optional(Choice(COMPARE_METRICS, { default: 'si' })),
         }),
         response: { 200: Binary('image/png'), ...errors(400, 404) },
       },
@@ -476,7 +477,7 @@ export const encodingRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   const MapQ = Type.Object({
-    stat: Type.Optional(Type.Union(SELECTIVITY_STATS.map((s) => Type.Literal(s)), { default: 'preferred', description: '`preferred`: categorical map with a legend; the others are scalar maps.' })),
+    stat: Type.Optional(Choice(SELECTIVITY_STATS, { default: 'preferred', description: '`preferred`: categorical map with a legend; the others are scalar maps.' })),
     category: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'stat=dprime: the category.' })),
   });
   app.get(

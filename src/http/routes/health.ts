@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { health } from '../../usecases/health.ts';
 import { errors } from '../schemas.ts';
+import { Choice } from '../../domain/choice.ts';
 
 export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
@@ -21,7 +22,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
                 Type.Object(
                   {
                     mode: Type.Literal('distributed'),
-                    redis: Type.Union([Type.Literal('ok'), Type.Literal('unreachable')]),
+                    redis: Choice(['ok', 'unreachable']),
                     workers: Type.Integer({ description: 'Worker processes connected to the shard queue.' }),
                     shards: Type.Object({ waiting: Type.Integer(), active: Type.Integer(), delayed: Type.Integer(), failed: Type.Integer() }),
                     passes: Type.Integer({ description: 'Passes of running jobs on the workers.' }),

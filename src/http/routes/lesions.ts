@@ -17,16 +17,17 @@ import {
   submitLesion,
 } from '../../usecases/lesions.ts';
 import { Binary, IdParam, Page, errors } from '../schemas.ts';
+import { Choice, Nullable } from '../../domain/choice.ts';
 
-const Num = Type.Union([Type.Number(), Type.Null()]);
+const Num = Nullable(Type.Number());
 const Measures = Type.Record(Type.String(), Num, { description: 'lm: ce (nats per token), ppl. classifier: accuracy, logp, agreement, kl. Null where undefined (e.g. accuracy of an unlabelled set).' });
 const ControlTestSchema = Type.Object({
   n: Type.Integer({ description: 'Controls with a defined Δ.' }),
   values: Type.Array(Type.Number(), { description: 'Δ of each control, in control order.' }),
   mean: Num,
   sd: Num,
-  z: Type.Union([Type.Number(), Type.Null()], { description: '(Δ_lesion − mean) / sd.' }),
-  p: Type.Union([Type.Number(), Type.Null()], { description: 'Empirical one-sided p = (1 + #{controls with Δ ≥ Δ_lesion}) / (1 + n).' }),
+  z: Nullable(Type.Number(), { description: '(Δ_lesion − mean) / sd.' }),
+  p: Nullable(Type.Number(), { description: 'Empirical one-sided p = (1 + #{controls with Δ ≥ Δ_lesion}) / (1 + n).' }),
 });
 const DoseValue = Type.Union([Type.Object({ percent: Type.Number() }), Type.Object({ count: Type.Integer() }), Type.Null()], { description: 'The k of a top-k selection; null for a mask, a cluster, explicit units.' });
 const SetSummarySchema = Type.Object({
@@ -39,7 +40,7 @@ const SetSummarySchema = Type.Object({
   spatial: Type.Record(Type.String(), ControlTestSchema),
 });
 const LesionSummarySchema = Type.Object({
-  output: Type.Object({ name: Type.String(), kind: Type.Union([Type.Literal('lm'), Type.Literal('classifier')]) }),
+  output: Type.Object({ name: Type.String(), kind: Choice(['lm', 'classifier']) }),
   primary: Type.String({ description: 'The measure of the specificity test and the default of the figures.' }),
   measures: Type.Array(Type.String()),
   sets: Type.Array(Type.Object({ index: Type.Integer(), id: Type.String(), name: Type.String(), items: Type.Integer(), labelled: Type.Integer() })),
@@ -61,17 +62,17 @@ export const LesionSchema = Type.Object(
   {
     id: Type.String(),
     kind: Type.Literal('lesion'),
-    state: Type.Union(JOB_STATES.map((s) => Type.Literal(s))),
+    state: Choice(JOB_STATES),
     label: Type.String(),
     model: Type.String(),
     params: Type.Object({}, { additionalProperties: true, description: 'The request with every default filled in.' }),
     progress: Type.Object({ done: Type.Integer(), total: Type.Integer(), fraction: Type.Number() }, { description: 'Stimulus evaluations (a stimulus under one configuration; reference stimuli count once).' }),
-    error: Type.Union([Type.String(), Type.Null()]),
+    error: Nullable(Type.String()),
     timings: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
     attempts: Type.Integer(),
     createdAt: Type.String({ format: 'date-time' }),
-    startedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-    finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    startedAt: Nullable(Type.String({ format: 'date-time' })),
+    finishedAt: Nullable(Type.String({ format: 'date-time' })),
     configurations: Type.Integer({ description: 'The intact model, then per dose the lesion, its random and its spatial controls.' }),
     doses: Type.Array(
       Type.Object({
@@ -151,7 +152,7 @@ export const lesionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['lesions'],
         summary: 'List lesions, newest first',
-        querystring: Type.Intersect([Page, Type.Object({ model: Type.Optional(Type.String({ maxLength: 128 })), state: Type.Optional(Type.Union(JOB_STATES.map((s) => Type.Literal(s)))) })]),
+        querystring: Type.Intersect([Page, Type.Object({ model: Type.Optional(Type.String({ maxLength: 128 })), state: Type.Optional(Choice(JOB_STATES)) })]),
         response: {
           200: Type.Object({ items: Type.Array(Type.Ref('Lesion')), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() }, { examples: [{ items: [], total: 2, limit: 50, offset: 0 }] }),
           ...errors(400),
@@ -208,10 +209,10 @@ export const lesionRoutes: FastifyPluginAsyncTypebox = async (app) => {
             items: Type.Array(
               Type.Object({
                 idx: Type.Integer(),
-                role: Type.Union([Type.Literal('intact'), Type.Literal('lesion'), Type.Literal('random'), Type.Literal('spatial')]),
-                dose: Type.Union([Type.Integer(), Type.Null()]),
-                control: Type.Union([Type.Integer(), Type.Null()]),
-                seed: Type.Union([Type.Integer(), Type.Null()]),
+                role: Choice(['intact', 'lesion', 'random', 'spatial']),
+                dose: Nullable(Type.Integer()),
+                control: Nullable(Type.Integer()),
+                seed: Nullable(Type.Integer()),
                 nUnits: Type.Integer(),
                 layers: Type.Array(Type.Object({ layer: Type.String(), nUnits: Type.Integer(), units: Type.Array(Type.Integer()) })),
               }),
@@ -238,10 +239,10 @@ export const lesionRoutes: FastifyPluginAsyncTypebox = async (app) => {
             outputKind: Type.String(),
             measures: Type.Array(Type.String()),
             stimuli: Type.Array(
-              Type.Object({ idx: Type.Integer(), set: Type.Integer(), setId: Type.String(), sha256: Type.String(), label: Type.Union([Type.String(), Type.Null()]), classLabel: Type.Union([Type.String(), Type.Null()]) }),
+              Type.Object({ idx: Type.Integer(), set: Type.Integer(), setId: Type.String(), sha256: Type.String(), label: Nullable(Type.String()), classLabel: Nullable(Type.String()) }),
             ),
-            configs: Type.Array(Type.Object({ idx: Type.Integer(), role: Type.String(), dose: Type.Union([Type.Integer(), Type.Null()]), control: Type.Union([Type.Integer(), Type.Null()]), nUnits: Type.Integer() })),
-            measure: Type.Union([Type.String(), Type.Null()]),
+            configs: Type.Array(Type.Object({ idx: Type.Integer(), role: Type.String(), dose: Nullable(Type.Integer()), control: Nullable(Type.Integer()), nUnits: Type.Integer() })),
+            measure: Nullable(Type.String()),
             effect: Type.Boolean(),
             values: Type.Union([Type.Array(Type.Array(Num)), Type.Null()]),
           }),

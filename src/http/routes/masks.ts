@@ -2,16 +2,17 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { createControlMask, createMaskWithControl, deleteMask, listMaskViews, maskMapPng, MaskRequestSchema, requireMask } from '../../usecases/masks.ts';
 import { Binary, IdParam, Page, errors } from '../schemas.ts';
+import { Choice, Nullable } from '../../domain/choice.ts';
 
 export const MaskSchema = Type.Object(
   {
     id: Type.String(),
     name: Type.String(),
     modelId: Type.String(),
-    contrast: Type.Union([Type.String(), Type.Null()]),
-    kind: Type.Union([Type.Literal('top-percent'), Type.Literal('significant'), Type.Literal('cluster'), Type.Literal('explicit'), Type.Literal('random-control')]),
+    contrast: Nullable(Type.String()),
+    kind: Choice(['top-percent', 'significant', 'cluster', 'explicit', 'random-control']),
     spec: Type.Object({}, { additionalProperties: true }),
-    controlOf: Type.Union([Type.String(), Type.Null()]),
+    controlOf: Nullable(Type.String()),
     nUnits: Type.Integer(),
     createdAt: Type.String({ format: 'date-time' }),
     layers: Type.Array(Type.Object({ layer: Type.String(), nUnits: Type.Integer(), units: Type.Array(Type.Integer()) })),

@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { deleteModel, inspectUpload, listModelViews, listTensors, modelView, registerModelFromFolder, registerUpload, requireModel, type UploadPart } from '../../usecases/models.ts';
 import { multipartParts, uploading } from '../multipart.ts';
 import { IdParam, ModelListSchema, Page, RegisterModelBody, TensorSchema, errors } from '../schemas.ts';
+import { Choice } from '../../domain/choice.ts';
 
 export const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const ctx = app.ctx;
@@ -13,7 +14,7 @@ export const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['models'],
         summary: 'List registered models',
-        querystring: Type.Intersect([Page, Type.Object({ modality: Type.Optional(Type.Union([Type.Literal('image'), Type.Literal('text')])) })]),
+        querystring: Type.Intersect([Page, Type.Object({ modality: Type.Optional(Choice(['image', 'text'])) })]),
         response: { 200: ModelListSchema, ...errors(400) },
       },
     },

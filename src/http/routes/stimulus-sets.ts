@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { createSet, createSetFromUpload, deleteSet, itemBytes, listItems, listSets, requireSet, type SetUploadPart } from '../../usecases/stimulus-sets.ts';
 import { multipartParts, uploading } from '../multipart.ts';
 import { Binary, CreateSetBody, IdParam, ItemSchema, Page, errors } from '../schemas.ts';
+import { Choice } from '../../domain/choice.ts';
 
 export const stimulusSetRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const ctx = app.ctx;
@@ -13,7 +14,7 @@ export const stimulusSetRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['stimulus-sets'],
         summary: 'List stimulus sets',
-        querystring: Type.Intersect([Page, Type.Object({ modality: Type.Optional(Type.Union([Type.Literal('image'), Type.Literal('text')])) })]),
+        querystring: Type.Intersect([Page, Type.Object({ modality: Type.Optional(Choice(['image', 'text'])) })]),
         response: {
           200: Type.Object(
             { items: Type.Array(Type.Ref('StimulusSet')), total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer() },
