@@ -1,14 +1,34 @@
 /**
- * Heavy GETs take turns on a real listening server: a burst of cached map requests that arrive
- * together is let in one per turn of the event loop, so a /health sent after all of them is
- * answered before them, not behind the whole burst; and every one of the burst is still answered.
+ * Which GETs count as heavy (every figure route of the API), and heavy GETs taking turns on a real
+ * listening server: a burst of cached map requests that arrive together is let in one per turn of the
+ * event loop, so a /health sent after all of them is answered before them, not behind the whole
+ * burst; and every one of the burst is still answered.
  */
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../src/config.ts';
+import { HEAVY_GET } from '../../src/http/plugins/heavy-gets.ts';
 import { mapService } from '../../src/usecases/map-cache.ts';
 import { startApp, waitForContrast, type TestApp } from '../support/env.ts';
 
 const BURST = 100;
+
+describe('which GETs are heavy', () => {
+  it('every figure (PNG, SVG) and map route of the API is bounded; streamed stored files and small JSON are not', () => {
+    const doc = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'openapi', 'openapi.json'), 'utf8')) as { paths: Record<string, { get?: unknown }> };
+    const routes = Object.keys(doc.paths)
+      .filter((p) => doc.paths[p].get)
+      .map((p) => p.replace(/^\/v1/, '').replace(/\{(\w+)\}/g, ':$1'));
+    const heavy = (r: string) => HEAVY_GET.some((re) => re.test(r));
+    const figures = routes.filter((r) => /\.(png|svg)$/.test(r));
+    expect(figures.length).toBeGreaterThanOrEqual(17);
+    for (const r of figures) expect(heavy(r), r).toBe(true);
+    for (const r of ['/contrasts/:id/layers/:layer/map.npy', '/contrasts/:id/layers/:layer', '/models/:id/tensors']) expect(heavy(r), r).toBe(true);
+    for (const r of ['/contrasts/:id/layers/:layer/activations.npy', '/contrasts/:id', '/contrasts', '/stimulus-sets/:id/items']) expect(heavy(r), r).toBe(false);
+  });
+});
 
 /** Sockets connected to port, all at once. */
 async function connect(port: number, n: number): Promise<net.Socket[]> {

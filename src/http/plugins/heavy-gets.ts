@@ -7,13 +7,11 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
-/** Route patterns (as registered) whose GETs are CPU-heavy. */
-export const HEAVY_GET = [
-  /\/contrasts\/:id\/layers\/:layer\/(map\.(png|svg|npy)|smoothness\.png)$/,
-  /\/contrasts\/:id\/layers\/:layer$/,
-  /\/masks\/:id\/layers\/:layer\/map\.png$/,
-  /\/models\/:id\/tensors$/,
-];
+/**
+ * Route patterns (as registered) whose GETs are CPU-heavy: every figure (PNG, SVG), maps as .npy,
+ * per-unit documents, tensor listings. Stored files streamed as they are (activations) are not.
+ */
+export const HEAVY_GET = [/\.(png|svg)$/, /\/map\.npy$/, /\/contrasts\/:id\/layers\/:layer$/, /\/models\/:id\/tensors$/];
 
 export interface HeavyGetLimit {
   concurrency: number;
