@@ -10,6 +10,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import { moduleUrl, startWorker } from '../inference/threads.ts';
 import type { Modality } from '../domain/records.ts';
 import type { PooledSpec } from '../domain/pooling.ts';
 import { addPooledOutputs, PoolingEditError } from '../onnx/pooling.ts';
@@ -69,7 +71,7 @@ export async function pooledGraphFor(onnxPath: string, layers: PoolableLayer[], 
   if (fs.existsSync(file)) return result;
   let bytes: Uint8Array;
   try {
-    bytes = addPooledOutputs(await fs.promises.readFile(onnxPath), specs, modality === 'text');
+    bytes = await editOnThread(onnxPath, specs, modality === 'text');
   } catch (e) {
     if (e instanceof PoolingEditError) return null;
     throw e;
@@ -85,4 +87,47 @@ export async function pooledGraphFor(onnxPath: string, layers: PoolableLayer[], 
     return null;
   }
   return result;
+}
+
+const ENTRY = moduleUrl('./pooled-graph.ts', import.meta.url);
+
+type EditRequest = { file: string; specs: PooledSpec[]; text: boolean };
+type EditResponse = { ok: true; bytes: Uint8Array } | { ok: false; message: string; refused: boolean };
+
+/**
+ * The file read and `addPooledOutputs` run on a thread of their own: parsing and rewriting the graph
+ * (~0.1 s for a GPT-2-sized model, once per model and layer set) would otherwise hold the server's
+ * event loop.
+ */
+function editOnThread(file: string, specs: PooledSpec[], text: boolean): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const w = startWorker(ENTRY, { workerData: { file, specs, text } satisfies EditRequest });
+    let done = false;
+    w.once('message', (m: EditResponse) => {
+      done = true;
+      if (m.ok) resolve(m.bytes);
+      else reject(m.refused ? new PoolingEditError(m.message) : new Error(m.message));
+      void w.terminate();
+    });
+    w.once('error', (e) => {
+      done = true;
+      reject(e);
+    });
+    w.once('exit', (code) => {
+      if (!done) reject(new Error(`the pooling edit thread exited with code ${code}`));
+    });
+  });
+}
+
+if (parentPort && (workerData as { entry?: string } | null)?.entry === ENTRY.href) {
+  const { file, specs, text } = workerData as EditRequest;
+  let answer: EditResponse;
+  try {
+    answer = { ok: true, bytes: addPooledOutputs(fs.readFileSync(file), specs, text) };
+  } catch (e) {
+    answer = { ok: false, message: (e as Error)?.message ?? String(e), refused: e instanceof PoolingEditError };
+  }
+  // Transferred when the result owns its whole buffer (a small one may sit in Node's shared pool).
+  const own = answer.ok && answer.bytes.byteOffset === 0 && answer.bytes.byteLength === answer.bytes.buffer.byteLength;
+  parentPort.postMessage(answer, own && answer.ok ? [answer.bytes.buffer as ArrayBuffer] : []);
 }
