@@ -376,6 +376,15 @@ export interface CoreJob {
   unitChunk: number;
   intraOpThreads: number;
   maxModelBytes: number;
+  /** Set to 1 (Atomics) to stop: checked before each session and each block, never inside ONNX Runtime. */
+  stop?: Int32Array;
+}
+
+/** The test was stopped through `CoreJob.stop`. */
+export class PermutationStopped extends Error {
+  constructor() {
+    super('stopped');
+  }
 }
 
 export interface CoreTimings {
@@ -455,8 +464,10 @@ export async function runPermutationCore(
   const t1 = performance.now();
   let buildMs = 0;
   const sessions: import('onnxruntime-node').InferenceSession[] = [];
+  const stopped = () => job.stop !== undefined && Atomics.load(job.stop, 0) !== 0;
   try {
     for (const chunks of groups) {
+      if (stopped()) throw new PermutationStopped();
       const tb = performance.now();
       let bytes: Uint8Array | null = buildPermutationGraph({ rows, nA, nB, test, chunks, wantT: co !== null, wantDf: needDf }, data);
       buildMs += performance.now() - tb;
@@ -543,6 +554,7 @@ export async function runPermutationCore(
     let runCpuMs = 0;
     let clusterMs = 0;
     for (let done = 0; done < total; done += P) {
+      if (stopped()) throw new PermutationStopped();
       const bs = Math.min(P, total - done);
       for (let p = 0; p < bs; p++) {
         const lab = done + p === 0 ? labels : permuter.next();
@@ -636,6 +648,9 @@ export async function runPermutationCore(
 
 const ENTRY = moduleUrl('./permutation-worker.ts', import.meta.url);
 
+/** How long an aborted test's worker may take to stop by itself before it is terminated. */
+const STOP_GRACE_MS = 60_000;
+
 /** Messages from the permutation worker. */
 export type PermutationWorkerMessage =
   | { kind: 'progress'; done: number; total: number }
@@ -676,6 +691,7 @@ export function permutationTestOrtTimed(
     unitChunk: opts.unitChunk ?? defaultUnitChunk(blockPerms, units),
     intraOpThreads: opts.intraOpThreads ?? os.availableParallelism(),
     maxModelBytes: opts.maxModelBytes ?? DEFAULT_MAX_MODEL_BYTES,
+    stop: new Int32Array(new SharedArrayBuffer(4)),
   };
   // The worker reads the matrix from shared memory: one copy here (none if the caller's matrix is already
   // shared or handed over), instead of structured cloning's copy out and copy in.
@@ -697,12 +713,21 @@ export function permutationTestOrtTimed(
     const finish = (err: Error | null, value?: { result: PermutationResult; timings: CoreTimings }) => {
       if (settled) return;
       settled = true;
+      if (grace) clearTimeout(grace);
       opts.signal?.removeEventListener('abort', onAbort);
       void worker.terminate();
+      if (opts.signal?.aborted) err = new Error('permutationTestOrt: aborted');
       if (err) reject(err);
       else resolve(value as { result: PermutationResult; timings: CoreTimings });
     };
-    const onAbort = () => finish(new Error('permutationTestOrt: aborted'));
+    // Aborting asks the worker to stop after the block it is running and waits for it to end: a worker
+    // terminated while its thread is inside ONNX Runtime can bring the whole process down. Past
+    // STOP_GRACE_MS it is terminated all the same.
+    let grace: NodeJS.Timeout | null = null;
+    const onAbort = () => {
+      Atomics.store(job.stop!, 0, 1);
+      grace ??= setTimeout(() => finish(new Error('permutationTestOrt: aborted')), STOP_GRACE_MS);
+    };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     worker.on('message', (m: PermutationWorkerMessage) => {
       if (m.kind === 'progress') {

@@ -4,7 +4,8 @@
  * (counted and bounded), determinism, zero-variance and non-finite units, Student and the 'p' cluster scale.
  */
 import { describe, expect, it } from 'vitest';
-import { permutationTestOrt, permutationTestOrtTimed, type OrtPermutationOptions } from '../../src/pipeline/permutation-engine.ts';
+import * as onnxruntime from 'onnxruntime-node';
+import { PermutationStopped, permutationTestOrt, permutationTestOrtTimed, runPermutationCore, type OrtPermutationOptions } from '../../src/pipeline/permutation-engine.ts';
 import { LabelPermuter, permutationTest, type PermutationResult } from '../../src/stats/permutation.ts';
 import { Rng } from '../../src/stats/rng.ts';
 import type { TestKind } from '../../src/stats/ttest.ts';
@@ -271,6 +272,29 @@ describe('permutationTestOrt', () => {
     ac.abort();
     await expect(p).rejects.toThrow(/aborted/);
 
+    // Aborted while running: the worker stops between blocks (never terminated inside ONNX Runtime)
+    // and the promise rejects once it has, long before the 2,500 blocks are done (the worker may be a
+    // few blocks past the progress message that the abort answers).
+    const ac2 = new AbortController();
+    const after: number[] = [];
+    let atAbort = -1;
+    const running = permutationTestOrt(welch.matrix, welch.rows, UNITS, welch.labels, {
+      nPerm: 100_000,
+      seed: 2,
+      blockPerms: 40,
+      signal: ac2.signal,
+      intraOpThreads: 1,
+      onProgress: (done) => {
+        if (atAbort < 0) {
+          atAbort = done;
+          ac2.abort();
+        } else after.push(done);
+      },
+    });
+    await expect(running).rejects.toThrow(/aborted/);
+    expect(atAbort).toBe(40);
+    expect(Math.max(atAbort, ...after), `progress after the abort at ${atAbort}: ${after.join(', ')}`).toBeLessThan(4000);
+
     const bad = Uint8Array.from(welch.labels);
     bad[0] = 2;
     await expect(permutationTestOrt(welch.matrix, welch.rows, UNITS, bad, { nPerm: 5, seed: 1 })).rejects.toThrow(/labels must be 1 \(A\) or 0 \(B\)/);
@@ -282,5 +306,33 @@ describe('permutationTestOrt', () => {
     await expect(
       permutationTestOrt(welch.matrix, welch.rows, UNITS, welch.labels, { nPerm: 5, seed: 1, cluster: { rows: SIDE, cols: SIDE, threshold: 2, scale: 'p', connectivity: 4 } }),
     ).rejects.toThrow(/p cluster-forming threshold/);
+  });
+
+  it('stops between blocks when its stop flag is set, releasing its sessions', async () => {
+    const stop = new Int32Array(new SharedArrayBuffer(4));
+    const seen: number[] = [];
+    const job = {
+      matrix: welch.matrix,
+      rows: welch.rows,
+      units: UNITS,
+      labels: Uint8Array.from(welch.labels),
+      nPerm: 1000,
+      seed: 3,
+      test: 'welch' as const,
+      nA: welch.labels.reduce((n, l) => n + l, 0),
+      nB: welch.rows - welch.labels.reduce((n, l) => n + l, 0),
+      cluster: null,
+      blockPerms: 50,
+      unitChunk: UNITS,
+      intraOpThreads: 1,
+      maxModelBytes: 1 << 30,
+      stop,
+    };
+    const core = runPermutationCore(onnxruntime, job, (done) => {
+      seen.push(done);
+      if (done >= 100) Atomics.store(stop, 0, 1);
+    });
+    await expect(core).rejects.toBeInstanceOf(PermutationStopped);
+    expect(seen).toEqual([50, 100]);
   });
 });
