@@ -105,8 +105,7 @@ export function regionMean(region: RegionUnits[], byKey: Map<string, { data: Flo
  * batches are in stimulus order (region, behaviour).
  */
 export class ShardFolder {
-  /** Per layer, per set; a layer's are made when its first rows come (not all at once when a shard opens). */
-  private moments: (Moments[] | undefined)[] | null = null;
+  private moments: Moments[][] | null = null;
   private rows: RowsCollector[] | null = null;
   private sums: { sum: Float64Array; rows: number }[] | null = null;
   private region: { stim: number[]; roi: number[]; control: number[] | null; roiUnits: RegionUnits[]; controlUnits: RegionUnits[] | null } | null = null;
@@ -115,13 +114,13 @@ export class ShardFolder {
 
   constructor(
     private readonly spec: FoldSpec,
-    private readonly units: number[],
+    units: number[],
     private readonly setOf: (i: number) => number,
     private readonly range: { start: number; end: number },
   ) {
     switch (spec.kind) {
       case 'moments':
-        this.moments = units.map(() => undefined);
+        this.moments = units.map((u) => Array.from({ length: spec.nSets }, () => new Moments(u)));
         if (spec.rows) this.rows = units.map((u) => new RowsCollector(u));
         break;
       case 'rows':
@@ -175,7 +174,7 @@ export class ShardFolder {
     const stim = rowStimuli(batch, pl);
     if (this.moments) {
       // Rows of one set come in runs: fold each run at once.
-      const m = (this.moments[li] ??= this.newMoments(li));
+      const m = this.moments[li];
       let r = 0;
       while (r < pl.rows) {
         const si = this.setOf(stim[r]);
@@ -191,11 +190,6 @@ export class ShardFolder {
       acc.rows += pl.rows;
     }
     this.rows?.[li].add(pl.data, stim, pl.token);
-  }
-
-  private newMoments(li: number): Moments[] {
-    const n = this.spec.kind === 'moments' ? this.spec.nSets : 0;
-    return Array.from({ length: n }, () => new Moments(this.units[li]));
   }
 
   private addBehaviour(batch: Batch, results: Record<string, Float64Array>[]): void {
@@ -214,7 +208,7 @@ export class ShardFolder {
     const s = this.spec;
     switch (s.kind) {
       case 'moments':
-        return { kind: 'moments', moments: this.moments!.map((m, li) => m ?? this.newMoments(li)), rows: this.rows ? this.rows.map((r) => r.take()) : null };
+        return { kind: 'moments', moments: this.moments!, rows: this.rows ? this.rows.map((r) => r.take()) : null };
       case 'rows':
         return { kind: 'rows', rows: this.rows!.map((r) => r.take()) };
       case 'sums':
