@@ -10,6 +10,23 @@ const PREFIX = 'toposcope/pool/';
 /** Text copies: a bool input [batch, tokens], true at the real (not padded) positions. */
 export const TOKEN_MASK_INPUT = `${PREFIX}token_mask`;
 
+/**
+ * Image copies that take 8-bit pixels: a uint8 input [batch, height, width, channels] (the decoded
+ * pixels as they are cached), turned into the model's normalised N×C×H×W float32 input in the graph.
+ */
+export const PIXELS_INPUT = `${PREFIX}pixels`;
+
+/** The image input a copy computes from 8-bit pixels, and its normalisation (one mean and std per channel). */
+export interface PixelSpec {
+  /** The model's N×C×H×W float32 image input, computed by the copy instead of fed. */
+  input: string;
+  height: number;
+  width: number;
+  channels: number;
+  mean: number[];
+  std: number[];
+}
+
 /** The output holding `tensor` pooled (`mean` or `max`) along every axis but the batch and `unitAxis`. */
 export function pooledOutputName(tensor: string, unitAxis: number, pooling: Pooling): string {
   return `${PREFIX}${pooling}/${unitAxis}/${tensor}`;

@@ -39,7 +39,7 @@ export async function decodePixels(buf: Buffer, spec: ImageInput, label = '#0'):
   return { data: raw instanceof Uint8Array ? raw : new Uint8Array(raw), height: h, width: w, channels };
 }
 
-/** Normalises decoded pixels into `out` at offset `o` (C×H×W): (v/255 − mean) / std per channel. */
+/** Normalises decoded pixels into `out` at offset `o` (C×H×W): (v/255 − mean) / std per channel (see `normaliseTable`). */
 export function normaliseInto(px: Pixels, spec: ImageInput, out: Float32Array, o: number): void {
   const [h, w] = spec.size;
   const raw = px.data;
@@ -72,19 +72,29 @@ export function normaliseInto(px: Pixels, spec: ImageInput, out: Float32Array, o
 /** Tables by channels, means and stds (a handful per process). */
 const tables = new Map<string, Float32Array>();
 
+/** The mean and std of each channel (a manifest may give one for all). */
+export function channelNorm(spec: Pick<ImageInput, 'channels' | 'mean' | 'std'>): { mean: number[]; std: number[] } {
+  const at = (v: number[], c: number) => v[Math.min(c, v.length - 1)];
+  return { mean: Array.from({ length: spec.channels }, (_, c) => at(spec.mean, c)), std: Array.from({ length: spec.channels }, (_, c) => at(spec.std, c)) };
+}
+
 /**
- * (v/255 − mean_c) / std_c for every byte value v of every channel c: 256 entries per channel,
- * computed in double precision and rounded once to float32, as the input tensor holds them.
+ * What every byte value v of every channel c becomes, 256 entries per channel: ((v / 255) − mean_c)
+ * / std_c in float32, rounded after each operation, as torchvision's ToTensor + Normalize compute it
+ * and as a pooled copy fed 8-bit pixels does in its graph (onnx/pooling.ts): the same bits all three
+ * ways. (Within ~3e-7 of the exact value; the error is absolute, from the float32 mean and std.)
  */
-function normaliseTable(spec: ImageInput): Float32Array {
+export function normaliseTable(spec: Pick<ImageInput, 'channels' | 'mean' | 'std'>): Float32Array {
   const key = `${spec.channels}|${spec.mean.join(',')}|${spec.std.join(',')}`;
   let lut = tables.get(key);
   if (lut) return lut;
+  const { mean, std } = channelNorm(spec);
+  const f = Math.fround;
   lut = new Float32Array(spec.channels * 256);
   for (let c = 0; c < spec.channels; c++) {
-    const mean = spec.mean[Math.min(c, spec.mean.length - 1)];
-    const std = spec.std[Math.min(c, spec.std.length - 1)];
-    for (let v = 0; v < 256; v++) lut[c * 256 + v] = (v / 255 - mean) / std;
+    const m = f(mean[c]);
+    const s = f(std[c]);
+    for (let v = 0; v < 256; v++) lut[c * 256 + v] = f(f(f(v / 255) - m) / s);
   }
   if (tables.size >= 64) tables.clear();
   tables.set(key, lut);
@@ -110,6 +120,8 @@ export interface ImageItem {
 export interface ImageEncodeCounts {
   decoded: number;
   cached: number;
+  /** Called when an item has to be decoded (before its decode starts). */
+  onDecode?: () => void;
 }
 
 /**
@@ -119,9 +131,13 @@ export interface ImageEncodeCounts {
  * batches can be encoded ahead without a burst of decoder set-up on the calling thread.
  */
 export async function encodeImageItems(items: ImageItem[], spec: ImageInput, cache: DecodeCache | null, counts?: ImageEncodeCounts): Promise<FeedSpec> {
+  return packImages(await imagePixels(items, spec, cache, counts), spec, 'float32');
+}
+
+/** The decoded pixels of each item (see `encodeImageItems`), in item order. */
+export async function imagePixels(items: ImageItem[], spec: ImageInput, cache: DecodeCache | null, counts?: ImageEncodeCounts): Promise<Pixels[]> {
   const [h, w] = spec.size;
-  const per = spec.channels * h * w;
-  const out = new Float32Array(items.length * per);
+  const out: Pixels[] = new Array(items.length);
   const misses: Promise<void>[] = [];
   const keyOf = cache ? preprocessKeyer(spec) : null;
   for (let i = 0; i < items.length; i++) {
@@ -131,19 +147,48 @@ export async function encodeImageItems(items: ImageItem[], spec: ImageInput, cac
     if (px && (px.height !== h || px.width !== w)) px = null;
     if (px) {
       if (counts) counts.cached++;
-      normaliseInto(px, spec, out, i * per);
+      out[i] = px;
       continue;
     }
+    counts?.onDecode?.();
     misses.push(
       decodeQueued(async () => decodePixels(await it.read(), spec, it.label ?? `#${i}`)).then((d) => {
         if (counts) counts.decoded++;
         cache?.put(key, d);
-        normaliseInto(d, spec, out, i * per);
+        out[i] = d;
       }),
     );
   }
   await Promise.all(misses);
-  return { type: 'float32', dims: [items.length, spec.channels, h, w], data: out.buffer as ArrayBuffer };
+  return out;
+}
+
+/**
+ * A batch of decoded images as the model's input: normalised N×C×H×W float32, or (`uint8`) the
+ * bytes as N×H×W×C for a copy that normalises in its graph (`PIXELS_INPUT`). A grey image in an RGB
+ * input has its one channel repeated, in both forms.
+ */
+export function packImages(pixels: Pixels[], spec: ImageInput, form: 'float32' | 'uint8'): FeedSpec {
+  const [h, w] = spec.size;
+  const C = spec.channels;
+  const per = C * h * w;
+  if (form === 'float32') {
+    const out = new Float32Array(pixels.length * per);
+    for (let i = 0; i < pixels.length; i++) normaliseInto(pixels[i], spec, out, i * per);
+    return { type: 'float32', dims: [pixels.length, C, h, w], data: out.buffer as ArrayBuffer };
+  }
+  const out = new Uint8Array(pixels.length * per);
+  for (let i = 0; i < pixels.length; i++) {
+    const raw = pixels[i].data;
+    const srcC = pixels[i].channels;
+    const o = i * per;
+    if (srcC === C) {
+      out.set(raw.subarray(0, per), o);
+      continue;
+    }
+    for (let k = 0, n = h * w; k < n; k++) for (let c = 0; c < C; c++) out[o + k * C + c] = raw[k * srcC + Math.min(c, srcC - 1)];
+  }
+  return { type: 'uint8', dims: [pixels.length, h, w, C], data: out.buffer as ArrayBuffer };
 }
 
 /**

@@ -26,6 +26,7 @@ export function toTensor(f: FeedSpec): ort.Tensor {
   if (f.type === 'int64') return new ort.Tensor('int64', new BigInt64Array(f.data), f.dims);
   if (f.type === 'int32') return new ort.Tensor('int32', new Int32Array(f.data), f.dims);
   if (f.type === 'bool') return new ort.Tensor('bool', new Uint8Array(f.data), f.dims);
+  if (f.type === 'uint8') return new ort.Tensor('uint8', new Uint8Array(f.data), f.dims);
   throw new Error(`unsupported feed type ${String((f as FeedSpec).type)}`);
 }
 

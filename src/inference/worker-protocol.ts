@@ -6,7 +6,7 @@ export type { LesionConfig, LesionSite };
 
 export interface FeedSpec {
   /** bool: one byte per element (0 or 1). */
-  type: 'float32' | 'int64' | 'int32' | 'bool';
+  type: 'float32' | 'int64' | 'int32' | 'bool' | 'uint8';
   dims: number[];
   data: ArrayBuffer;
 }

@@ -8,6 +8,13 @@
  *   mask: a NaN or ∞ at a padded position does not reach the pooled value.
  * - Images (any rank ≥ 3): ReduceMean or ReduceMax over all positions.
  *
+ * - Images fed as 8-bit pixels (`pixels`): the model's float32 N×C×H×W input is removed from the
+ *   graph's inputs and computed from a new uint8 input [batch, H, W, C]: transposed to planes, cast,
+ *   then ((v / 255) − mean_c) / std_c in float32, one operation at a time, as the JavaScript
+ *   normalisation (and torchvision's ToTensor + Normalize) computes it: the model sees the same
+ *   float32 values, bit for bit, from a quarter of the bytes. These nodes come first; the rest of the
+ *   graph reads the input tensor by its name as before.
+ *
  * Means are summed in float64 (x cast to double): the result does not depend on how many padded
  * positions a batch has or on the order ONNX Runtime adds in, to float32 precision, as the sums in
  * JavaScript did. Maxima are taken in float32 (x cast to float32: a no-op for float32 tensors, which
@@ -15,11 +22,12 @@
  * nodes, inputs and outputs are kept byte for byte; the new nodes follow the last node (they only read
  * tensors the graph already computes, so the file stays topologically sorted).
  */
-import { pooledOutputName, TOKEN_MASK_INPUT, type PooledSpec } from '../domain/pooling.ts';
+import { PIXELS_INPUT, pooledOutputName, TOKEN_MASK_INPUT, type PixelSpec, type PooledSpec } from '../domain/pooling.ts';
 import { ELEM_TYPE, int, ints, nodeBytes, tensorAttr, valueInfo, type AttrValue } from './build.ts';
 import { GRAPH_INPUT, GRAPH_OUTPUT, VI_NAME } from './fields.ts';
-import { defaultDomainOpset, inspectModel, parseTop, rebuildModel } from './model.ts';
-import { concat, lenField, stringField } from './proto.ts';
+import { defaultDomainOpset, inspectModel, parseTop, rebuildModel, type ModelInfo } from './model.ts';
+import type { Field } from './proto.ts';
+import { concat, fieldString, lenField, readFields, stringField } from './proto.ts';
 
 export class PoolingEditError extends Error {}
 
@@ -29,11 +37,12 @@ export const POOLING_MIN_OPSET = 9;
 const INTERNAL = 'toposcope/pool/_';
 
 /**
- * A copy of the model with a pooled output for every spec (`pooledOutputName`), and with the token
- * mask input when `text`. Refuses tensors that no node produces, ranks or axes it cannot pool, opsets
- * below `POOLING_MIN_OPSET` and names that would collide.
+ * A copy of the model with a pooled output for every spec (`pooledOutputName`), with the token mask
+ * input when `text`, and fed 8-bit pixels when `pixels` is given. Refuses tensors that no node
+ * produces, ranks or axes it cannot pool, opsets below `POOLING_MIN_OPSET`, names that would collide,
+ * and (with `pixels`) an image input that is not a float32 N×C×H×W graph input of that size.
  */
-export function addPooledOutputs(buf: Uint8Array, specs: PooledSpec[], text: boolean): Uint8Array {
+export function addPooledOutputs(buf: Uint8Array, specs: PooledSpec[], text: boolean, pixels: PixelSpec | null = null): Uint8Array {
   const p = parseTop(buf);
   const info = inspectModel(buf);
   const opset = defaultDomainOpset(info.opsets);
@@ -104,10 +113,50 @@ export function addPooledOutputs(buf: Uint8Array, specs: PooledSpec[], text: boo
   if (outputs.size === 0) throw new PoolingEditError('nothing to pool');
 
   const parts: Uint8Array[] = [];
-  for (const f of p.graphFields) parts.push(buf.subarray(f.start, f.end));
+  let skipInput: string | null = null;
+  if (pixels) {
+    const prefix: Uint8Array[] = [];
+    const at = nodes.length;
+    pixelNodes(info, pixels, node);
+    prefix.push(...nodes.splice(at));
+    parts.push(...prefix);
+    parts.push(lenField(GRAPH_INPUT, valueInfo(PIXELS_INPUT, 'uint8', [batchDim(info, pixels), pixels.height, pixels.width, pixels.channels])));
+    skipInput = pixels.input;
+  }
+  for (const f of p.graphFields) {
+    if (skipInput !== null && f.no === GRAPH_INPUT && inputName(buf, f) === skipInput) continue;
+    parts.push(buf.subarray(f.start, f.end));
+  }
   parts.push(...nodes);
   if (text) parts.push(lenField(GRAPH_INPUT, valueInfo(TOKEN_MASK_INPUT, 'bool', ['batch', 'tokens'])));
   for (const o of outputs) parts.push(lenField(GRAPH_OUTPUT, stringField(VI_NAME, o)));
   return rebuildModel(buf, p, concat(parts));
 }
 
+
+function inputName(buf: Uint8Array, f: Field): string {
+  for (const g of readFields(buf, f.valueStart, f.end)) if (g.no === VI_NAME) return fieldString(buf, g);
+  return '';
+}
+
+/** The image input's batch dimension as the graph declares it (a name, a size, or 'batch'). */
+function batchDim(info: ModelInfo, px: PixelSpec): string | number {
+  const d = info.inputs.find((i) => i.name === px.input)?.dims?.[0];
+  return d === null || d === undefined ? 'batch' : d;
+}
+
+/** uint8 [N, H, W, C] → Transpose → Cast → ÷ 255 → − mean_c → ÷ std_c (float32): the N×C×H×W input. */
+function pixelNodes(info: ModelInfo, px: PixelSpec, node: (op: string, inputs: string[], attrs?: Record<string, AttrValue>, output?: string) => string): void {
+  const inp = info.inputs.find((i) => i.name === px.input);
+  if (!inp) throw new PoolingEditError(`the graph has no input '${px.input}' to feed from pixels`);
+  if (inp.elemType !== ELEM_TYPE.float32) throw new PoolingEditError(`image input '${px.input}' is not float32`);
+  const want = [px.channels, px.height, px.width];
+  if (!inp.dims || inp.dims.length !== 4 || want.some((v, i) => typeof inp.dims![i + 1] === 'number' && inp.dims![i + 1] !== v)) {
+    throw new PoolingEditError(`image input '${px.input}' is not N×${want.join('×')}`);
+  }
+  if (px.mean.length !== px.channels || px.std.length !== px.channels) throw new PoolingEditError(`the pixel normalisation needs ${px.channels} means and stds`);
+  const perChannel = (v: number[]) => node('Constant', [], { value: tensorAttr({ elemType: 'float32', dims: [px.channels, 1, 1], data: Float32Array.from(v) }) });
+  const planes = node('Transpose', [PIXELS_INPUT], { perm: ints([0, 3, 1, 2]) });
+  const scaled = node('Div', [node('Cast', [planes], { to: int(ELEM_TYPE.float32) }), node('Constant', [], { value: tensorAttr({ elemType: 'float32', dims: [], data: Float32Array.of(255) }) })]);
+  node('Div', [node('Sub', [scaled, perChannel(px.mean)]), perChannel(px.std)], {}, px.input);
+}

@@ -9,8 +9,8 @@ import type { LesionConfig } from '../domain/lesion.ts';
 import type { BehaviourFetch } from '../inference/worker-protocol.ts';
 import type { ModelRecord, StimulusItem } from '../domain/records.ts';
 import type { DecodeCache } from '../inference/decode-cache.ts';
-import { pooledOutputName, TOKEN_MASK_INPUT } from '../domain/pooling.ts';
-import { encodeImageItems, padIds, tokenMask } from '../inference/encode.ts';
+import { PIXELS_INPUT, pooledOutputName, TOKEN_MASK_INPUT } from '../domain/pooling.ts';
+import { imagePixels, packImages, padIds, tokenMask } from '../inference/encode.ts';
 import type { PooledLayer, SessionPool } from '../inference/pool.ts';
 import type { FeedSpec, LayerFetch } from '../inference/worker-protocol.ts';
 import { stimulusOf, type Batch, type PlannedLayer, type TokenTable } from './plan.ts';
@@ -75,7 +75,7 @@ const IMAGE_AHEAD_BYTES = 64 * 1024 * 1024;
 
 /**
  * Batches in flight: for image models as many as fit in IMAGE_AHEAD_BYTES (at most 16), so that
- * decoding keeps every core busy while the workers run; otherwise `base`.
+ * decoding keeps every core busy while the workers run (once a batch has images to decode); otherwise `base`.
  */
 function imagesAhead(model: Pick<ModelRecord, 'modality' | 'manifest'>, batches: Batch[], base: number): number {
   const image = model.manifest.input.image;
@@ -117,17 +117,19 @@ export async function infer(input: InferInput, onBatch: (batch: Batch, out: Batc
   const text = model.modality === 'text' ? model.manifest.input.text! : null;
   if (text && !input.tokens) throw new Error('infer: text stimuli need their token ids (plan stage)');
   const timings: InferTimings = { encodeMs: 0, inferenceMs: 0, batches: 0, imagesDecoded: 0, imagesCached: 0, paddedTokens: 0, realTokens: 0 };
-  const counts = { decoded: 0, cached: 0 };
+  const counts: { decoded: number; cached: number; onDecode?: () => void } = { decoded: 0, cached: 0 };
   let pool: SessionPool | null = input.pool instanceof Promise ? null : input.pool;
   const poolReady = input.pool instanceof Promise ? input.pool.then((p) => (pool = p)) : Promise.resolve(input.pool);
   poolReady.catch(() => undefined); // awaited by the first batch
+  const pooledGraph = Promise.resolve(input.pooled ?? null).then((g) => g ?? null);
+  pooledGraph.catch(() => undefined);
   const where = (b: Batch) => `batch ${b.index + 1} of ${batches.length}`;
   const submit = async (b: Batch, feeds: Record<string, FeedSpec>, lengths: Int32Array | null): Promise<BatchOut & { runMs: number }> => {
     const at = where(b);
     const p = pool ?? (await poolReady);
     if (!behaviour) {
       if (!fetch) {
-        pooled = (await input.pooled) ?? null;
+        pooled = await pooledGraph;
         fetch = fetchOf(pooled);
       }
       if (pooled?.mask && text && lengths) feeds = { ...feeds, [TOKEN_MASK_INPUT]: tokenMask(lengths, feeds[text.idsInput].dims[1]) };
@@ -177,33 +179,55 @@ export async function infer(input: InferInput, onBatch: (batch: Batch, out: Batc
     const image = model.manifest.input.image!;
     const slice: InferStimulus[] = [];
     for (let k = 0; k < n; k++) slice.push(stimuli[stimulusOf(b, k)]);
-    const feed = await encodeImageItems(
+    const pixels = await imagePixels(
       slice.map((s) => ({ sha256: s.item.sha256, read: () => input.readImage(s.item), label: label(s) })),
       image,
       input.imageCache ?? null,
       counts,
     );
     timings.encodeMs += performance.now() - te;
-    return submit(b, { [image.name]: feed }, null);
+    // 8-bit pixels for a copy that normalises them itself; known once the sessions are started.
+    const bytes = !behaviour && (await pooledGraph)?.pixels === true;
+    const tp = performance.now();
+    const feed = packImages(pixels, image, bytes ? 'uint8' : 'float32');
+    timings.encodeMs += performance.now() - tp;
+    return submit(b, { [bytes ? PIXELS_INPUT : image.name]: feed }, null);
   };
   const inFlight = new Map<number, Promise<BatchOut & { runMs: number }>>();
-  const maxInFlight = imagesAhead(model, batches, Math.max(1, input.inFlight ?? (pool ? pool.size + 1 : 2)));
+  const base = Math.max(1, input.inFlight ?? (pool ? pool.size + 1 : 2));
+  const deep = imagesAhead(model, batches, base);
+  // Batches whose pixels are all cached encode in about a millisecond: running far ahead of the
+  // sessions would only take a core from them. The window opens wide at the first image to decode.
+  let maxInFlight = input.imageCache && deep > base ? base + 1 : deep;
+  let widened: () => void = () => undefined;
+  const wide = new Promise<'widened'>((r) => (widened = () => r('widened')));
+  counts.onDecode = () => {
+    if (maxInFlight === deep) return;
+    maxInFlight = deep;
+    widened();
+  };
   let next = 0;
   try {
     for (let bi = 0; bi < batches.length; bi++) {
-      while (next < batches.length && inFlight.size < maxInFlight) {
-        if (signal?.aborted) throw new CancelledError();
-        const p = launch(batches[next]);
-        p.catch(() => undefined); // awaited below, in order
-        inFlight.set(next, p);
-        next++;
-      }
       let res: BatchOut & { runMs: number };
-      try {
-        res = await inFlight.get(bi)!;
-      } catch (e) {
-        if (signal?.aborted) throw new CancelledError();
-        throw e;
+      for (;;) {
+        while (next < batches.length && inFlight.size < maxInFlight) {
+          if (signal?.aborted) throw new CancelledError();
+          const p = launch(batches[next]);
+          p.catch(() => undefined); // awaited below, in order
+          inFlight.set(next, p);
+          next++;
+        }
+        let r: (BatchOut & { runMs: number }) | 'widened';
+        try {
+          r = maxInFlight < deep ? await Promise.race([inFlight.get(bi)!, wide]) : await inFlight.get(bi)!;
+        } catch (e) {
+          if (signal?.aborted) throw new CancelledError();
+          throw e;
+        }
+        if (r === 'widened') continue; // launch the batches the wider window allows, then wait again
+        res = r;
+        break;
       }
       inFlight.delete(bi);
       if (signal?.aborted) throw new CancelledError();

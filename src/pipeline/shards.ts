@@ -213,9 +213,9 @@ async function foldShards(
  * The pooled copy (pooled-graph.ts) of a pass' model file, the same on the embedded path and on a
  * worker (`pass` is the wire document); none for behaviour passes, which pool nothing.
  */
-export function pooledCopyOf(pass: Pick<PassSpec, 'fold' | 'poolInGraph' | 'layers'> & { model: { modality: Modality } }, onnxPath: string): Promise<PooledGraph | null> {
+export function pooledCopyOf(pass: Pick<PassSpec, 'fold' | 'poolInGraph' | 'layers'> & { model: { modality: Modality; manifest: Manifest } }, onnxPath: string): Promise<PooledGraph | null> {
   if (pass.fold.kind === 'behaviour' || !pass.poolInGraph) return Promise.resolve(null);
-  return pooledGraphFor(onnxPath, pass.layers, pass.model.modality);
+  return pooledGraphFor(onnxPath, pass.layers, pass.model.modality, pass.model.manifest.input.image ?? null);
 }
 
 type StartedSessions = { pool: SessionPool; key: string; reused: boolean; pooled: PooledGraph | null };

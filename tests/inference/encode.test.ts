@@ -1,4 +1,7 @@
-/** Pixel normalisation (src/inference/encode.ts): every byte value of every channel, against the formula. */
+/**
+ * Pixel normalisation (src/inference/encode.ts): every byte value of every channel, against
+ * torchvision's float32 steps (ToTensor's v/255, then Normalize's − mean and ÷ std).
+ */
 import { describe, expect, it } from 'vitest';
 import { normaliseInto } from '../../src/inference/encode.ts';
 import type { ImageInput } from '../../src/domain/manifest.ts';
@@ -21,7 +24,7 @@ describe('normaliseInto', () => {
     [1, 1],
     [1, 3],
   ]) {
-    it(`${srcC} source channel(s) into ${C}: (v/255 − mean_c)/std_c rounded once to float32, planes C×H×W, at an offset`, () => {
+    it(`${srcC} source channel(s) into ${C}: ((v/255) − mean_c)/std_c in float32 steps, planes C×H×W, at an offset`, () => {
       const s = spec(C);
       const px = pixels(srcC);
       const out = new Float32Array(5 + C * 256).fill(99);
@@ -31,7 +34,11 @@ describe('normaliseInto', () => {
         const sc = Math.min(c, srcC - 1);
         for (let i = 0; i < 256; i++) {
           const v = px.data[i * srcC + sc];
-          expect(out[5 + c * 256 + i]).toBe(Math.fround((v / 255 - s.mean[c]) / s.std[c]));
+          const f = Math.fround;
+          const want = f(f(f(v / 255) - f(s.mean[c])) / f(s.std[c]));
+          expect(out[5 + c * 256 + i]).toBe(want);
+          // Close to the exact value: the float32 mean and std are the error.
+          expect(Math.abs(want - (v / 255 - s.mean[c]) / s.std[c])).toBeLessThan(5e-7);
         }
       }
     });
