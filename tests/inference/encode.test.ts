@@ -2,8 +2,9 @@
  * Pixel normalisation (src/inference/encode.ts): every byte value of every channel, against
  * torchvision's float32 steps (ToTensor's v/255, then Normalize's − mean and ÷ std).
  */
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { normaliseInto } from '../../src/inference/encode.ts';
+import { normaliseInto, normaliseTable } from '../../src/inference/encode.ts';
 import type { ImageInput } from '../../src/domain/manifest.ts';
 
 function spec(channels: number): ImageInput {
@@ -43,4 +44,28 @@ describe('normaliseInto', () => {
       }
     });
   }
+});
+
+describe('normaliseTable', () => {
+  it("equals torchvision's ToTensor + Normalize for every byte value, bit for bit (ImageNet and 0.5/0.5 statistics)", () => {
+    const cases = [
+      { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+      { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
+    ];
+    const script = `
+import json, sys, torch
+import torchvision.transforms.functional as F
+v = torch.arange(256, dtype=torch.uint8).repeat(3, 1).reshape(3, 1, 256)
+out = []
+for c in json.loads(sys.argv[1]):
+    x = v.to(torch.float32).div(255)  # ToTensor on uint8
+    out.append(F.normalize(x, c['mean'], c['std']).flatten().tolist())
+print(json.dumps(out))
+`;
+    const got = JSON.parse(execFileSync('/usr/bin/python3', ['-c', script, JSON.stringify(cases)], { encoding: 'utf8' })) as number[][];
+    cases.forEach((c, k) => {
+      const table = normaliseTable({ channels: 3, ...c });
+      expect(Array.from(table)).toEqual(got[k].map((x) => Math.fround(x)));
+    });
+  }, 60_000);
 });
