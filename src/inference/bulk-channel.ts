@@ -43,6 +43,8 @@ interface Incoming {
 }
 
 export class BulkChannel {
+  /** Bytes of the large buffers sent and received so far. */
+  moved = 0;
   private readonly inbox: Incoming[] = [];
   /** Bytes that came before the message they belong to. */
   private early: Buffer[] = [];
@@ -64,6 +66,7 @@ export class BulkChannel {
     const writes: Promise<void>[] = [];
     const packed = mapLeaves(message, (leaf) => {
       if (!(leaf instanceof ArrayBuffer) || leaf.byteLength < BULK_MIN_BYTES) return leaf;
+      this.moved += leaf.byteLength;
       writes.push(new Promise((resolve) => this.socket.write(new Uint8Array(leaf), () => resolve())));
       const p: Placeholder = { $bulkBytes: leaf.byteLength };
       return p;
@@ -77,6 +80,7 @@ export class BulkChannel {
     const withBuffers = mapLeaves(message, (leaf) => {
       if (!isPlaceholder(leaf)) return leaf;
       const b = new Uint8Array(leaf.$bulkBytes);
+      this.moved += b.length;
       buffers.push(b);
       return b.buffer;
     });

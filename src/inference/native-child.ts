@@ -121,7 +121,17 @@ export interface OpenRequest {
   graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
   lesion?: { sites: LesionSite[]; config: LesionConfig | null };
 }
-export type ChildRequest = OpenRequest | { op: 'call'; id: number; call: SessionCall } | { op: 'close'; id: number };
+export type ChildRequest = OpenRequest | { op: 'call'; id: number; call: SessionCall } | { op: 'memory'; id: number } | { op: 'close'; id: number };
+
+/** The child's memory as it reports it: RSS, the V8 heap, ArrayBuffers, and its transfer collections so far. */
+export interface ChildMemory {
+  rssBytes: number;
+  heapUsedBytes: number;
+  arrayBufferBytes: number;
+  /** Bytes of large buffers that crossed the socket, and the young-generation collections they led to. */
+  movedBytes: number;
+  collections: number;
+}
 
 /** A request as the caller writes it: the id is the channel's. */
 export type ChildCall = ChildRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
@@ -197,7 +207,8 @@ class Child {
     private readonly opts: NativeChildOptions,
   ) {
     const entry = opts.entry ?? defaultEntry();
-    const nodeArgs = [...entry.execArgv];
+    // --expose-gc: the child collects its transfer garbage itself (native-child-entry.ts).
+    const nodeArgs = [...entry.execArgv, '--expose-gc'];
     if (opts.memoryMb) nodeArgs.push(`--max-old-space-size=${Math.max(64, Math.floor(opts.memoryMb / 2))}`);
     nodeArgs.push(entry.file);
     const prlimit = opts.memoryMb ? findPrlimit() : null;
@@ -420,6 +431,11 @@ export class NativeSession {
   /** Runs one call; `doing` names it in failures (default: the step's own words). */
   call(c: SessionCall, doing?: string): Promise<SessionAnswer> {
     return this.child.call<SessionAnswer>({ op: 'call', call: c }, doing === undefined ? null : { step: STEP_OF[c.kind], doing });
+  }
+
+  /** The child's memory now (between calls). */
+  memory(): Promise<ChildMemory> {
+    return this.child.call<ChildMemory>({ op: 'memory' });
   }
 
   async probe(feeds: Record<string, FeedSpec>, fetch: string[]): Promise<ProbeShape[]> {

@@ -178,4 +178,30 @@ describe('equivalence with the in-process code', () => {
       fs.rmSync(path.dirname(file), { recursive: true, force: true });
     }
   });
+
+  it('the session process runs a young-generation collection per MB of buffers it moves (it is started with --expose-gc)', async () => {
+    const dir = path.join(MODELS, 'topo-gpt');
+    const m = readManifest(dir);
+    const file = path.join(tempDir('toposcope-native-'), 'model.onnx');
+    fs.writeFileSync(file, exposeTensors(fs.readFileSync(path.join(dir, 'model.onnx')), m.layers.map((l) => l.tensor)));
+    const layers = m.layers.map((l) => ({ key: l.name, tensor: l.tensor, unitAxis: l.unitAxis, pooling: 'mean' }));
+    const enc = new TextIds(m.input.text!, dir);
+    // 32 texts a call, of growing length as batches by token length are: 4 pooled layers of 32 × 512
+    // floats (64 KB each) come back every time.
+    const batches = Array.from({ length: 40 }, (_, k) => enc.encode(Array.from({ length: 32 }, (_, i) => `sentence ${i} ${'word '.repeat(k + (i % 3))}`)));
+    const session = await NativeSession.open(file, { intraOpThreads: 1 });
+    try {
+      const start = await session.memory();
+      for (let i = 0; i < 3; i++) for (const b of batches) await session.pool(b.feeds, layers, b.lengths);
+      const end = await session.memory();
+      const moved = end.movedBytes - start.movedBytes;
+      expect(moved).toBeGreaterThanOrEqual(120 * 4 * 32 * 512 * 4); // every answer's buffers crossed the socket
+      // A collection per MB moved (30 MB here); without --expose-gc there are none.
+      expect(end.collections - start.collections).toBeGreaterThanOrEqual(Math.floor(moved / (1 << 20)) - 1);
+      expect(end.collections - start.collections).toBeLessThanOrEqual(Math.ceil(moved / (1 << 20)));
+    } finally {
+      await session.close();
+      fs.rmSync(path.dirname(file), { recursive: true, force: true });
+    }
+  }, 120_000);
 });
