@@ -8,7 +8,7 @@ import type { AnalysisOptions, AnalysisSummary, ClusterRow, LayerAnalysis } from
 import type { SheetLayout } from '../domain/sheet.ts';
 import { toSheet } from '../sheet/layout.ts';
 import { findClusters } from '../stats/clusters.ts';
-import { moranPermutation } from '../stats/moran.ts';
+import { moranPermutation, shuffleTable, type ShuffleTable } from '../stats/moran.ts';
 import { permutationTest, type PermutationResult } from '../stats/permutation.ts';
 import { permutationTestOrt } from './permutation-engine.ts';
 import { splitHalfReliability } from '../stats/reliability.ts';
@@ -125,7 +125,8 @@ export async function analyseLayer(
   const topo = opts.topography;
   check();
   hooks.onProgress?.('topography', 0, 1);
-  const moran = moranPermutation(tSheet, rows, cols, { contiguity: topo.contiguity, permutations: topo.permutations, seed: opts.seed });
+  const occupied = countOccupied(tSheet);
+  const moran = moranPermutation(tSheet, rows, cols, { contiguity: topo.contiguity, permutations: topo.permutations, seed: opts.seed, table: tableFor(opts.seed, occupied, topo.permutations) });
   const smooth = smoothnessCurve(layer.t, sheet.x, sheet.y, { bins: topo.bins, seed: opts.seed, chanceShuffles: 1 });
 
   const summary: AnalysisSummary = {
@@ -227,4 +228,23 @@ export async function analyseLayer(
     };
   }
   return { clusters, clusterLabels, tfce: tfceUnits, pFWE, summary };
+}
+
+function countOccupied(map: Float64Array): number {
+  let n = 0;
+  for (let i = 0; i < map.length; i++) if (!Number.isNaN(map[i])) n++;
+  return n;
+}
+
+/** Shuffle tables up to this size are kept for the next layer (a 3,072-unit sheet with 999 permutations: 6 MB). */
+const TABLE_MAX_BYTES = 32 << 20;
+let lastTable: ShuffleTable | null = null;
+
+/** The Moran null's arrangements for this seed, cell count and permutation count, shared by the layers this thread analyses. */
+function tableFor(seed: number, n: number, permutations: number): ShuffleTable | undefined {
+  if (n < 2) return undefined;
+  if (lastTable && lastTable.seed === seed && lastTable.n === n && lastTable.permutations === permutations) return lastTable;
+  if (n * permutations * (n <= 65536 ? 2 : 4) > TABLE_MAX_BYTES) return undefined;
+  lastTable = shuffleTable(seed, n, permutations);
+  return lastTable;
 }

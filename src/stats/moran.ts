@@ -131,6 +131,33 @@ export function moranI(map: ArrayLike<number>, rows: number, cols: number, opts:
 export interface MoranPermutationOptions extends MoranOptions {
   permutations: number;
   seed: number;
+  /** The arrangements of this seed, permutation count and number of occupied cells (`shuffleTable`), to skip the shuffling. */
+  table?: ShuffleTable;
+}
+
+/**
+ * The arrangements a seeded permutation null visits: row k holds, for each occupied cell (compact
+ * order), the index of the value it has after k + 1 shuffles. They depend on the seed, the number of
+ * cells and of permutations, not on the values, so the layers of a job (one sheet size, one seed) can
+ * share them instead of each drawing the same 999 × n random numbers again.
+ */
+export interface ShuffleTable {
+  seed: number;
+  n: number;
+  permutations: number;
+  rows: Uint16Array | Int32Array;
+}
+
+export function shuffleTable(seed: number, n: number, permutations: number): ShuffleTable {
+  const idx = n <= 65536 ? new Uint16Array(n) : new Int32Array(n);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  const rows = n <= 65536 ? new Uint16Array(n * permutations) : new Int32Array(n * permutations);
+  const rng = new Rng(seed);
+  for (let k = 0; k < permutations; k++) {
+    rng.shuffle(idx);
+    rows.set(idx, k * n);
+  }
+  return { seed, n, permutations, rows };
 }
 
 export interface MoranPermutationResult {
@@ -166,13 +193,21 @@ export function moranPermutation(map: ArrayLike<number>, rows: number, cols: num
   }
   const scale = n / g.W / ss;
   const I = crossSum(z, g) * scale;
-  const rng = new Rng(opts.seed);
+  const t = opts.table;
+  if (t && (t.seed !== opts.seed || t.n !== n || t.permutations !== P)) {
+    throw new Error(`moranPermutation: the shuffle table is for seed ${t.seed}, ${t.n} cells, ${t.permutations} permutations (not ${opts.seed}, ${n}, ${P})`);
+  }
+  const rng = t ? null : new Rng(opts.seed);
   const zp = z.slice();
   let ge = 0;
   let mean = 0;
   let m2 = 0;
   for (let k = 1; k <= P; k++) {
-    rng.shuffle(zp);
+    if (t) {
+      // The same arrangement the k-th shuffle gives: the values gathered by the table's row.
+      const row = t.rows.subarray((k - 1) * n, k * n);
+      for (let i = 0; i < n; i++) zp[i] = z[row[i]];
+    } else rng!.shuffle(zp);
     const Ik = crossSum(zp, g) * scale;
     if (Ik >= I) ge++;
     const d = Ik - mean;

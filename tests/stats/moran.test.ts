@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { contiguityGraph, moranI, moranPermutation } from '../../src/stats/moran.ts';
+import { contiguityGraph, moranI, moranPermutation, shuffleTable } from '../../src/stats/moran.ts';
 import { Rng } from '../../src/stats/rng.ts';
 import { expectClose, loadReference } from './helpers.ts';
 
@@ -130,5 +130,25 @@ describe('moranPermutation', () => {
     // Binomial(200, 0.05): mean 10, P(X ≥ 21) < 0.001
     expect(rejections).toBeLessThanOrEqual(20);
     expect(rejections).toBeGreaterThanOrEqual(2);
+  });
+
+  it('with a shuffle table (shared by the layers of a job) gives the same result to the last bit; refuses a table of another seed or size', () => {
+    const rng = new Rng(3);
+    for (const [rows, cols, holes] of [
+      [12, 16, 0],
+      [9, 7, 5],
+    ]) {
+      const table = shuffleTable(11, rows * cols - holes, 99);
+      for (let layer = 0; layer < 3; layer++) {
+        const m = noiseMap(rows, cols, rng);
+        for (let h = 0; h < holes; h++) m[(h * 13) % m.length] = NaN;
+        const plain = moranPermutation(m, rows, cols, { contiguity: 'queen', permutations: 99, seed: 11 });
+        const shared = moranPermutation(m, rows, cols, { contiguity: 'queen', permutations: 99, seed: 11, table });
+        expect(shared).toEqual(plain);
+      }
+    }
+    const m = noiseMap(4, 4, rng);
+    expect(() => moranPermutation(m, 4, 4, { contiguity: 'rook', permutations: 9, seed: 1, table: shuffleTable(2, 16, 9) })).toThrow(/shuffle table is for seed 2/);
+    expect(() => moranPermutation(m, 4, 4, { contiguity: 'rook', permutations: 9, seed: 1, table: shuffleTable(1, 15, 9) })).toThrow(/15 cells/);
   });
 });
