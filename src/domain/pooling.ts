@@ -3,7 +3,7 @@
  * itself (mean or max over its token or spatial positions), so a run returns B×U numbers per layer
  * instead of the whole activation tensor. The names the copy gives its new tensors.
  */
-import type { Pooling } from './manifest.ts';
+import type { ImageInput, Pooling } from './manifest.ts';
 
 const PREFIX = 'toposcope/pool/';
 
@@ -25,6 +25,12 @@ export interface PixelSpec {
   channels: number;
   mean: number[];
   std: number[];
+}
+
+/** The mean and std of each channel (a manifest may give one value for all channels). */
+export function channelNorm(image: Pick<ImageInput, 'channels' | 'mean' | 'std'>): { mean: number[]; std: number[] } {
+  const at = (v: number[], c: number) => v[Math.min(c, v.length - 1)];
+  return { mean: Array.from({ length: image.channels }, (_, c) => at(image.mean, c)), std: Array.from({ length: image.channels }, (_, c) => at(image.std, c)) };
 }
 
 /** The output holding `tensor` pooled (`mean` or `max`) along every axis but the batch and `unitAxis`. */

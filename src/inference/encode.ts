@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { encode as gpt2Encode } from 'gpt-tokenizer/encoding/r50k_base';
 import type { ImageInput, TextInput } from '../domain/manifest.ts';
+import { channelNorm } from '../domain/pooling.ts';
 import { preprocessKeyer, type DecodeCache, type Pixels } from './decode-cache.ts';
 import { torchvisionPixels } from './resize.ts';
 import type { FeedSpec } from './worker-protocol.ts';
@@ -71,12 +72,6 @@ export function normaliseInto(px: Pixels, spec: ImageInput, out: Float32Array, o
 
 /** Tables by channels, means and stds (a handful per process). */
 const tables = new Map<string, Float32Array>();
-
-/** The mean and std of each channel (a manifest may give one for all). */
-export function channelNorm(spec: Pick<ImageInput, 'channels' | 'mean' | 'std'>): { mean: number[]; std: number[] } {
-  const at = (v: number[], c: number) => v[Math.min(c, v.length - 1)];
-  return { mean: Array.from({ length: spec.channels }, (_, c) => at(spec.mean, c)), std: Array.from({ length: spec.channels }, (_, c) => at(spec.std, c)) };
-}
 
 /**
  * What every byte value v of every channel c becomes, 256 entries per channel: ((v / 255) − mean_c)

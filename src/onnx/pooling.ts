@@ -26,8 +26,7 @@ import { PIXELS_INPUT, pooledOutputName, TOKEN_MASK_INPUT, type PixelSpec, type 
 import { ELEM_TYPE, int, ints, nodeBytes, tensorAttr, valueInfo, type AttrValue } from './build.ts';
 import { GRAPH_INPUT, GRAPH_OUTPUT, VI_NAME } from './fields.ts';
 import { defaultDomainOpset, inspectModel, parseTop, rebuildModel, type ModelInfo } from './model.ts';
-import type { Field } from './proto.ts';
-import { concat, fieldString, lenField, readFields, stringField } from './proto.ts';
+import { concat, fieldString, lenField, readFields, stringField, type Field } from './proto.ts';
 
 export class PoolingEditError extends Error {}
 
@@ -132,7 +131,6 @@ export function addPooledOutputs(buf: Uint8Array, specs: PooledSpec[], text: boo
   for (const o of outputs) parts.push(lenField(GRAPH_OUTPUT, stringField(VI_NAME, o)));
   return rebuildModel(buf, p, concat(parts));
 }
-
 
 function inputName(buf: Uint8Array, f: Field): string {
   for (const g of readFields(buf, f.valueStart, f.end)) if (g.no === VI_NAME) return fieldString(buf, g);

@@ -199,12 +199,13 @@ export async function infer(input: InferInput, onBatch: (batch: Batch, out: Batc
   // Batches whose pixels are all cached encode in about a millisecond: running far ahead of the
   // sessions would only take a core from them. The window opens wide at the first image to decode.
   let maxInFlight = input.imageCache && deep > base ? base + 1 : deep;
-  let widened: () => void = () => undefined;
-  const wide = new Promise<'widened'>((r) => (widened = () => r('widened')));
+  // Wakes the wait below when the window opens (a promise per wait: one kept for the whole job would
+  // hold every batch's answer through the races it took part in).
+  let wake: (() => void) | null = null;
   counts.onDecode = () => {
     if (maxInFlight === deep) return;
     maxInFlight = deep;
-    widened();
+    wake?.();
   };
   let next = 0;
   try {
@@ -220,10 +221,15 @@ export async function infer(input: InferInput, onBatch: (batch: Batch, out: Batc
         }
         let r: (BatchOut & { runMs: number }) | 'widened';
         try {
-          r = maxInFlight < deep ? await Promise.race([inFlight.get(bi)!, wide]) : await inFlight.get(bi)!;
+          if (maxInFlight < deep) {
+            const widened = new Promise<'widened'>((resolve) => (wake = () => resolve('widened')));
+            r = await Promise.race([inFlight.get(bi)!, widened]);
+          } else r = await inFlight.get(bi)!;
         } catch (e) {
           if (signal?.aborted) throw new CancelledError();
           throw e;
+        } finally {
+          wake = null;
         }
         if (r === 'widened') continue; // launch the batches the wider window allows, then wait again
         res = r;

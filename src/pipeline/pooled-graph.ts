@@ -16,8 +16,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { moduleUrl, startWorker } from '../inference/threads.ts';
 import type { Modality } from '../domain/records.ts';
 import type { ImageInput } from '../domain/manifest.ts';
-import type { PixelSpec, PooledSpec } from '../domain/pooling.ts';
-import { channelNorm } from '../inference/encode.ts';
+import { channelNorm, type PixelSpec, type PooledSpec } from '../domain/pooling.ts';
 import { addPooledOutputs, PoolingEditError } from '../onnx/pooling.ts';
 
 /** A layer as a pass pools it (its rank from the registration probe). */
