@@ -8,6 +8,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { OutputKind } from './manifest.ts';
 import { Choice } from './choice.ts';
+import type { LmScore } from './scoring.ts';
 
 /** One editable layer of the lesion copy of a model. */
 export interface LesionSite {
@@ -28,23 +29,6 @@ export interface LesionSite {
  * In-graph scoring of a language-model output: feed `targets` (int64 [batch, tokens, 1], the id of the
  * next token at each position), fetch `nll` (float32 [batch, tokens, 1], −log p(target) per position).
  */
-export interface LmScore {
-  targets: string;
-  nll: string;
-}
-
-const SCORE_PREFIX = 'toposcope/score/';
-
-/** The names of the i-th scored output's nodes' tensors. */
-export function scoreNames(i: number): LmScore {
-  return { targets: `${SCORE_PREFIX}${i}/targets`, nll: `${SCORE_PREFIX}${i}/nll` };
-}
-
-/** Whether a graph input is the targets of an in-graph score (fed [1, 1, 1] zeros by runs that do not score). */
-export function isScoreTargets(input: string): boolean {
-  return input.startsWith(SCORE_PREFIX) && input.endsWith('/targets');
-}
-
 /** A behaviour output as registered: its probe shape and resolved class names. */
 export interface BehaviourOutput {
   name: string;

@@ -5,7 +5,7 @@
  * per-stimulus measures leave it; the returned `transfer` lists the buffers the answer owns.
  */
 import * as ort from 'onnxruntime-node';
-import { isScoreTargets } from '../domain/lesion.ts';
+import { isScoreTargets } from '../domain/scoring.ts';
 import type { Pooling } from '../domain/manifest.ts';
 import { classifierValues, lmValues, nextTokenTargets, nllValues } from './behaviour.ts';
 import { poolTensor, type PooledRows } from './pooling.ts';

@@ -14,7 +14,8 @@
  * are spliced in right after the node producing x (the file stays topologically sorted), and every
  * other byte of the model is copied.
  */
-import { scoreNames, type LesionSite, type LmScore } from '../domain/lesion.ts';
+import type { LesionSite } from '../domain/lesion.ts';
+import { scoreNames, type LmScore } from '../domain/scoring.ts';
 import { int, nodeBytes, valueInfo } from './build.ts';
 import { GRAPH_INITIALIZER, GRAPH_INPUT, GRAPH_NODE, GRAPH_OUTPUT, NODE_INPUT, NODE_OP_TYPE, NODE_OUTPUT, TP_NAME, VI_NAME } from './fields.ts';
 import { CONTROL_FLOW, defaultDomainOpset, OnnxFormatError, opsetsOf, parseTop, rebuildModel } from './model.ts';

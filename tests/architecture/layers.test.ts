@@ -57,4 +57,24 @@ describe('layering', () => {
     }
     expect(offenders).toEqual([]);
   });
+
+  it('a session process or thread loads no schema library (TypeBox takes ~0.1 s to load, on every session start)', () => {
+    // Runtime imports only: `import type` is erased.
+    const runtimeImports = (file: string): string[] =>
+      [...fs.readFileSync(file, 'utf8').matchAll(/^import\s+(?!type\b)[^'"]*['"]([^'"]+)['"]/gm)].map((m) => m[1]);
+    const seen = new Set<string>();
+    const packages = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const spec of runtimeImports(file)) {
+        if (spec.startsWith('.')) visit(path.resolve(path.dirname(file), spec));
+        else packages.add(spec);
+      }
+    };
+    for (const entry of ['native-child-entry.ts', 'session-worker.ts']) visit(path.join(SRC, 'inference', entry));
+    expect(seen.size).toBeGreaterThan(5);
+    expect(packages).toContain('onnxruntime-node');
+    expect([...packages].filter((p) => p.startsWith('@sinclair/'))).toEqual([]);
+  });
 });
