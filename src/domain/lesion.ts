@@ -25,10 +25,6 @@ export interface LesionSite {
   units: number;
 }
 
-/**
- * In-graph scoring of a language-model output: feed `targets` (int64 [batch, tokens, 1], the id of the
- * next token at each position), fetch `nll` (float32 [batch, tokens, 1], −log p(target) per position).
- */
 /** A behaviour output as registered: its probe shape and resolved class names. */
 export interface BehaviourOutput {
   name: string;

@@ -2,6 +2,11 @@
  * The tensors of an in-graph score (onnx/lesion.ts) by name. Apart from the lesion documents
  * (lesion.ts), so that a session, which only needs the names, does not load the schema library.
  */
+
+/**
+ * In-graph scoring of a language-model output: feed `targets` (int64 [batch, tokens, 1], the id of the
+ * next token at each position), fetch `nll` (float32 [batch, tokens, 1], −log p(target) per position).
+ */
 export interface LmScore {
   targets: string;
   nll: string;
