@@ -30,7 +30,7 @@ import type * as JobsRepoMod from '../src/store/jobs-repo.ts';
 import type * as LesionJobMod from '../src/jobs/lesion.ts';
 import type * as LesionUseMod from '../src/usecases/lesions.ts';
 import type * as SessionOptionsMod from '../src/inference/session-options.ts';
-import type * as EncodeMod from '../src/inference/encode.ts';
+import type * as EncodeMod from '../src/inference/encode-text.ts';
 import type * as BehaviourMod from '../src/inference/behaviour.ts';
 import type * as PlanMod from '../src/pipeline/plan.ts';
 import type { FeedSpec } from '../src/inference/worker-protocol.ts';
@@ -95,7 +95,7 @@ async function loadModules() {
     jobsRepo: await load<typeof JobsRepoMod>('store/jobs-repo.ts'),
     lesionJob: await load<typeof LesionJobMod>('jobs/lesion.ts'),
     lesionUse: await load<typeof LesionUseMod>('usecases/lesions.ts'),
-    encode: await load<typeof EncodeMod>('inference/encode.ts'),
+    encode: await load<typeof EncodeMod>('inference/encode-text.ts'),
     sessionOptions: await load<typeof SessionOptionsMod>('inference/session-options.ts'),
     behaviour: await load<typeof BehaviourMod>('inference/behaviour.ts'),
     plan: await load<typeof PlanMod>('pipeline/plan.ts'),

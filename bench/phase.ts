@@ -31,6 +31,7 @@ import type * as FilesMod from '../src/store/files.ts';
 import type * as ModelsRepoMod from '../src/store/models-repo.ts';
 import type * as ModelsMod from '../src/usecases/models.ts';
 import type * as EncodeMod from '../src/inference/encode.ts';
+import type * as EncodeTextMod from '../src/inference/encode-text.ts';
 import type * as SetsMod from '../src/usecases/stimulus-sets.ts';
 import type * as PoolMod from '../src/inference/pool.ts';
 import type * as WarmPoolsMod from '../src/pipeline/warm-pools.ts';
@@ -56,7 +57,8 @@ const { closeContext, createContext } = await load<typeof ContextMod>('store/con
 const { EXPOSED_FILE, MODEL_FILE, modelDir, readItemBytes } = await load<typeof FilesMod>('store/files.ts');
 const { getModel } = await load<typeof ModelsRepoMod>('store/models-repo.ts');
 const { registerModelFromFolder, EXPOSED_DATA_FILE } = await load<typeof ModelsMod>('usecases/models.ts');
-const { decodePixels, encodeImages, padIds, tokenMask, TextEncoder: TextIds } = await load<typeof EncodeMod>('inference/encode.ts');
+const { decodePixels, encodeImages } = await load<typeof EncodeMod>('inference/encode.ts');
+const { padIds, tokenMask, TextEncoder: TextIds } = await load<typeof EncodeTextMod>('inference/encode-text.ts');
 const { createImageSet, createTextSet, parseTextBody, setItems } = await load<typeof SetsMod>('usecases/stimulus-sets.ts');
 const { SessionPool } = await load<typeof PoolMod>('inference/pool.ts');
 const { WarmPools } = await load<typeof WarmPoolsMod>('pipeline/warm-pools.ts');

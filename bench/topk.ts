@@ -26,7 +26,7 @@ import type * as ContextMod from '../src/store/context.ts';
 import type * as FilesMod from '../src/store/files.ts';
 import type * as PlanMod from '../src/pipeline/plan.ts';
 import type * as SessionOptionsMod from '../src/inference/session-options.ts';
-import type * as EncodeMod from '../src/inference/encode.ts';
+import type * as EncodeMod from '../src/inference/encode-text.ts';
 import type { FeedSpec } from '../src/inference/worker-protocol.ts';
 import { TreeRss, type TreeRssPeaks } from './tree-rss.ts';
 
@@ -159,7 +159,7 @@ async function ortPhase(spec: TopkSpec): Promise<TopkOrt> {
   const { getModel } = await load<typeof ModelsRepoMod>('store/models-repo.ts');
   const { EXPOSED_FILE, modelDir } = await load<typeof FilesMod>('store/files.ts');
   const { planBatches, planBatchesByLength, tokenTable, stimulusOf } = await load<typeof PlanMod>('pipeline/plan.ts');
-  const { padIds, TextEncoder: TextIds } = await load<typeof EncodeMod>('inference/encode.ts');
+  const { padIds, TextEncoder: TextIds } = await load<typeof EncodeMod>('inference/encode-text.ts');
   const { sessionOptions } = await load<typeof SessionOptionsMod>('inference/session-options.ts');
   const ctx = createContext(loadConfig(process.env, { dataDir: spec.dataDir, registerFixtures: false }));
   try {

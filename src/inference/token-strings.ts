@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { decode as gpt2Decode, encode as gpt2Encode } from 'gpt-tokenizer/encoding/r50k_base';
 import type { TextInput } from '../domain/manifest.ts';
-import { StimulusError } from './encode.ts';
+import { StimulusError } from './stimulus-error.ts';
 
 export class TokenStrings {
   private readonly pieces: (text: string) => string[];

@@ -4,7 +4,8 @@
  */
 import { parentPort, workerData, type Worker } from 'node:worker_threads';
 import type { TextInput } from '../domain/manifest.ts';
-import { StimulusError, TextEncoder, type TextBatch } from './encode.ts';
+import { TextEncoder, type TextBatch } from './encode-text.ts';
+import { StimulusError } from './stimulus-error.ts';
 import { moduleUrl, startWorker } from './threads.ts';
 
 const ENTRY = moduleUrl('./tokenizer-thread.ts', import.meta.url);

@@ -58,23 +58,29 @@ describe('layering', () => {
     expect(offenders).toEqual([]);
   });
 
-  it('a session process or thread loads no schema library (TypeBox takes ~0.1 s to load, on every session start)', () => {
-    // Runtime imports only: `import type` is erased.
+  it('threads and processes started per job load only what they use: sessions no schema library, the tokenizer thread no image library', () => {
+    // Runtime imports only: `import type` is erased. (TypeBox takes ~0.1 s to load, sharp ~0.09 s.)
     const runtimeImports = (file: string): string[] =>
       [...fs.readFileSync(file, 'utf8').matchAll(/^import\s+(?!type\b)[^'"]*['"]([^'"]+)['"]/gm)].map((m) => m[1]);
-    const seen = new Set<string>();
-    const packages = new Set<string>();
-    const visit = (file: string) => {
-      if (seen.has(file)) return;
-      seen.add(file);
-      for (const spec of runtimeImports(file)) {
-        if (spec.startsWith('.')) visit(path.resolve(path.dirname(file), spec));
-        else packages.add(spec);
-      }
+    const packagesOf = (entries: string[]) => {
+      const seen = new Set<string>();
+      const packages = new Set<string>();
+      const visit = (file: string) => {
+        if (seen.has(file)) return;
+        seen.add(file);
+        for (const spec of runtimeImports(file)) {
+          if (spec.startsWith('.')) visit(path.resolve(path.dirname(file), spec));
+          else packages.add(spec);
+        }
+      };
+      for (const e of entries) visit(path.join(SRC, e));
+      return [...packages];
     };
-    for (const entry of ['native-child-entry.ts', 'session-worker.ts']) visit(path.join(SRC, 'inference', entry));
-    expect(seen.size).toBeGreaterThan(5);
-    expect(packages).toContain('onnxruntime-node');
-    expect([...packages].filter((p) => p.startsWith('@sinclair/'))).toEqual([]);
+    const sessions = packagesOf(['inference/native-child-entry.ts', 'inference/session-worker.ts']);
+    expect(sessions).toContain('onnxruntime-node');
+    expect(sessions.filter((p) => p.startsWith('@sinclair/'))).toEqual([]);
+    const tokenizer = packagesOf(['inference/tokenizer-thread.ts']);
+    expect(tokenizer).toContain('@huggingface/tokenizers');
+    expect(tokenizer.filter((p) => p === 'sharp' || p.startsWith('@sinclair/'))).toEqual([]);
   });
 });

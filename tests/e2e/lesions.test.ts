@@ -9,7 +9,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { TextEncoder as TextIds } from '../../src/inference/encode.ts';
+import { TextEncoder as TextIds } from '../../src/inference/encode-text.ts';
 import { decodeNpy } from '../../src/render/npy.ts';
 import { getModel, getSheet } from '../../src/store/models-repo.ts';
 import { MODELS, startApp, textLines, waitForContrast, type TestApp } from '../support/env.ts';

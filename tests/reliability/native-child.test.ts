@@ -14,7 +14,8 @@ import { listTensors, registerModelFromFolder } from '../../src/usecases/models.
 import { SessionPool } from '../../src/inference/pool.ts';
 import type { FeedSpec } from '../../src/inference/worker-protocol.ts';
 import { exposeTensors } from '../../src/onnx/model.ts';
-import { encodeImages, TextEncoder as TextIds } from '../../src/inference/encode.ts';
+import { encodeImages } from '../../src/inference/encode.ts';
+import { TextEncoder as TextIds } from '../../src/inference/encode-text.ts';
 import { imageFiles, MODELS, tempDir } from '../support/env.ts';
 import { readManifest } from '../support/ort-direct.ts';
 

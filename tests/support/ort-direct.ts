@@ -7,7 +7,8 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { exposeTensors } from '../../src/onnx/model.ts';
 import type { Manifest } from '../../src/domain/manifest.ts';
-import { encodeImages, TextEncoder as TextIds } from '../../src/inference/encode.ts';
+import { encodeImages } from '../../src/inference/encode.ts';
+import { TextEncoder as TextIds } from '../../src/inference/encode-text.ts';
 
 export function readManifest(modelDir: string): Manifest {
   return JSON.parse(fs.readFileSync(path.join(modelDir, 'manifest.json'), 'utf8')) as Manifest;
