@@ -93,11 +93,7 @@ export function normaliseTable(spec: Pick<ImageInput, 'channels' | 'mean' | 'std
 }
 
 export async function encodeImages(bufs: Buffer[], spec: ImageInput, labels?: string[]): Promise<FeedSpec> {
-  const [h, w] = spec.size;
-  const per = spec.channels * h * w;
-  const out = new Float32Array(bufs.length * per);
-  await Promise.all(bufs.map(async (b, i) => normaliseInto(await decodePixels(b, spec, labels?.[i] ?? `#${i}`), spec, out, i * per)));
-  return { type: 'float32', dims: [bufs.length, spec.channels, h, w], data: out.buffer as ArrayBuffer };
+  return packImages(await Promise.all(bufs.map((b, i) => decodePixels(b, spec, labels?.[i] ?? `#${i}`))), spec, 'float32');
 }
 
 /** An image stimulus for `encodeImageItems`: its content hash and a reader of its bytes. */

@@ -96,6 +96,12 @@ function only(fields: Field[], no: number): Field | undefined {
   return undefined;
 }
 
+/** The name of a ValueInfoProto field (a graph input or output), '' when it has none. */
+export function valueInfoName(buf: Uint8Array, f: Field): string {
+  const n = only(readFields(buf, f.valueStart, f.end), VI_NAME);
+  return n ? fieldString(buf, n) : '';
+}
+
 function parseValueInfo(buf: Uint8Array, f: Field): ValueInfo {
   const fs = readFields(buf, f.valueStart, f.end);
   const nameF = only(fs, VI_NAME);
@@ -257,11 +263,7 @@ export function rebuildModel(buf: Uint8Array, p: ParsedModel, newGraphPayload: U
 export function exposeTensors(buf: Uint8Array, names: string[]): Uint8Array {
   const p = parseTop(buf);
   const existing = new Set<string>();
-  for (const f of p.graphFields) {
-    if (f.no !== GRAPH_OUTPUT) continue;
-    const n = only(readFields(buf, f.valueStart, f.end), VI_NAME);
-    if (n) existing.add(fieldString(buf, n));
-  }
+  for (const f of p.graphFields) if (f.no === GRAPH_OUTPUT) existing.add(valueInfoName(buf, f));
   const extra: Uint8Array[] = [];
   for (const name of names) {
     if (existing.has(name)) continue;

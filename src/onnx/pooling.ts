@@ -25,8 +25,8 @@
 import { PIXELS_INPUT, pooledOutputName, TOKEN_MASK_INPUT, type PixelSpec, type PooledSpec } from '../domain/pooling.ts';
 import { ELEM_TYPE, int, ints, nodeBytes, tensorAttr, valueInfo, type AttrValue } from './build.ts';
 import { GRAPH_INPUT, GRAPH_OUTPUT, VI_NAME } from './fields.ts';
-import { defaultDomainOpset, inspectModel, parseTop, rebuildModel, type ModelInfo } from './model.ts';
-import { concat, fieldString, lenField, readFields, stringField, type Field } from './proto.ts';
+import { defaultDomainOpset, inspectModel, parseTop, rebuildModel, valueInfoName, type ModelInfo } from './model.ts';
+import { concat, lenField, stringField } from './proto.ts';
 
 export class PoolingEditError extends Error {}
 
@@ -123,18 +123,13 @@ export function addPooledOutputs(buf: Uint8Array, specs: PooledSpec[], text: boo
     skipInput = pixels.input;
   }
   for (const f of p.graphFields) {
-    if (skipInput !== null && f.no === GRAPH_INPUT && inputName(buf, f) === skipInput) continue;
+    if (skipInput !== null && f.no === GRAPH_INPUT && valueInfoName(buf, f) === skipInput) continue;
     parts.push(buf.subarray(f.start, f.end));
   }
   parts.push(...nodes);
   if (text) parts.push(lenField(GRAPH_INPUT, valueInfo(TOKEN_MASK_INPUT, 'bool', ['batch', 'tokens'])));
   for (const o of outputs) parts.push(lenField(GRAPH_OUTPUT, stringField(VI_NAME, o)));
   return rebuildModel(buf, p, concat(parts));
-}
-
-function inputName(buf: Uint8Array, f: Field): string {
-  for (const g of readFields(buf, f.valueStart, f.end)) if (g.no === VI_NAME) return fieldString(buf, g);
-  return '';
 }
 
 /** The image input's batch dimension as the graph declares it (a name, a size, or 'batch'). */

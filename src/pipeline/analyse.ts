@@ -125,8 +125,7 @@ export async function analyseLayer(
   const topo = opts.topography;
   check();
   hooks.onProgress?.('topography', 0, 1);
-  const occupied = countOccupied(tSheet);
-  const moran = moranPermutation(tSheet, rows, cols, { contiguity: topo.contiguity, permutations: topo.permutations, seed: opts.seed, table: tableFor(opts.seed, occupied, topo.permutations) });
+  const moran = moranPermutation(tSheet, rows, cols, { contiguity: topo.contiguity, permutations: topo.permutations, seed: opts.seed, table: (n) => tableFor(opts.seed, n, topo.permutations) });
   const smooth = smoothnessCurve(layer.t, sheet.x, sheet.y, { bins: topo.bins, seed: opts.seed, chanceShuffles: 1 });
 
   const summary: AnalysisSummary = {
@@ -228,12 +227,6 @@ export async function analyseLayer(
     };
   }
   return { clusters, clusterLabels, tfce: tfceUnits, pFWE, summary };
-}
-
-function countOccupied(map: Float64Array): number {
-  let n = 0;
-  for (let i = 0; i < map.length; i++) if (!Number.isNaN(map[i])) n++;
-  return n;
 }
 
 /** Shuffle tables up to this size are kept for the next layer (a 3,072-unit sheet with 999 permutations: 6 MB). */

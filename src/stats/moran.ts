@@ -131,8 +131,11 @@ export function moranI(map: ArrayLike<number>, rows: number, cols: number, opts:
 export interface MoranPermutationOptions extends MoranOptions {
   permutations: number;
   seed: number;
-  /** The arrangements of this seed, permutation count and number of occupied cells (`shuffleTable`), to skip the shuffling. */
-  table?: ShuffleTable;
+  /**
+   * The arrangements of this seed and permutation count for `n` occupied cells (`shuffleTable`), or
+   * undefined to shuffle as it goes; asked once the cells are counted.
+   */
+  table?: (n: number) => ShuffleTable | undefined;
 }
 
 /**
@@ -193,7 +196,7 @@ export function moranPermutation(map: ArrayLike<number>, rows: number, cols: num
   }
   const scale = n / g.W / ss;
   const I = crossSum(z, g) * scale;
-  const t = opts.table;
+  const t = opts.table?.(n);
   if (t && (t.seed !== opts.seed || t.n !== n || t.permutations !== P)) {
     throw new Error(`moranPermutation: the shuffle table is for seed ${t.seed}, ${t.n} cells, ${t.permutations} permutations (not ${opts.seed}, ${n}, ${P})`);
   }

@@ -143,12 +143,12 @@ describe('moranPermutation', () => {
         const m = noiseMap(rows, cols, rng);
         for (let h = 0; h < holes; h++) m[(h * 13) % m.length] = NaN;
         const plain = moranPermutation(m, rows, cols, { contiguity: 'queen', permutations: 99, seed: 11 });
-        const shared = moranPermutation(m, rows, cols, { contiguity: 'queen', permutations: 99, seed: 11, table });
+        const shared = moranPermutation(m, rows, cols, { contiguity: 'queen', permutations: 99, seed: 11, table: () => table });
         expect(shared).toEqual(plain);
       }
     }
     const m = noiseMap(4, 4, rng);
-    expect(() => moranPermutation(m, 4, 4, { contiguity: 'rook', permutations: 9, seed: 1, table: shuffleTable(2, 16, 9) })).toThrow(/shuffle table is for seed 2/);
-    expect(() => moranPermutation(m, 4, 4, { contiguity: 'rook', permutations: 9, seed: 1, table: shuffleTable(1, 15, 9) })).toThrow(/15 cells/);
+    expect(() => moranPermutation(m, 4, 4, { contiguity: 'rook', permutations: 9, seed: 1, table: () => shuffleTable(2, 16, 9) })).toThrow(/shuffle table is for seed 2/);
+    expect(() => moranPermutation(m, 4, 4, { contiguity: 'rook', permutations: 9, seed: 1, table: () => shuffleTable(1, 15, 9) })).toThrow(/15 cells/);
   });
 });
