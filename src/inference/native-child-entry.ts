@@ -36,6 +36,7 @@ function memory(): ChildMemory {
   const m = process.memoryUsage();
   return { rssBytes: m.rss, heapUsedBytes: m.heapUsed, arrayBufferBytes: m.arrayBuffers, movedBytes: bulk.moved, collections };
 }
+
 let busy: Promise<void> = Promise.resolve();
 // One request at a time, in order.
 const bulk = new BulkChannel(new net.Socket({ fd: 4, readable: true, writable: true }), (req) => {
