@@ -20,6 +20,8 @@ export interface ContiguityGraph {
   /** CSR neighbour lists over compact nodes: neighbours of k are neighbors[offsets[k] … offsets[k+1]). */
   offsets: Int32Array;
   neighbors: Int32Array;
+  /** Where k's neighbours after k start in its list (the lists are in increasing order). */
+  forward: Int32Array;
   /** Σ w_ij = total number of (ordered) neighbour pairs. */
   W: number;
   /** Every cell occupied (node k is cell k): the sheet's shape and contiguity, for the fast sum. */
@@ -40,64 +42,71 @@ export function contiguityGraph(map: ArrayLike<number>, rows: number, cols: numb
   const dr = contiguity === 'rook' ? [-1, 0, 0, 1] : [-1, -1, -1, 0, 0, 1, 1, 1];
   const dc = contiguity === 'rook' ? [0, -1, 1, 0] : [-1, 0, 1, -1, 1, -1, 0, 1];
   const offsets = new Int32Array(n + 1);
+  const forward = new Int32Array(n);
   const tmp = new Int32Array(n * dr.length);
   let W = 0;
   for (let k = 0; k < n; k++) {
     const cell = cells[k];
     const r = (cell / cols) | 0;
     const c = cell - r * cols;
+    forward[k] = -1;
+    // Row-major offsets: the neighbours come in increasing order.
     for (let q = 0; q < dr.length; q++) {
       const rr = r + dr[q];
       const cc = c + dc[q];
       if (rr < 0 || rr >= rows || cc < 0 || cc >= cols) continue;
       const j = node[rr * cols + cc];
-      if (j >= 0) tmp[W++] = j;
+      if (j < 0) continue;
+      if (j > k && forward[k] < 0) forward[k] = W;
+      tmp[W++] = j;
     }
+    if (forward[k] < 0) forward[k] = W;
     offsets[k + 1] = W;
   }
-  return { n, cells, offsets, neighbors: tmp.slice(0, W), W, full: n === N ? { rows, cols, contiguity } : null };
+  return { n, cells, offsets, neighbors: tmp.slice(0, W), forward, W, full: n === N ? { rows, cols, contiguity } : null };
 }
 
-/** Σ_k z_k Σ_{j∈N(k)} z_j */
+/** Σ_k z_k Σ_{j∈N(k)} z_j, as twice the sum over the pairs j > k (the weights are symmetric). */
 function crossSum(z: Float64Array, g: ContiguityGraph): number {
   if (g.full && g.full.rows >= 3 && g.full.cols >= 3) return crossSumFull(z, g, g.full.rows, g.full.cols, g.full.contiguity === 'queen');
-  const { offsets, neighbors, n } = g;
+  const { offsets, neighbors, forward, n } = g;
   let s = 0;
-  for (let k = 0; k < n; k++) s += z[k] * neighbourSum(z, offsets, neighbors, k);
-  return s;
+  for (let k = 0; k < n; k++) s += z[k] * forwardSum(z, forward, offsets, neighbors, k);
+  return 2 * s;
 }
 
-function neighbourSum(z: Float64Array, offsets: Int32Array, neighbors: Int32Array, k: number): number {
+/** Σ z_j over the neighbours j > k of k. */
+function forwardSum(z: Float64Array, forward: Int32Array, offsets: Int32Array, neighbors: Int32Array, k: number): number {
   let acc = 0;
-  for (let q = offsets[k]; q < offsets[k + 1]; q++) acc += z[neighbors[q]];
+  for (let q = forward[k]; q < offsets[k + 1]; q++) acc += z[neighbors[q]];
   return acc;
 }
 
 /**
- * `crossSum` of a fully occupied grid: interior cells add their neighbours at fixed offsets, in the
- * order the graph lists them (so the sum is the same to the last bit), border cells through the graph.
+ * `crossSum` of a fully occupied grid: interior cells add their neighbours after them (right, and the
+ * row below) at fixed offsets, in the order the graph lists them (so the sum is the same to the last
+ * bit), border cells through the graph.
  */
 function crossSumFull(z: Float64Array, g: ContiguityGraph, rows: number, cols: number, queen: boolean): number {
-  const { offsets, neighbors } = g;
+  const { offsets, neighbors, forward } = g;
   let s = 0;
-  for (let c = 0; c < cols; c++) s += z[c] * neighbourSum(z, offsets, neighbors, c);
+  for (let c = 0; c < cols; c++) s += z[c] * forwardSum(z, forward, offsets, neighbors, c);
   for (let r = 1; r < rows - 1; r++) {
     const row = r * cols;
-    s += z[row] * neighbourSum(z, offsets, neighbors, row);
+    s += z[row] * forwardSum(z, forward, offsets, neighbors, row);
     const end = row + cols - 1;
     if (queen) {
       for (let k = row + 1; k < end; k++) {
-        const up = k - cols;
         const dn = k + cols;
-        s += z[k] * (z[up - 1] + z[up] + z[up + 1] + z[k - 1] + z[k + 1] + z[dn - 1] + z[dn] + z[dn + 1]);
+        s += z[k] * (z[k + 1] + z[dn - 1] + z[dn] + z[dn + 1]);
       }
     } else {
-      for (let k = row + 1; k < end; k++) s += z[k] * (z[k - cols] + z[k - 1] + z[k + 1] + z[k + cols]);
+      for (let k = row + 1; k < end; k++) s += z[k] * (z[k + 1] + z[k + cols]);
     }
-    s += z[end] * neighbourSum(z, offsets, neighbors, end);
+    s += z[end] * forwardSum(z, forward, offsets, neighbors, end);
   }
-  for (let k = (rows - 1) * cols; k < rows * cols; k++) s += z[k] * neighbourSum(z, offsets, neighbors, k);
-  return s;
+  for (let k = (rows - 1) * cols; k < rows * cols; k++) s += z[k] * forwardSum(z, forward, offsets, neighbors, k);
+  return 2 * s;
 }
 
 /** Centred values of the occupied cells (compact order) and Σz². */

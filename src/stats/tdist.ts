@@ -73,12 +73,12 @@ export function lnTwoSidedPTail(t: number, df: number): number {
  * log10 of the two-sided p. Equals log10(twoSidedP) where p is comfortably representable and switches to
  * the log-space continued fraction (see {@link lnTwoSidedPTail}) below 1e-280, so it stays finite and
  * accurate for any finite t (e.g. t = 1e4, df = 100 → −694.0). 0 for t = 0, −Infinity for |t| = ∞.
+ * `p`: twoSidedP(t, df) when the caller has it already.
  */
-export function log10TwoSidedP(t: number, df: number): number {
+export function log10TwoSidedP(t: number, df: number, p = twoSidedP(t, df)): number {
   if (Number.isNaN(t) || Number.isNaN(df) || !(df > 0)) return NaN;
   if (t === 0) return 0;
   if (!Number.isFinite(t)) return -Infinity;
-  const p = twoSidedP(t, df);
   if (p >= LOG_SWITCH_P) return Math.log10(p);
   const ln = lnTwoSidedPTail(t, df);
   if (Number.isNaN(ln)) return p > 0 ? Math.log10(p) : -Infinity;

@@ -1,9 +1,9 @@
 /**
  * Per-unit two-sample t-tests from per-condition moments (Welch by default, Student pooled as option),
- * with two-sided p, log10 p, signed z, Cohen's d and Hedges' g.
+ * with two-sided p, log10 p, Cohen's d and Hedges' g.
  */
 import { hedgesJ } from './special.ts';
-import { log10TwoSidedP, twoSidedP, zFromP } from './tdist.ts';
+import { log10TwoSidedP, twoSidedP } from './tdist.ts';
 
 import type { TestKind } from '../domain/stats.ts';
 
@@ -27,8 +27,6 @@ export interface TTestResult {
   p: Float64Array;
   /** log10 of the two-sided p, finite even where p underflows. */
   log10p: Float64Array;
-  /** Signed z with the same two-sided p (sign of t). */
-  z: Float64Array;
   /** Cohen's d = (m_A − m_B)/s_pooled, s_pooled² = (M2_A + M2_B)/(n_A + n_B − 2). 0 when s_pooled = 0. */
   d: Float64Array;
   /** Hedges' g = d·J(n_A + n_B − 2), J the exact gamma-function correction. */
@@ -47,7 +45,7 @@ export interface TTestResult {
  *
  * Welch: t = (m_A − m_B)/√(s²_A/n_A + s²_B/n_B), df = (s²_A/n_A + s²_B/n_B)² / ((s²_A/n_A)²/(n_A−1) + (s²_B/n_B)²/(n_B−1)).
  * Student: s²_p = (M2_A + M2_B)/(n_A + n_B − 2), t = (m_A − m_B)/√(s²_p(1/n_A + 1/n_B)), df = n_A + n_B − 2.
- * Units whose variance is zero in both groups get t = 0, p = 1, log10p = 0, z = 0, d = g = 0 (even if the
+ * Units whose variance is zero in both groups get t = 0, p = 1, log10p = 0, d = g = 0 (even if the
  * two constant means differ; scipy would return NaN or ±inf there) and are counted in zeroVarianceUnits.
  * One group with zero variance is an ordinary Welch test (df = n_other − 1).
  * Hedges' g uses the exact correction J(m) = Γ(m/2) / (√(m/2)·Γ((m−1)/2)), m = n_A + n_B − 2
@@ -69,7 +67,6 @@ export function tTest(a: GroupMoments, b: GroupMoments, test: TestKind = 'welch'
   const df = new Float64Array(units);
   const p = new Float64Array(units);
   const log10p = new Float64Array(units);
-  const z = new Float64Array(units);
   const d = new Float64Array(units);
   const g = new Float64Array(units);
   const varA = new Float64Array(units);
@@ -102,7 +99,6 @@ export function tTest(a: GroupMoments, b: GroupMoments, test: TestKind = 'welch'
       df[j] = dfPooled;
       p[j] = 1;
       log10p[j] = 0;
-      z[j] = 0;
       d[j] = 0;
       g[j] = 0;
       continue;
@@ -122,15 +118,13 @@ export function tTest(a: GroupMoments, b: GroupMoments, test: TestKind = 'welch'
     t[j] = tj;
     df[j] = dfj;
     const pj = twoSidedP(tj, dfj);
-    const lp = log10TwoSidedP(tj, dfj);
     p[j] = pj;
-    log10p[j] = lp;
-    z[j] = zFromP(pj, tj > 0 ? 1 : tj < 0 ? -1 : 0, lp);
+    log10p[j] = log10TwoSidedP(tj, dfj, pj);
     const dj = diff / Math.sqrt(sp2);
     d[j] = dj;
     g[j] = dj * J;
   }
-  return { t, df, p, log10p, z, d, g, varA, varB, zeroVarianceUnits, zeroVariance };
+  return { t, df, p, log10p, d, g, varA, varB, zeroVarianceUnits, zeroVariance };
 }
 
 /**
