@@ -137,7 +137,8 @@ export interface ChildMemory {
 export type ChildCall = ChildRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
 
 export type ChildMessage =
-  | { type: 'step'; step: NativeStep }
+  /** The child starts `step` of request `id` (requests it has answered may still be on their way). */
+  | { type: 'step'; step: NativeStep; id: number }
   | { type: 'reply'; id: number; ok: true; value: unknown }
   | { type: 'reply'; id: number; ok: false; message: string };
 
@@ -187,6 +188,8 @@ interface Pending {
   /** The step the child reports when it starts this request, and the caller's words for it. */
   step: NativeStep | null;
   doing: string | undefined;
+  /** The last step the child reported for this request. */
+  reached: NativeStep | null;
 }
 
 /** One child process holding (at most) one ONNX Runtime session. */
@@ -196,6 +199,8 @@ class Child {
   private pending = new Map<number, Pending>();
   private nextId = 1;
   private step: NativeStep = 'spawn';
+  /** The request the child reported its last step for. */
+  private stepId = 0;
   private stderr = '';
   private dead: NativeFailure | null = null;
   private killedFor: { kind: 'timeout'; timeoutMs: number } | { kind: 'cancelled' } | null = null;
@@ -251,30 +256,33 @@ class Child {
     return this.proc.pid;
   }
 
-  /** The caller's words for the request the child is working on (the oldest one), if it has reported starting it. */
-  private doing(): string | undefined {
-    const head = this.pending.values().next().value as Pending | undefined;
-    return head?.doing !== undefined && head.step === this.step ? head.doing : undefined;
+  /** The caller's words for request `p`, once the child has reported starting the step they name. */
+  private static doing(p: Pending | undefined): string | undefined {
+    return p?.doing !== undefined && p.step === p.reached ? p.doing : undefined;
   }
 
   private onMessage(m: ChildMessage): void {
     if (m.type === 'step') {
       this.step = m.step;
+      this.stepId = m.id;
+      const p = this.pending.get(m.id);
+      if (p) p.reached = m.step;
       return;
     }
     const p = this.pending.get(m.id);
     if (!p) return;
-    const doing = this.doing();
+    const doing = Child.doing(p);
     this.pending.delete(m.id);
     if (p.timer) clearTimeout(p.timer);
     if (m.ok) p.resolve(m.value);
-    else p.reject(new NativeChildError({ kind: 'error', model: this.label, step: this.step, ...(doing ? { doing } : {}), message: m.message }));
+    else p.reject(new NativeChildError({ kind: 'error', model: this.label, step: p.reached ?? this.step, ...(doing ? { doing } : {}), message: m.message }));
   }
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.opts.signal?.removeEventListener('abort', this.onAbort);
     const k = this.killedFor;
-    const doing = this.doing();
+    // The request the child was in when it ended: the one it reported its last step for.
+    const doing = Child.doing(this.pending.get(this.stepId));
     const at = { model: this.label, step: this.step, ...(doing ? { doing } : {}) };
     const f: NativeFailure =
       k?.kind === 'timeout'
@@ -312,7 +320,7 @@ class Child {
     const timeoutMs = this.opts.timeoutMs ?? 120_000;
     return new Promise<T>((resolve, reject) => {
       const timer = timeoutMs > 0 ? setTimeout(() => this.kill({ kind: 'timeout', timeoutMs }), timeoutMs) : null;
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer, step: at?.step ?? null, doing: at?.doing });
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer, step: at?.step ?? null, doing: at?.doing, reached: null });
       // A failed send means the child is gone; its exit reports how.
       this.proc.send(this.bulk.pack({ ...req, id } as ChildRequest).message, () => {});
     });

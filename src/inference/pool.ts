@@ -62,7 +62,7 @@ class ThreadRunner implements Runner {
       this.current = null;
       if (!c) return;
       if (!m.ok) c.reject(new Error(m.error));
-      else if (m.kind === 'ready') c.reject(new Error('unexpected worker message'));
+      else if (m.kind === 'ready' || m.kind === 'raw') c.reject(new Error('unexpected worker message'));
       else c.resolve(m);
     });
     worker.on('error', (e) => this.die(new Error(`inference worker crashed: ${e.message}`)));

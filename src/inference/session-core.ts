@@ -6,10 +6,9 @@
  */
 import * as ort from 'onnxruntime-node';
 import { isScoreTargets } from '../domain/scoring.ts';
-import type { Pooling } from '../domain/manifest.ts';
 import { classifierValues, lmValues, nextTokenTargets, nllValues } from './behaviour.ts';
-import { poolTensor, type PooledRows } from './pooling.ts';
-import type { BehaviourResult, FeedSpec, LesionConfig, LesionSite, PooledLayerOut, ProbeShape, SessionAnswer, SessionCall } from './worker-protocol.ts';
+import { owned, poolOutputs, type PoolCall } from './pool-outputs.ts';
+import type { BehaviourResult, FeedSpec, LesionConfig, LesionSite, ProbeShape, RawAnswer, SessionAnswer, SessionCall } from './worker-protocol.ts';
 import { sessionOptions } from './session-options.ts';
 
 export interface SessionInit {
@@ -89,17 +88,6 @@ class LesionSites {
   }
 }
 
-/** A layer the graph pooled itself: [batch, units], one row per sample. */
-function pooledRows(data: Float32Array, dims: readonly number[], name: string): PooledRows {
-  if (dims.length !== 2) throw new Error(`pooled output '${name}' has shape [${dims.join(', ')}], expected [batch, units]`);
-  const [B, U] = dims;
-  const sample = new Int32Array(B);
-  for (let b = 0; b < B; b++) sample[b] = b;
-  // A copy when ONNX Runtime's buffer is a view into a larger one (it is transferred to the caller).
-  const own = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
-  return { data: own, rows: B, units: U, sample, token: new Int32Array(B).fill(-1) };
-}
-
 function answerOf(r: Record<string, Float64Array>, transfer: ArrayBuffer[]): BehaviourResult {
   const res: BehaviourResult = {};
   for (const [k, v] of Object.entries(r)) {
@@ -144,7 +132,8 @@ export class SessionCore {
     return this.session.release();
   }
 
-  async call(c: SessionCall): Promise<{ answer: SessionAnswer; transfer: ArrayBuffer[] }> {
+  /** Runs a call; with `raw`, a pool call answers its outputs unpooled (see {@link RawAnswer}). */
+  async call(c: SessionCall, raw = false): Promise<{ answer: SessionAnswer | RawAnswer; transfer: ArrayBuffer[] }> {
     const feeds: Record<string, ort.Tensor> = {};
     for (const [name, f] of Object.entries(c.feeds)) feeds[name] = toTensor(f);
     if (c.kind === 'behaviour') return this.behaviour(c, feeds);
@@ -156,7 +145,8 @@ export class SessionCore {
       });
       return { answer: { kind: 'probe', shapes }, transfer: [] };
     }
-    return this.pool(c, feeds);
+    const r = await this.run(c, feeds);
+    return raw ? { answer: r, transfer: r.tensors.map((t) => t.data) } : poolOutputs(c, r);
   }
 
   /** Runs with a configuration written into the site inputs, undone afterwards whatever happens. */
@@ -170,31 +160,19 @@ export class SessionCore {
     }
   }
 
-  private async pool(c: Extract<SessionCall, { kind: 'pool' }>, feeds: Record<string, ort.Tensor>): Promise<{ answer: SessionAnswer; transfer: ArrayBuffer[] }> {
+  /** The fetched tensors of a pool call, as float32 buffers of their own. */
+  private async run(c: PoolCall, feeds: Record<string, ort.Tensor>): Promise<RawAnswer> {
     const t0 = performance.now();
-    const out = await this.runWith(feeds, [...new Set(c.layers.map((l) => l.tensor))], this.defaultConfig);
+    const names = [...new Set(c.layers.map((l) => l.tensor))];
+    const out = await this.runWith(feeds, names, this.defaultConfig);
     const runMs = performance.now() - t0;
-    const lengths = c.lengths ? new Int32Array(c.lengths) : null;
-    const layers: PooledLayerOut[] = [];
-    const transfer: ArrayBuffer[] = [];
-    for (const l of c.layers) {
-      const t = out[l.tensor];
-      if (!t) throw new Error(`the model did not return tensor '${l.tensor}'`);
-      const data = tensorAsFloat32(t, l.tensor);
-      const pooled = l.pooled ? pooledRows(data, t.dims, l.tensor) : poolTensor({ data, dims: t.dims }, l.unitAxis, l.pooling as Pooling, lengths);
-      for (let i = 0; i < pooled.data.length; i++) {
-        const v = pooled.data[i];
-        if (v !== v || v === Infinity || v === -Infinity) {
-          throw new Error(`layer '${l.key}' (tensor '${l.tensor}') produced a non-finite activation (${v}) for sample ${pooled.sample[Math.floor(i / pooled.units)]} of the batch`);
-        }
-      }
-      const rows = pooled.data.buffer as ArrayBuffer;
-      const sample = pooled.sample.buffer as ArrayBuffer;
-      const token = pooled.token.buffer as ArrayBuffer;
-      layers.push({ key: l.key, rows: pooled.rows, units: pooled.units, data: rows, sample, token, dims: [...t.dims] });
-      transfer.push(rows, sample, token);
+    const tensors = [];
+    for (const name of names) {
+      const t = out[name];
+      if (!t) throw new Error(`the model did not return tensor '${name}'`);
+      tensors.push({ tensor: name, dims: [...t.dims], data: owned(tensorAsFloat32(t, name)).buffer as ArrayBuffer });
     }
-    return { answer: { kind: 'pool', layers, runMs }, transfer };
+    return { kind: 'raw', tensors, runMs };
   }
 
   /** The intact model, then every configuration, on one batch: per-stimulus measures of each. */

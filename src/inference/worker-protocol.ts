@@ -72,7 +72,24 @@ export type SessionAnswer =
   | { kind: 'probe'; shapes: ProbeShape[] }
   | { kind: 'behaviour'; results: BehaviourResult[]; runMs: number };
 
+/** A fetched tensor as ONNX Runtime returned it (as float32), before pooling. */
+export interface RawTensor {
+  tensor: string;
+  dims: number[];
+  data: ArrayBuffer;
+}
+
+/**
+ * A pool call's outputs before pooling: what a session thread answers when the thread that called it
+ * pools them (a session process pools on its main thread while the next batch runs).
+ */
+export interface RawAnswer {
+  kind: 'raw';
+  tensors: RawTensor[];
+  runMs: number;
+}
+
 export type WorkerResponse =
   | { id: number; ok: true; kind: 'ready'; inputs: string[]; outputs: string[] }
-  | ({ id: number; ok: true } & SessionAnswer)
+  | ({ id: number; ok: true } & (SessionAnswer | RawAnswer))
   | { id: number; ok: false; error: string };
