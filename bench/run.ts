@@ -101,6 +101,9 @@ async function phase<T, S extends { phase: string } = Omit<PhaseSpec, 'out'>>(sp
   const out = path.join(TMP, `${tag}.out.json`);
   fs.writeFileSync(specFile, JSON.stringify({ ...spec, out }));
   await run(process.execPath, ['--import', 'tsx', path.join(BENCH, script), specFile], `bench ${script} '${spec.phase}'`, { ...process.env, TOPOSCOPE_BENCH_BUILD: BUILD });
+  // A registration writes the model's edited copy (~500 MB for the GPT-2-sized one): written back
+  // to disk now, not by the kernel during whichever timed step comes next.
+  if (spec.phase === 'register') spawnSync('sync');
   return JSON.parse(fs.readFileSync(out, 'utf8')) as T;
 }
 
