@@ -208,10 +208,22 @@ export class AnalysisPool {
   private readonly free: AnalysisRunner[];
   private readonly waiting: ((r: AnalysisRunner) => void)[] = [];
 
-  constructor(readonly size: number) {
+  /** `boot`: start the workers now (default), or leave it to {@link boot} or the first request. */
+  constructor(
+    readonly size: number,
+    opts: { boot?: boolean } = {},
+  ) {
     this.runners = Array.from({ length: Math.max(1, size) }, () => takeIdle() ?? new AnalysisRunner());
-    for (const r of this.runners) r.boot();
+    if (opts.boot !== false) this.boot();
     this.free = [...this.runners];
+  }
+
+  private closed = false;
+
+  /** Starts the workers that are not running yet (their modules load meanwhile); nothing once closed. */
+  boot(): void {
+    if (this.closed) return;
+    for (const r of this.runners) r.boot();
   }
 
   private acquire(): Promise<AnalysisRunner> {
@@ -245,6 +257,7 @@ export class AnalysisPool {
 
   /** Hands the idle workers to the next pool (they end after IDLE_MS unused); terminates the others. */
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all(this.runners.map((r) => (r.reusable ? putIdle(r) : r.close())));
   }
 }

@@ -156,14 +156,20 @@ export async function runContrasts(
     throw e;
   }
   const planMs = performance.now() - t0;
-  // The analysis workers boot while inference runs.
   const cores = Math.max(1, env.workers * env.intraOpThreads);
   // The default analysis of a few thousand units takes milliseconds, less than booting a second
   // worker: more workers only for big layers, permutations or reliability.
   const heavy = Boolean(analysis.permutations || analysis.reliability);
   const units = layers.reduce((s, l) => s + l.units, 0) * contrasts.length;
   const analysisWorkers = Math.max(1, Math.min(layers.length * contrasts.length, cores, heavy ? Infinity : Math.ceil(units / 4096)));
-  const runners = new AnalysisPool(analysisWorkers);
+  // Booted once the sessions are ready: booting alongside them would slow the session process's
+  // start (it runs at a lower priority), which inference waits for, while the analysis is needed
+  // only after the last batch.
+  const runners = new AnalysisPool(analysisWorkers, { boot: !sessions });
+  sessions?.acquired.then(
+    () => runners.boot(),
+    () => undefined,
+  );
   const tInf = performance.now();
   let inferred: PassTimings;
   try {
