@@ -12,7 +12,7 @@ import type { Worker } from 'node:worker_threads';
 import { BulkChannel } from './bulk-channel.ts';
 import { exposeTensors, inspectModel, producedTensors } from '../onnx/model.ts';
 import { moduleUrl, startWorker } from './threads.ts';
-import { poolOutputs } from './pool-outputs.ts';
+import { fetchedOf, poolOutputs } from './pool-outputs.ts';
 import type { RawAnswer, SessionAnswer, SessionCall, WorkerResponse } from './worker-protocol.ts';
 import type { ChildMemory, ChildMessage, ChildRequest, NativeStep, OpenReply, OpenRequest } from './native-child.ts';
 
@@ -152,7 +152,7 @@ async function runCall(id: number, c: SessionCall): Promise<SessionAnswer> {
   });
   if (a.kind !== 'raw') return a;
   if (c.kind !== 'pool') throw new Error('unexpected session answer');
-  return poolOutputs(c, a).answer;
+  return poolOutputs(c, fetchedOf(a), a.runMs).answer;
 }
 
 let unanswered = 0;

@@ -15,21 +15,32 @@ export function owned(data: Float32Array): Float32Array {
   return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
 }
 
+/** A fetched tensor as float32 values (a view into ONNX Runtime's output, or a raw answer's buffer). */
+export interface FetchedTensor {
+  tensor: string;
+  dims: number[];
+  data: Float32Array;
+}
+
+/** A raw answer's tensors as typed arrays. */
+export function fetchedOf(raw: RawAnswer): FetchedTensor[] {
+  return raw.tensors.map((t) => ({ tensor: t.tensor, dims: t.dims, data: new Float32Array(t.data) }));
+}
+
 /**
  * Pools each requested layer of a pool call's outputs (or takes the graph's pooled rows) and checks
  * that every value is finite. Runs on the session's thread, or where a session thread's raw answer
  * arrives (native-child-entry.ts).
  */
-export function poolOutputs(c: PoolCall, raw: RawAnswer): { answer: SessionAnswer; transfer: ArrayBuffer[] } {
+export function poolOutputs(c: PoolCall, fetched: FetchedTensor[], runMs: number): { answer: SessionAnswer; transfer: ArrayBuffer[] } {
   const lengths = c.lengths ? new Int32Array(c.lengths) : null;
-  const byName = new Map(raw.tensors.map((t) => [t.tensor, t]));
+  const byName = new Map(fetched.map((t) => [t.tensor, t]));
   const layers: PooledLayerOut[] = [];
   const transfer: ArrayBuffer[] = [];
   for (const l of c.layers) {
     const t = byName.get(l.tensor);
     if (!t) throw new Error(`the model did not return tensor '${l.tensor}'`);
-    const data = new Float32Array(t.data);
-    const pooled = l.pooled ? pooledRows(data, t.dims, l.tensor) : poolTensor({ data, dims: t.dims }, l.unitAxis, l.pooling as Pooling, lengths);
+    const pooled = l.pooled ? pooledRows(t.data, t.dims, l.tensor) : poolTensor({ data: t.data, dims: t.dims }, l.unitAxis, l.pooling as Pooling, lengths);
     checkFinite(pooled, l.key, l.tensor);
     const rows = pooled.data.buffer as ArrayBuffer;
     const sample = pooled.sample.buffer as ArrayBuffer;
@@ -37,7 +48,7 @@ export function poolOutputs(c: PoolCall, raw: RawAnswer): { answer: SessionAnswe
     layers.push({ key: l.key, rows: pooled.rows, units: pooled.units, data: rows, sample, token, dims: t.dims });
     transfer.push(rows, sample, token);
   }
-  return { answer: { kind: 'pool', layers, runMs: raw.runMs }, transfer: [...new Set(transfer)] };
+  return { answer: { kind: 'pool', layers, runMs }, transfer: [...new Set(transfer)] };
 }
 
 function checkFinite(pooled: PooledRows, key: string, tensor: string): void {

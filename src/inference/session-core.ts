@@ -7,7 +7,7 @@
 import * as ort from 'onnxruntime-node';
 import { isScoreTargets } from '../domain/scoring.ts';
 import { classifierValues, lmValues, nextTokenTargets, nllValues } from './behaviour.ts';
-import { owned, poolOutputs, type PoolCall } from './pool-outputs.ts';
+import { owned, poolOutputs, type FetchedTensor, type PoolCall } from './pool-outputs.ts';
 import type { BehaviourResult, FeedSpec, LesionConfig, LesionSite, ProbeShape, RawAnswer, SessionAnswer, SessionCall } from './worker-protocol.ts';
 import { sessionOptions } from './session-options.ts';
 
@@ -145,8 +145,11 @@ export class SessionCore {
       });
       return { answer: { kind: 'probe', shapes }, transfer: [] };
     }
-    const r = await this.run(c, feeds);
-    return raw ? { answer: r, transfer: r.tensors.map((t) => t.data) } : poolOutputs(c, r);
+    const { fetched, runMs } = await this.run(c, feeds);
+    if (!raw) return poolOutputs(c, fetched, runMs);
+    // Buffers of their own, to be transferred.
+    const tensors = fetched.map((t) => ({ tensor: t.tensor, dims: t.dims, data: owned(t.data).buffer as ArrayBuffer }));
+    return { answer: { kind: 'raw', tensors, runMs }, transfer: tensors.map((t) => t.data) };
   }
 
   /** Runs with a configuration written into the site inputs, undone afterwards whatever happens. */
@@ -160,19 +163,19 @@ export class SessionCore {
     }
   }
 
-  /** The fetched tensors of a pool call, as float32 buffers of their own. */
-  private async run(c: PoolCall, feeds: Record<string, ort.Tensor>): Promise<RawAnswer> {
+  /** The fetched tensors of a pool call, as float32. */
+  private async run(c: PoolCall, feeds: Record<string, ort.Tensor>): Promise<{ fetched: FetchedTensor[]; runMs: number }> {
     const t0 = performance.now();
     const names = [...new Set(c.layers.map((l) => l.tensor))];
     const out = await this.runWith(feeds, names, this.defaultConfig);
     const runMs = performance.now() - t0;
-    const tensors = [];
+    const fetched: FetchedTensor[] = [];
     for (const name of names) {
       const t = out[name];
       if (!t) throw new Error(`the model did not return tensor '${name}'`);
-      tensors.push({ tensor: name, dims: [...t.dims], data: owned(tensorAsFloat32(t, name)).buffer as ArrayBuffer });
+      fetched.push({ tensor: name, dims: [...t.dims], data: tensorAsFloat32(t, name) });
     }
-    return { kind: 'raw', tensors, runMs };
+    return { fetched, runMs };
   }
 
   /** The intact model, then every configuration, on one batch: per-stimulus measures of each. */

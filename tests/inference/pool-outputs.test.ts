@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { poolOutputs, type PoolCall } from '../../src/inference/pool-outputs.ts';
+import { fetchedOf, poolOutputs, type PoolCall } from '../../src/inference/pool-outputs.ts';
 import { poolTensor } from '../../src/inference/pooling.ts';
-import type { RawAnswer } from '../../src/inference/worker-protocol.ts';
 
 function values(n: number, seed: number): Float32Array {
   const a = new Float32Array(n);
@@ -23,8 +22,9 @@ function call(layers: PoolCall['layers']): PoolCall {
   return { kind: 'pool', feeds: {}, layers, lengths: lengths.slice().buffer as ArrayBuffer };
 }
 
-function raw(tensors: { tensor: string; dims: number[]; data: Float32Array }[]): RawAnswer {
-  return { kind: 'raw', runMs: 7, tensors: tensors.map((t) => ({ tensor: t.tensor, dims: t.dims, data: t.data.buffer as ArrayBuffer })) };
+/** As a session process gets them: a raw answer's buffers, back as typed arrays. */
+function raw(tensors: { tensor: string; dims: number[]; data: Float32Array }[]) {
+  return fetchedOf({ kind: 'raw', runMs: 7, tensors: tensors.map((t) => ({ tensor: t.tensor, dims: t.dims, data: t.data.buffer as ArrayBuffer })) });
 }
 
 describe('poolOutputs (a pool call pooled where its raw outputs arrive)', () => {
@@ -41,6 +41,7 @@ describe('poolOutputs (a pool call pooled where its raw outputs arrive)', () => 
         { tensor: 'h', dims: [B, T, U], data: full.slice() },
         { tensor: 'p', dims: [B, U], data: rows.slice() },
       ]),
+      7,
     );
     if (answer.kind !== 'pool') throw new Error('not a pool answer');
     expect(answer.runMs).toBe(7);
@@ -66,6 +67,7 @@ describe('poolOutputs (a pool call pooled where its raw outputs arrive)', () => 
         { key: 'b', tensor: 'p', unitAxis: 1, pooling: 'mean', pooled: true },
       ]),
       raw([{ tensor: 'p', dims: [B, U], data: rows }]),
+      7,
     );
     if (answer.kind !== 'pool') throw new Error('not a pool answer');
     expect(answer.layers[0].data).toBe(answer.layers[1].data);
@@ -75,19 +77,29 @@ describe('poolOutputs (a pool call pooled where its raw outputs arrive)', () => 
   it.each([NaN, Infinity, -Infinity])('refuses a non-finite activation (%s), naming layer, tensor and sample', (bad) => {
     const rows = values(B * U, 11);
     rows[2 * U + 3] = bad;
-    expect(() => poolOutputs(call([{ key: 'mlp1', tensor: 'p1', unitAxis: 1, pooling: 'mean', pooled: true }]), raw([{ tensor: 'p1', dims: [B, U], data: rows }]))).toThrow(
+    expect(() => poolOutputs(call([{ key: 'mlp1', tensor: 'p1', unitAxis: 1, pooling: 'mean', pooled: true }]), raw([{ tensor: 'p1', dims: [B, U], data: rows }]), 7)).toThrow(
       `layer 'mlp1' (tensor 'p1') produced a non-finite activation (${bad}) for sample 2 of the batch`,
     );
   });
 
   it('finite values near the float32 limit are not mistaken for an overflow', () => {
     const rows = new Float32Array(B * U).fill(3.4e38);
-    const { answer } = poolOutputs(call([{ key: 'x', tensor: 'p', unitAxis: 1, pooling: 'mean', pooled: true }]), raw([{ tensor: 'p', dims: [B, U], data: rows }]));
+    const { answer } = poolOutputs(call([{ key: 'x', tensor: 'p', unitAxis: 1, pooling: 'mean', pooled: true }]), raw([{ tensor: 'p', dims: [B, U], data: rows }]), 7);
     if (answer.kind !== 'pool') throw new Error('not a pool answer');
     expect(answer.layers[0].rows).toBe(B);
   });
 
+  it('pooled rows that are a view into a larger buffer come back as a buffer of their own', () => {
+    const big = values(2 * B * U, 13);
+    const view = big.subarray(B * U);
+    const { answer, transfer } = poolOutputs(call([{ key: 'x', tensor: 'p', unitAxis: 1, pooling: 'mean', pooled: true }]), [{ tensor: 'p', dims: [B, U], data: view }], 3);
+    if (answer.kind !== 'pool') throw new Error('not a pool answer');
+    expect(answer.layers[0].data.byteLength).toBe(B * U * 4);
+    expect(Array.from(new Float32Array(answer.layers[0].data))).toEqual(Array.from(view));
+    expect(transfer).not.toContain(big.buffer);
+  });
+
   it('names a tensor the model did not return', () => {
-    expect(() => poolOutputs(call([{ key: 'x', tensor: 'missing', unitAxis: 1, pooling: 'mean' }]), raw([]))).toThrow("the model did not return tensor 'missing'");
+    expect(() => poolOutputs(call([{ key: 'x', tensor: 'missing', unitAxis: 1, pooling: 'mean' }]), raw([]), 7)).toThrow("the model did not return tensor 'missing'");
   });
 });
