@@ -90,17 +90,22 @@ const bulk = new BulkChannel(new net.Socket({ fd: 4, readable: true, writable: t
   busy = busy.then(() => handle(req));
 });
 
-/** Resolves once the message and its large buffers are handed to the kernel. */
-function send(m: ChildMessage): Promise<void> {
+/** Sends a message; `sent` resolves once it is out, `written` once its large buffers are too. */
+function post(m: ChildMessage): { sent: Promise<void>; written: Promise<void> } {
   const { message, written } = bulk.pack(m);
   const sent = new Promise<void>((resolve, reject) => process.send!(message, undefined, {}, (e) => (e ? reject(e) : resolve())));
+  return { sent, written };
+}
+
+/** Resolves once the message and its large buffers are handed to the kernel. */
+function send(m: ChildMessage): Promise<void> {
+  const { sent, written } = post(m);
   return Promise.all([sent, written]).then(() => undefined);
 }
 
-/** Reports the step request `id` starts; resolves once the message is out (its buffers need not be). */
+/** Reports the step request `id` starts; resolves once the message is out. */
 function step(s: NativeStep, id: number): Promise<void> {
-  const { message } = bulk.pack({ type: 'step', step: s, id } satisfies ChildMessage);
-  return new Promise<void>((resolve, reject) => process.send!(message, undefined, {}, (e) => (e ? reject(e) : resolve())));
+  return post({ type: 'step', step: s, id }).sent;
 }
 
 const STEP_OF: Record<SessionCall['kind'], NativeStep> = { probe: 'run', pool: 'pool', behaviour: 'behaviour' };

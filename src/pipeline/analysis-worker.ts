@@ -207,6 +207,7 @@ export class AnalysisPool {
   private readonly runners: AnalysisRunner[];
   private readonly free: AnalysisRunner[];
   private readonly waiting: ((r: AnalysisRunner) => void)[] = [];
+  private closed = false;
 
   /** `boot`: start the workers now (default), or leave it to {@link boot} or the first request. */
   constructor(
@@ -217,8 +218,6 @@ export class AnalysisPool {
     if (opts.boot !== false) this.boot();
     this.free = [...this.runners];
   }
-
-  private closed = false;
 
   /** Starts the workers that are not running yet (their modules load meanwhile); nothing once closed. */
   boot(): void {

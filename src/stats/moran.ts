@@ -41,6 +41,8 @@ export function contiguityGraph(map: ArrayLike<number>, rows: number, cols: numb
   for (let i = 0; i < N; i++) if (node[i] >= 0) cells[node[i]] = i;
   const dr = contiguity === 'rook' ? [-1, 0, 0, 1] : [-1, -1, -1, 0, 0, 1, 1, 1];
   const dc = contiguity === 'rook' ? [0, -1, 1, 0] : [-1, 0, 1, -1, 1, -1, 0, 1];
+  // Row-major offsets: the first half lists the neighbours before a cell, the second those after it.
+  const half = dr.length / 2;
   const offsets = new Int32Array(n + 1);
   const forward = new Int32Array(n);
   const tmp = new Int32Array(n * dr.length);
@@ -49,18 +51,14 @@ export function contiguityGraph(map: ArrayLike<number>, rows: number, cols: numb
     const cell = cells[k];
     const r = (cell / cols) | 0;
     const c = cell - r * cols;
-    forward[k] = -1;
-    // Row-major offsets: the neighbours come in increasing order.
     for (let q = 0; q < dr.length; q++) {
+      if (q === half) forward[k] = W;
       const rr = r + dr[q];
       const cc = c + dc[q];
       if (rr < 0 || rr >= rows || cc < 0 || cc >= cols) continue;
       const j = node[rr * cols + cc];
-      if (j < 0) continue;
-      if (j > k && forward[k] < 0) forward[k] = W;
-      tmp[W++] = j;
+      if (j >= 0) tmp[W++] = j;
     }
-    if (forward[k] < 0) forward[k] = W;
     offsets[k + 1] = W;
   }
   return { n, cells, offsets, neighbors: tmp.slice(0, W), forward, W, full: n === N ? { rows, cols, contiguity } : null };
